@@ -1,0 +1,115 @@
+"""Command line: python -m imggen {list,sample,train,eval,bench} ..."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _cmd_list(a):
+    from .registry import list_models
+
+    for name, card in list_models().items():
+        m = card.get("metrics", {})
+        keys = [k for k in ("fd", "fd_ratio", "coverage", "confident_fraction", "iwae_nll", "label_accuracy") if k in m]
+        print(f"{name:20s} {card['family']:10s} " + " ".join(f"{k}={m[k]:.4g}" for k in keys))
+
+
+def _cmd_sample(a):
+    from .convert import grid, to_pil
+    from .registry import load
+
+    model = load(a.model)
+    kw = {}
+    if a.labels:
+        kw["labels"] = [int(v) for v in a.labels.split(",")]
+    if a.truncation is not None:
+        kw["truncation"] = a.truncation
+    x = model.sample(a.n, seed=a.seed, **kw)
+    im = to_pil(grid(x), scale=a.scale, recipe={"model": a.model, "seed": a.seed, "n": a.n, **kw})
+    from .convert import png_bytes
+
+    Path(a.out).write_bytes(png_bytes(im))
+    print(f"wrote {a.out} ({a.n} samples, seed {a.seed})")
+
+
+def _cmd_train(a):
+    from tqdm import tqdm
+
+    from . import distributed
+    from .data import load_data
+    from .train import TrainConfig, train
+
+    distributed.init()
+    data = load_data(a.data, split="train", image_size=a.image_size, channels=a.channels, limit=a.limit)
+    over = json.loads(a.config) if a.config else {}
+    cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, seed=a.seed, max_steps=a.max_steps,
+                      **json.loads(a.train_config or "{}"))
+    if a.lr is not None:
+        cfg.lr = a.lr
+    out = a.out or f"runs/{a.family}-{data.name}.safetensors"
+    total = cfg.max_steps or cfg.epochs * max(1, len(data) // min(cfg.batch_size, len(data)))
+    bar = tqdm(total=total, desc=f"train {a.family}", disable=distributed.rank() != 0)
+    for ev in train(a.family, data, cfg, model_config=over, out=out):
+        bar.update(ev.step - bar.n)
+        losses = " ".join(f"{k}={v:.4f}" for k, v in ev.losses.items())
+        if ev.kind in ("epoch", "end", "error"):
+            mets = " ".join(f"{k}={v:.4g}" for k, v in ev.metrics.items() if isinstance(v, (int, float)))
+            bar.write(f"[{ev.kind}] step {ev.step} epoch {ev.epoch:.2f} {losses} {mets} {ev.message}")
+        if ev.kind == "error":
+            bar.close()
+            sys.exit(1)
+    bar.close()
+    print(f"saved {out}")
+
+
+def _cmd_eval(a):
+    from .evaluate import evaluate_model
+
+    res = evaluate_model(a.model, n=a.n, data=a.data, write=a.write)
+    print(json.dumps(res, indent=2))
+
+
+def _cmd_bench(a):
+    import runpy
+
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{a.name}.py"
+    if not path.exists():
+        sys.exit(f"no benchmark {a.name!r}; available: {', '.join(p.stem for p in path.parent.glob('*.py'))}")
+    sys.argv = [str(path), *a.args]
+    runpy.run_path(str(path), run_name="__main__")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="imggen", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="list registered models with key metrics").set_defaults(fn=_cmd_list)
+    s = sub.add_parser("sample", help="write a PNG grid of samples")
+    s.add_argument("model"), s.add_argument("-n", type=int, default=64), s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--labels", default=""), s.add_argument("--truncation", type=float, default=None)
+    s.add_argument("--scale", type=int, default=2), s.add_argument("--out", default="samples.png")
+    s.set_defaults(fn=_cmd_sample)
+    t = sub.add_parser("train", help="train a model family on a dataset")
+    t.add_argument("family"), t.add_argument("--data", default="mnist5k")
+    t.add_argument("--epochs", type=int, default=5), t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=None), t.add_argument("--max-steps", type=int, default=None)
+    t.add_argument("--limit", type=int, default=None), t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--image-size", type=int, default=28), t.add_argument("--channels", type=int, default=1)
+    t.add_argument("--config", default="", help="model config overrides as JSON")
+    t.add_argument("--train-config", default="", help="TrainConfig overrides as JSON")
+    t.add_argument("--out", default=None)
+    t.set_defaults(fn=_cmd_train)
+    e = sub.add_parser("eval", help="measure a model's metrics on the held-out test set")
+    e.add_argument("model"), e.add_argument("-n", type=int, default=5000), e.add_argument("--data", default=None)
+    e.add_argument("--write", action="store_true", help="store the metrics in the checkpoint's card")
+    e.set_defaults(fn=_cmd_eval)
+    b = sub.add_parser("bench", help="run a benchmark from bench/")
+    b.add_argument("name"), b.add_argument("args", nargs=argparse.REMAINDER)
+    b.set_defaults(fn=_cmd_bench)
+    a = p.parse_args(argv)
+    a.fn(a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Tensor <-> PIL/numpy for outputs, in one place; PNGs carry their recipe as text metadata."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import numpy as np
+import torch
+from PIL import Image, PngImagePlugin
+from torchvision.utils import make_grid
+
+
+def to01(x: torch.Tensor) -> torch.Tensor:
+    """Core range [-1, 1] -> public range [0, 1]."""
+    return ((x.float() + 1) / 2).clamp(0, 1)
+
+
+def from01(x: torch.Tensor) -> torch.Tensor:
+    """Public range [0, 1] -> core range [-1, 1]."""
+    return x.float().clamp(0, 1) * 2 - 1
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(C, H, W) or (H, W) tensor in [0, 1] -> HxW or HxWx3 uint8 array."""
+    x = x.detach().float().cpu().clamp(0, 1)
+    if x.ndim == 3:
+        x = x[0] if x.shape[0] == 1 else x.permute(1, 2, 0)
+    return (x * 255).round().to(torch.uint8).numpy()
+
+
+def grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: float = 0.2) -> torch.Tensor:
+    """(N, C, H, W) in [0, 1] -> one (C, H', W') grid image."""
+    n = images.shape[0]
+    nrow = nrow or max(1, int(np.ceil(np.sqrt(n))))
+    return make_grid(images.detach().float().cpu(), nrow=nrow, padding=padding, pad_value=pad_value)
+
+
+def to_pil(x: torch.Tensor, *, scale: int = 1, recipe: dict | None = None) -> Image.Image:
+    """(C, H, W) in [0, 1] -> PIL image (nearest-neighbour upscaled), with ``recipe`` stored for PNG text chunks.
+
+    Gradio copies string ``info`` entries into PNG text chunks; the request id keeps bytes unique per call.
+    """
+    im = Image.fromarray(to_uint8(x))
+    if scale > 1:
+        im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
+    if recipe is not None:
+        im.info["imggen"] = json.dumps(recipe, sort_keys=True, default=str)
+        im.info["request"] = uuid.uuid4().hex
+    return im
+
+
+def png_bytes(im: Image.Image) -> bytes:
+    """Encode as PNG with every string in ``im.info`` as a text chunk."""
+    import io
+
+    meta = PngImagePlugin.PngInfo()
+    for k, v in im.info.items():
+        if isinstance(v, str):
+            meta.add_text(k, v)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", pnginfo=meta)
+    return buf.getvalue()
+
+
+def read_recipe(path_or_image) -> dict:
+    """The recipe stored in an imggen PNG ({} when absent)."""
+    im = path_or_image if isinstance(path_or_image, Image.Image) else Image.open(path_or_image)
+    raw = getattr(im, "text", {}).get("imggen") or im.info.get("imggen")
+    return json.loads(raw) if raw else {}

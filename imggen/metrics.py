@@ -1,0 +1,140 @@
+"""Sample-quality metrics: classifier-feature Fréchet distance, class coverage, confident fraction,
+k-NN precision/recall (Kynkäänniemi et al. 2019), and Laplacian-pyramid sliced Wasserstein distance
+(Karras et al. 2018, ProGAN) for data without a classifier."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import linalg
+
+from . import checkpoint
+from .models.classifier import ClassifierConfig, DigitClassifier
+
+CLASSIFIER_PATH = Path(__file__).resolve().parents[1] / "checkpoints" / "classifier-mnist.safetensors"
+CONFIDENT = 0.9  # max softmax probability that counts as "confidently classified"
+
+
+@functools.lru_cache(maxsize=1)
+def classifier() -> DigitClassifier:
+    """The shipped MNIST classifier (eval mode, CPU)."""
+    if not CLASSIFIER_PATH.exists():
+        raise FileNotFoundError(f"{CLASSIFIER_PATH} is missing; train it with python scripts/train_classifier.py")
+    meta = checkpoint.read_metadata(CLASSIFIER_PATH)
+    model = DigitClassifier(ClassifierConfig(**meta["config"]))
+    checkpoint.load_weights(model, CLASSIFIER_PATH)
+    return model.eval()
+
+
+@torch.no_grad()
+def classify(x: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images in [-1, 1] -> (features (N, D), probabilities (N, 10))."""
+    net = classifier()
+    feats, probs = [], []
+    for i in range(0, len(x), batch_size):
+        f = net.features(x[i:i + batch_size].float().cpu())
+        feats.append(f)
+        probs.append(F.softmax(net.head(f), 1))
+    return torch.cat(feats), torch.cat(probs)
+
+
+def frechet_distance(f1: torch.Tensor, f2: torch.Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (N, D)."""
+    a, b = f1.double().numpy(), f2.double().numpy()
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    if not np.isfinite(covmean).all():
+        eps = np.eye(len(s1)) * 1e-6
+        covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
+    covmean = covmean.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def class_stats(probs: torch.Tensor, min_share: float = 0.2) -> dict:
+    """Coverage (classes getting at least ``min_share`` of a uniform share), class entropy (bits, max log2 10),
+    confident fraction, and the histogram of predicted classes."""
+    n, k = probs.shape
+    pred = probs.argmax(1)
+    hist = torch.bincount(pred, minlength=k).float()
+    share = hist / n
+    ent = -(share[share > 0] * share[share > 0].log2()).sum().item()
+    return {"coverage": int((share >= min_share / k).sum().item()), "class_entropy": ent,
+            "confident_fraction": (probs.max(1).values >= CONFIDENT).float().mean().item(),
+            "class_histogram": hist.long().tolist()}
+
+
+def _kth_radius(f: torch.Tensor, k: int) -> torch.Tensor:
+    d = torch.cdist(f, f)
+    return d.kthvalue(k + 1, dim=1).values  # +1: distance to itself is 0
+
+
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
+    """Improved precision/recall: fraction of fakes inside the real manifold, and of reals inside the fake one."""
+    real, fake = real.float(), fake.float()
+    r_real, r_fake = _kth_radius(real, k), _kth_radius(fake, k)
+    d = torch.cdist(fake, real)  # (Nf, Nr)
+    precision = (d <= r_real[None]).any(1).float().mean().item()
+    recall = (d.T <= r_fake[None]).any(1).float().mean().item()
+    return precision, recall
+
+
+def digit_metrics(samples: torch.Tensor, real: torch.Tensor, reference: torch.Tensor | None = None,
+                  labels: torch.Tensor | None = None) -> dict:
+    """All digit metrics for ``samples`` vs ``real`` (both [-1, 1]). ``reference`` (disjoint real images of the
+    same count) gives the real-vs-real FD floor; ``labels`` (requested classes) gives label accuracy."""
+    fs, ps = classify(samples)
+    fr, _ = classify(real)
+    out = {"fd": frechet_distance(fs, fr), **class_stats(ps)}
+    out["precision"], out["recall"] = precision_recall(fr, fs)
+    if reference is not None:
+        out["fd_floor"] = frechet_distance(classify(reference)[0], fr)
+        out["fd_ratio"] = out["fd"] / max(out["fd_floor"], 1e-8)
+    if labels is not None:
+        out["label_accuracy"] = (ps.argmax(1) == labels.cpu()).float().mean().item()
+    return out
+
+
+def _laplacian_pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    k = torch.tensor([1, 4, 6, 4, 1], dtype=x.dtype)
+    k = (k[:, None] * k[None]) / 256
+    k = k.expand(x.shape[1], 1, 5, 5)
+    pyr, cur = [], x
+    for _ in range(levels - 1):
+        down = F.conv2d(F.pad(cur, (2, 2, 2, 2), mode="reflect"), k, groups=x.shape[1])[..., ::2, ::2]
+        up = F.interpolate(down, size=cur.shape[-2:], mode="bilinear", align_corners=False)
+        pyr.append(cur - up)
+        cur = down
+    pyr.append(cur)
+    return pyr
+
+
+def _patches(x: torch.Tensor, n_per_image: int, size: int, g: torch.Generator) -> torch.Tensor:
+    B, C, H, W = x.shape
+    ys = torch.randint(0, H - size + 1, (B, n_per_image), generator=g)
+    xs = torch.randint(0, W - size + 1, (B, n_per_image), generator=g)
+    p = x.unfold(2, size, 1).unfold(3, size, 1)  # (B, C, H', W', s, s)
+    p = p[torch.arange(B)[:, None], :, ys, xs]  # (B, n, C, s, s)
+    p = p.reshape(B * n_per_image, -1)
+    return (p - p.mean(0)) / (p.std(0) + 1e-8)
+
+
+def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, *, levels: int = 3, patch: int = 7,
+                       per_image: int = 64, projections: int = 256, seed: int = 0) -> float:
+    """Mean SWD over Laplacian-pyramid levels between two image sets in [-1, 1] (x1e3, lower is better)."""
+    g = torch.Generator().manual_seed(seed)
+    n = min(len(a), len(b))
+    levels = max(1, min(levels, int(np.log2(min(a.shape[-1], b.shape[-1]) / patch)) + 1))
+    total = []
+    for la, lb in zip(_laplacian_pyramid(a[:n].float().cpu(), levels), _laplacian_pyramid(b[:n].float().cpu(), levels)):
+        if la.shape[-1] < patch:
+            continue
+        pa, pb = _patches(la, per_image, patch, g), _patches(lb, per_image, patch, g)
+        dirs = torch.randn(pa.shape[1], projections, generator=g)
+        dirs /= dirs.norm(dim=0, keepdim=True)
+        projA, projB = (pa @ dirs).sort(0).values, (pb @ dirs).sort(0).values
+        total.append((projA - projB).abs().mean().item())
+    return float(np.mean(total)) * 1e3

@@ -1,0 +1,134 @@
+"""Model families and named models: one explicit dict per concern (diffusers AUTO_*_MAPPING)."""
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import torch
+
+from . import checkpoint
+from .convert import from01, to01
+from .device import pick_device
+
+CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+_USER_MODELS: dict[str, Path] = {}  # models trained in this process (Training tab), name -> path
+_lock = threading.Lock()
+
+
+def families() -> dict:
+    """family name -> (ConfigClass, ModelClass). Imported lazily so `import imggen` stays light."""
+    from .models import classifier, gan, vae
+
+    return {
+        "classifier": (classifier.ClassifierConfig, classifier.DigitClassifier),
+        "dcgan": (gan.DCGANConfig, gan.DCGAN),
+        "cgan": (gan.CGANConfig, gan.CGAN),
+        "ae": (vae.AEConfig, vae.AE),
+        "vae": (vae.VAEConfig, vae.VAE),
+        "cvae": (vae.CVAEConfig, vae.CVAE),
+        "vaegan": (vae.VAEGANConfig, vae.VAEGAN),
+    }
+
+
+def build(family: str, **overrides) -> torch.nn.Module:
+    """Construct a fresh model of ``family`` with config ``overrides`` (unknown keys are an error)."""
+    fams = families()
+    if family not in fams:
+        raise ValueError(f"unknown model family {family!r}; known: {', '.join(fams)}")
+    cfg_cls, model_cls = fams[family]
+    known = {f.name for f in fields(cfg_cls)}
+    bad = set(overrides) - known
+    if bad:
+        raise ValueError(f"unknown config keys for {family}: {sorted(bad)}; known: {sorted(known)}")
+    return model_cls(cfg_cls(**overrides))
+
+
+def _shipped() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(CHECKPOINT_DIR.glob("*.safetensors"))}
+
+
+def model_paths() -> dict[str, Path]:
+    """Every loadable generative model: shipped checkpoints plus models trained in this session."""
+    with _lock:
+        out = {k: v for k, v in _shipped().items() if k != "classifier-mnist"}
+        out.update(_USER_MODELS)
+    return out
+
+
+def register(name: str, path: str | Path) -> None:
+    """Make a freshly trained checkpoint loadable by name in every tab."""
+    checkpoint.read_metadata(path)  # refuse anything that is not an imggen checkpoint
+    with _lock:
+        _USER_MODELS[name] = Path(path)
+    load.cache_clear()
+
+
+def list_models(family: str | None = None) -> dict[str, dict]:
+    """name -> card (family, data, parameters, training time, metrics) for every registered model."""
+    out = {}
+    for name, path in model_paths().items():
+        try:
+            meta = checkpoint.read_metadata(path)
+        except checkpoint.CheckpointError:
+            continue
+        if family and meta["family"] != family:
+            continue
+        out[name] = {"family": meta["family"], "path": str(path), "config": meta["config"],
+                     "metrics": meta["metrics"], "recipe": meta["recipe"], **meta["card"]}
+    return out
+
+
+class LoadedModel:
+    """A model ready for inference; the public API speaks images in [0, 1] and seeds."""
+
+    def __init__(self, net: torch.nn.Module, name: str, meta: dict):
+        self.net, self.name, self.meta = net.eval(), name, meta
+        self.family = meta["family"]
+        self.config = net.config
+        self.card = {**meta["card"], "metrics": meta["metrics"], "recipe": meta["recipe"]}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def generator(self, seed: int) -> torch.Generator:
+        return torch.Generator(device=self.device).manual_seed(int(seed))
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0, **kw) -> torch.Tensor:
+        """(n, C, H, W) in [0, 1]; ``labels``/``truncation`` etc. are passed to the family's sampler."""
+        return to01(self.net.sample(n, generator=self.generator(seed), **kw)).cpu()
+
+    def __getattr__(self, item):
+        # encode / decode / reconstruct / log_likelihood / discriminate: [0, 1] in, [0, 1] out where images
+        net = self.__dict__.get("net")
+        if net is None or not hasattr(net, item):
+            raise AttributeError(f"{self.__dict__.get('family', '?')} model has no {item!r}")
+        fn = getattr(net, item)
+        if item in ("encode", "reconstruct", "log_likelihood", "discriminate", "elbo"):
+            return lambda x, *a, **k: _post(item, fn(from01(x).to(self.device), *a, **k))
+        if item == "decode":
+            return lambda z, *a, **k: to01(fn(z.to(self.device), *a, **k)).cpu()
+        return fn
+
+
+def _post(item, out):
+    return to01(out).cpu() if item == "reconstruct" else out
+
+
+@functools.lru_cache(maxsize=16)
+def load(name_or_path: str, device: str | None = None) -> LoadedModel:
+    """Load a registered model by name, or any imggen safetensors checkpoint by path."""
+    paths = model_paths()
+    if name_or_path in paths:
+        path = paths[name_or_path]
+    elif Path(name_or_path).exists():
+        path = Path(name_or_path)
+    else:
+        raise ValueError(f"unknown model {name_or_path!r}; registered: {', '.join(paths) or 'none'}")
+    meta = checkpoint.read_metadata(path)
+    net = build(meta["family"], **meta["config"])
+    checkpoint.load_weights(net, path)
+    return LoadedModel(net.to(pick_device(device)), meta["name"] if name_or_path not in paths else name_or_path, meta)
