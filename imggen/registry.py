@@ -17,27 +17,31 @@ _USER_MODELS: dict[str, Path] = {}  # models trained in this process (Training t
 _lock = threading.Lock()
 
 
-def families() -> dict:
-    """family name -> (ConfigClass, ModelClass). Imported lazily so `import imggen` stays light."""
-    from .models import classifier, gan, vae
+FAMILIES = {  # family -> (module under imggen.models, config class, model class)
+    "classifier": ("classifier", "ClassifierConfig", "DigitClassifier"),
+    "dcgan": ("gan", "DCGANConfig", "DCGAN"),
+    "cgan": ("gan", "CGANConfig", "CGAN"),
+    "ae": ("vae", "AEConfig", "AE"),
+    "vae": ("vae", "VAEConfig", "VAE"),
+    "cvae": ("vae", "CVAEConfig", "CVAE"),
+    "vaegan": ("vae", "VAEGANConfig", "VAEGAN"),
+}
 
-    return {
-        "classifier": (classifier.ClassifierConfig, classifier.DigitClassifier),
-        "dcgan": (gan.DCGANConfig, gan.DCGAN),
-        "cgan": (gan.CGANConfig, gan.CGAN),
-        "ae": (vae.AEConfig, vae.AE),
-        "vae": (vae.VAEConfig, vae.VAE),
-        "cvae": (vae.CVAEConfig, vae.CVAE),
-        "vaegan": (vae.VAEGANConfig, vae.VAEGAN),
-    }
+
+def family_classes(family: str) -> tuple[type, type]:
+    """(ConfigClass, ModelClass) for a family, imported on first use so `import imggen` stays light."""
+    import importlib
+
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
+    mod, cfg, cls = FAMILIES[family]
+    m = importlib.import_module(f"imggen.models.{mod}")
+    return getattr(m, cfg), getattr(m, cls)
 
 
 def build(family: str, **overrides) -> torch.nn.Module:
     """Construct a fresh model of ``family`` with config ``overrides`` (unknown keys are an error)."""
-    fams = families()
-    if family not in fams:
-        raise ValueError(f"unknown model family {family!r}; known: {', '.join(fams)}")
-    cfg_cls, model_cls = fams[family]
+    cfg_cls, model_cls = family_classes(family)
     known = {f.name for f in fields(cfg_cls)}
     bad = set(overrides) - known
     if bad:

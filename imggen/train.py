@@ -156,9 +156,9 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
 def _config_fields(family: str) -> set:
     from dataclasses import fields
 
-    from .registry import families
+    from .registry import family_classes
 
-    return {f.name for f in fields(families()[family][0])}
+    return {f.name for f in fields(family_classes(family)[0])}
 
 
 def _hardware(device: torch.device) -> str:
