@@ -26,7 +26,8 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
     model = load(name_or_path)
     test = test_data(data)
     half = min(n, len(test) // 2)
-    real, ref = test.images[:half], test.images[half:2 * half]
+    perm = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))  # halves from the same writers
+    real, ref = test.images[perm[:half]], test.images[perm[half:2 * half]]
     kw, labels = {}, None
     if getattr(model.config, "num_classes", 0):
         labels = torch.arange(half) % model.config.num_classes

@@ -4,6 +4,7 @@ k-NN precision/recall (Kynkäänniemi et al. 2019), and Laplacian-pyramid sliced
 from __future__ import annotations
 
 import functools
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from . import checkpoint
 from .models.classifier import ClassifierConfig, DigitClassifier
 
 CLASSIFIER_PATH = Path(__file__).resolve().parents[1] / "checkpoints" / "classifier-mnist.safetensors"
-CONFIDENT = 0.9  # max softmax probability that counts as "confidently classified"
+CONFIDENT = 0.8  # max softmax probability that counts as "confidently classified" (classifier trained with label smoothing 0.05)
 
 
 @functools.lru_cache(maxsize=1)
@@ -46,7 +47,9 @@ def frechet_distance(f1: torch.Tensor, f2: torch.Tensor) -> float:
     a, b = f1.double().numpy(), f2.double().numpy()
     mu1, mu2 = a.mean(0), b.mean(0)
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
     if not np.isfinite(covmean).all():
         eps = np.eye(len(s1)) * 1e-6
         covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
