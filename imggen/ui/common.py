@@ -1,0 +1,156 @@
+"""Shared UI helpers: model pickers fed by the registry, seed row, PNG outputs with recipes, error conversion."""
+from __future__ import annotations
+
+import functools
+import inspect
+import random
+from contextlib import contextmanager
+from typing import Callable, Iterable
+
+import gradio as gr
+import torch
+
+from .. import registry
+from ..checkpoint import CheckpointError
+from ..convert import grid, to_pil
+from ..preprocess import ImageInputError
+
+MAX_SEED = 2**31 - 1
+_ON_LOAD: list[tuple[Callable, list, list]] = []  # (fn, inputs, outputs) wired to demo.load by build_app
+
+
+# ---- errors -----------------------------------------------------------------------------------------------
+USER_ERRORS = (ValueError, ImageInputError, CheckpointError)  # the last two subclass ValueError; listed for clarity
+
+
+def _to_gr_error(e: Exception) -> gr.Error:
+    if isinstance(e, torch.OutOfMemoryError):
+        return gr.Error("Out of memory: try fewer samples or a smaller model.")
+    return gr.Error(str(e) or type(e).__name__)
+
+
+@contextmanager
+def user_errors():
+    """``with user_errors():`` turns ValueError/ImageInputError/CheckpointError (and OOM) into gr.Error."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except (*USER_ERRORS, torch.OutOfMemoryError) as e:
+        raise _to_gr_error(e) from e
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Decorator version of :func:`user_errors`; keeps generators streaming and the signature (gr.Progress)."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            with user_errors():
+                yield from fn(*args, **kwargs)
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with user_errors():
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+# ---- model pickers ----------------------------------------------------------------------------------------
+def _as_set(v) -> set | None:
+    if v is None:
+        return None
+    return {v} if isinstance(v, str) else set(v)
+
+
+def model_choices(family: str | Iterable[str] | None = None, capability: str | Iterable[str] | None = None,
+                  conditional: bool | None = None) -> list[str]:
+    """Names of registered models, filtered by family, by methods the net must have (e.g. "decode",
+    "encode", "reconstruct", "discriminate", "log_likelihood"), and by conditionality (num_classes > 0)."""
+    fams, caps = _as_set(family), _as_set(capability)
+    out = []
+    for name, card in registry.list_models().items():
+        fam = card["family"]
+        if fams and fam not in fams:
+            continue
+        if caps:
+            try:
+                _, cls = registry.family_classes(fam)
+            except (ValueError, ImportError, AttributeError):
+                continue
+            if not all(callable(getattr(cls, c, None)) for c in caps):
+                continue
+        if conditional is not None and (card["config"].get("num_classes", 0) > 0) != conditional:
+            continue
+        out.append(name)
+    return out
+
+
+def model_dropdown(label: str = "Model", *, family=None, capability=None, conditional: bool | None = None,
+                   elem_id: str | None = None, **kw) -> gr.Dropdown:
+    """A model dropdown plus a 🔄 button; choices are re-read from the registry on page load and on refresh,
+    so models trained while the app runs appear everywhere."""
+    def refresh(current=None):
+        choices = model_choices(family, capability, conditional)
+        value = current if current in choices else (choices[0] if choices else None)
+        return gr.Dropdown(choices=choices, value=value)
+
+    choices = model_choices(family, capability, conditional)
+    with gr.Row(equal_height=True):
+        dd = gr.Dropdown(choices=choices, value=choices[0] if choices else None, label=label, elem_id=elem_id,
+                         allow_custom_value=False, scale=8, **kw)
+        btn = gr.Button("🔄", size="sm", scale=1, min_width=40,
+                        elem_id=f"{elem_id}-refresh" if elem_id else None)
+    btn.click(refresh, dd, dd, api_visibility="private", queue=False)
+    on_load(refresh, [dd], [dd])
+    return dd
+
+
+def on_load(fn: Callable, inputs: list, outputs: list) -> None:
+    """Run ``fn`` when a browser opens the app (wired by ``build_app`` once all tabs are rendered)."""
+    _ON_LOAD.append((fn, inputs, outputs))
+
+
+def require_model(name: str | None) -> str:
+    """The chosen model name, or a clear error when none is registered/selected."""
+    if not name:
+        raise gr.Error("No model selected: pick one (or train one in the Train tab), then try again.")
+    return name
+
+
+# ---- seeds ------------------------------------------------------------------------------------------------
+def seed_input(value: int = 0, *, elem_id: str | None = None, label: str = "Seed") -> gr.Number:
+    """A seed number box with a 🎲 button that draws a random seed (in the browser, no round trip)."""
+    with gr.Row(equal_height=True):
+        seed = gr.Number(value=value, label=label, precision=0, minimum=0, maximum=MAX_SEED, elem_id=elem_id, scale=8)
+        dice = gr.Button("🎲", size="sm", scale=1, min_width=40, elem_id=f"{elem_id}-dice" if elem_id else None)
+    dice.click(None, None, seed, js=f"() => Math.floor(Math.random() * {MAX_SEED})", api_visibility="private",
+               queue=False)
+    return seed
+
+
+def to_seed(value) -> int:
+    """Number box value -> valid seed (None -> random, floats truncated, range checked)."""
+    if value is None or value == "":
+        return random.randint(0, MAX_SEED)
+    try:
+        seed = int(value)
+    except (TypeError, ValueError):
+        raise gr.Error(f"Seed must be a whole number, not {value!r}.") from None
+    if not 0 <= seed <= MAX_SEED:
+        raise gr.Error(f"Seed must be between 0 and {MAX_SEED}.")
+    return seed
+
+
+# ---- image outputs ----------------------------------------------------------------------------------------
+def image_output(label: str, *, elem_id: str | None = None, **kw) -> gr.Image:
+    """An output image component that keeps the PNG (and its recipe text chunks) intact."""
+    kw.setdefault("buttons", ["download", "fullscreen"])
+    return gr.Image(label=label, type="pil", format="png", interactive=False, elem_id=elem_id, **kw)
+
+
+def png_output(img01: torch.Tensor, recipe: dict, *, scale: int = 4, nrow: int | None = None):
+    """(C, H, W) or (N, C, H, W) in [0, 1] -> PIL PNG carrying ``recipe`` (grids for batches)."""
+    if img01.ndim == 4:
+        img01 = grid(img01, nrow=nrow) if img01.shape[0] > 1 else img01[0]
+    return to_pil(img01, scale=scale, recipe=recipe)
