@@ -37,6 +37,7 @@ def save(module: torch.nn.Module, path: str | os.PathLike, *, family: str, confi
     os.close(fd)
     try:
         save_model(module, tmp, metadata=meta)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files; checkpoints are meant to be shared/served
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
