@@ -8,10 +8,10 @@ from .convert import from01
 from .data import default_mnist_root, load_data
 
 
-def test_data(name: str | None = None):
+def test_data(name: str | None = None, image_size: int = 28, channels: int = 1):
     """The held-out test set: full MNIST's 10k when available, else mnist5k's held-out 500."""
     name = name or ("mnist" if default_mnist_root() else "mnist5k")
-    return load_data(name, split="test")
+    return load_data(name, split="test", image_size=image_size, channels=channels)
 
 
 @torch.no_grad()
@@ -24,7 +24,7 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
     from .registry import load, model_paths
 
     model = load(name_or_path)
-    test = test_data(data)
+    test = test_data(data, model.config.image_size, model.config.channels)  # same shape as the samples
     half = min(n, len(test) // 2)
     perm = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))  # halves from the same writers
     real, ref = test.images[perm[:half]], test.images[perm[half:2 * half]]
@@ -34,7 +34,7 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
         kw["labels"] = labels
     fake = from01(model.sample(half, seed=seed, **kw))
     out = {"test_set": f"{test.name} test", "num_samples": half}
-    if fake.shape[1] == 1 and fake.shape[-1] == 28 or test.is_digits:
+    if test.is_digits and fake.shape[1] == 1 and fake.shape[-1] == 28:  # the classifier sees 1x28x28 digits
         out.update(metrics.digit_metrics(fake, real, reference=ref, labels=labels))
     out["swd"] = metrics.sliced_wasserstein(fake, real)
     out["swd_floor"] = metrics.sliced_wasserstein(ref, real)
