@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -19,7 +20,7 @@ import torch
 from . import checkpoint, distributed
 from .convert import grid, to01
 from .data import ImageData
-from .device import pick_device
+from .device import amp_dtype, autocast_ctx, pick_device
 
 
 @dataclass
@@ -39,10 +40,24 @@ class TrainConfig:
     max_steps: int | None = None  # stop after this many steps (overrides epochs)
     time_limit_s: float | None = None  # stop after this much wall time
     sample_every: int = 0  # also emit a sample grid every N steps (0 = only per epoch)
+    log_every: int = 0  # also emit a light "step" event (losses, no grid) every N steps (0 = off)
     num_grid: int = 64  # samples in the fixed-seed grid
     eval_samples: int = 1000  # samples for per-epoch metrics (0 = off)
     seed: int = 0
     device: str | None = None
+    use_amp: bool = True  # bf16 autocast around each step on GPUs that support it (CPU: always fp32)
+
+
+@dataclass
+class TrainState:
+    """Live training state. Pass an empty one to ``train(state=...)``; the loop keeps it current (also on
+    stop, NaN or cancellation), and passing the same object again resumes from it (UI Stop / Resume)."""
+    model: torch.nn.Module | None = None
+    trainer: object = None
+    step: int = 0
+    seconds: float = 0.0  # training wall time so far
+    metrics: dict = field(default_factory=dict)  # last per-epoch metrics
+    ckpt_path: str | None = None  # last checkpoint written
 
 
 @dataclass
@@ -76,32 +91,50 @@ def evaluate(model: torch.nn.Module, data: ImageData, n: int, seed: int = 0) -> 
 
 def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, model_config: dict | None = None,
           model: torch.nn.Module | None = None, out: str | Path | None = None, name: str = "",
-          eval_data: ImageData | None = None, should_stop: Callable[[], bool] = lambda: False) -> Iterator[TrainEvent]:
-    """Train a model of ``family`` on ``data``, yielding TrainEvents; saves to ``out`` at the end (and on stop/NaN).
+          eval_data: ImageData | None = None, should_stop: Callable[[], bool] = lambda: False,
+          state: TrainState | None = None) -> Iterator[TrainEvent]:
+    """Train a model of ``family`` on ``data``, yielding TrainEvents; saves to ``out`` at the end (and on stop,
+    NaN, or when the consumer closes the generator, e.g. a cancelled UI job).
 
-    Pass ``model`` to resume training an existing network.
+    Pass ``model`` to fine-tune an existing network, or ``state`` (a TrainState) to keep the live model,
+    optimiser and step count: passing the same state again resumes (to ``cfg.epochs``/``max_steps`` counted
+    from step 0, or for ``cfg.epochs`` more epochs when that target was already reached).
     """
     from .registry import build
 
     device = pick_device(cfg.device)
-    torch.manual_seed(cfg.seed)
-    C, H = data.images.shape[1], data.images.shape[-1]
-    model_config = dict(model_config or {})
-    model_config.setdefault("channels", C)
-    model_config.setdefault("image_size", H)
-    if "num_classes" in _config_fields(family) and data.num_classes:
-        model_config.setdefault("num_classes", data.num_classes)
-    if model is None:
-        model = build(family, **model_config)
-    model = model.to(device)
-    trainer = model.make_trainer(cfg, device)
-    loader = data.loader(cfg.batch_size, seed=cfg.seed + distributed.rank())
+    state = state if state is not None else TrainState()
+    if state.model is None:
+        torch.manual_seed(cfg.seed)
+        if model is None:
+            C, H = data.images.shape[1], data.images.shape[-1]
+            model_config = dict(model_config or {})
+            model_config.setdefault("channels", C)
+            model_config.setdefault("image_size", H)
+            if "num_classes" in _config_fields(family) and data.num_classes:
+                model_config.setdefault("num_classes", data.num_classes)
+            model = build(family, **model_config)
+        state.model = model.to(device)
+        state.trainer = state.model.make_trainer(cfg, device)
+    model, trainer, step0 = state.model, state.trainer, state.step
+    loader = data.loader(cfg.batch_size, seed=cfg.seed + step0 + distributed.rank())
     steps_per_epoch = max(1, len(loader))
     total = cfg.max_steps or cfg.epochs * steps_per_epoch
+    if step0 >= total:  # resuming a finished run: train that much again
+        total = step0 + (cfg.max_steps or cfg.epochs * steps_per_epoch)
+    amp = autocast_ctx(device) if cfg.use_amp and amp_dtype(device) == torch.bfloat16 else nullcontext()
     g_fixed = torch.Generator(device=device)
     good = copy.deepcopy(model.state_dict())
-    t0, step, last = time.time(), 0, {}
+    t_start, step = time.time(), step0
+    last: dict = {}
     eval_data = eval_data or data
+
+    def elapsed() -> float:
+        return state.seconds + time.time() - t_start
+
+    def timing() -> dict:
+        rate = (step - step0) / max(time.time() - t_start, 1e-9)
+        return dict(steps_per_s=rate, eta_s=(total - step) / max(rate, 1e-9))
 
     def grid_now():
         net = trainer.inference_model()
@@ -110,47 +143,58 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
             return grid(to01(net.sample(cfg.num_grid, generator=g_fixed).float().cpu()))
 
     def save(msg: str) -> str | None:
+        state.step, state.seconds = step, elapsed()
         if out is None or distributed.rank() != 0:
             return None
         net = trainer.inference_model()
-        meta = {"epochs": step / steps_per_epoch, "steps": step, "train_seconds": round(time.time() - t0, 1),
+        meta = {"epochs": step / steps_per_epoch, "steps": step, "train_seconds": round(elapsed(), 1),
                 "data": data.name, "train_images": len(data), **{k: v for k, v in asdict(cfg).items() if k != "device"}}
         card = {"description": msg, "data": data.name, "parameters": sum(p.numel() for p in net.parameters()),
-                "train_seconds": round(time.time() - t0, 1), "hardware": _hardware(device)}
-        return str(checkpoint.save(net, out, family=family, config=asdict(net.config), name=name or Path(out).stem,
-                                   metrics=last_metrics, recipe=meta, card=card))
+                "train_seconds": round(elapsed(), 1), "hardware": _hardware(device)}
+        state.ckpt_path = str(checkpoint.save(net, out, family=family, config=asdict(net.config),
+                                              name=name or Path(out).stem, metrics=state.metrics, recipe=meta, card=card))
+        return state.ckpt_path
 
-    last_metrics: dict = {}
-    stopped = False
-    while step < total and not stopped:
-        for x, y in loader:
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            losses = trainer.step(x, y)
-            step += 1
-            if not all(math.isfinite(v) for v in losses.values()):
-                model.load_state_dict(good)
-                path = save("stopped: non-finite loss; last good weights kept")
-                yield TrainEvent("error", step, step / steps_per_epoch, losses, ckpt_path=path,
-                                 message=f"loss became NaN/inf at step {step}; stopped and kept the weights from the last good epoch")
-                return
-            last = losses
-            rate = step / max(time.time() - t0, 1e-9)
-            ev_kw = dict(steps_per_s=rate, eta_s=(total - step) / rate)
-            if cfg.sample_every and step % cfg.sample_every == 0 and step % steps_per_epoch:
-                yield TrainEvent("step", step, step / steps_per_epoch, losses, samples=grid_now(), **ev_kw)
-            timed_out = cfg.time_limit_s is not None and time.time() - t0 > cfg.time_limit_s
-            stopped = should_stop() or timed_out or distributed.should_stop()
-            if step >= total or stopped or step % steps_per_epoch == 0:
-                break
-        good = copy.deepcopy(model.state_dict())
-        if distributed.rank() == 0:
-            last_metrics = evaluate(trainer.inference_model(), eval_data, cfg.eval_samples, cfg.seed)
-            yield TrainEvent("epoch", step, step / steps_per_epoch, last, last_metrics, grid_now(),
-                             steps_per_s=step / max(time.time() - t0, 1e-9),
-                             eta_s=(total - step) / max(step / max(time.time() - t0, 1e-9), 1e-9))
-    path = save("stopped early by the user" if stopped else "finished")
-    yield TrainEvent("end", step, step / steps_per_epoch, last, last_metrics, ckpt_path=path,
-                     message=("stopped" if stopped else "finished") + f" after {step} steps in {time.time() - t0:.0f}s")
+    stopped, user_stop, saved = "", False, False
+    try:
+        while step < total and not stopped:
+            for x, y in loader:
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                with amp:
+                    losses = trainer.step(x, y)
+                step += 1
+                if not all(math.isfinite(v) for v in losses.values()):
+                    model.load_state_dict(good)
+                    state.trainer = model.make_trainer(cfg, device)  # optimiser moments may hold NaNs: resume afresh
+                    path, saved = save(f"stopped at step {step}: non-finite loss; last good weights kept"), True
+                    yield TrainEvent("error", step, step / steps_per_epoch, losses, state.metrics, ckpt_path=path,
+                                     message=f"loss became NaN/inf at step {step}; stopped and kept the "
+                                             "weights from the last good epoch")
+                    return
+                state.step, last = step, losses
+                if cfg.sample_every and step % cfg.sample_every == 0 and step % steps_per_epoch:
+                    yield TrainEvent("step", step, step / steps_per_epoch, losses, samples=grid_now(), **timing())
+                elif cfg.log_every and step % cfg.log_every == 0 and step % steps_per_epoch:
+                    yield TrainEvent("step", step, step / steps_per_epoch, losses, **timing())
+                if should_stop() or distributed.should_stop():
+                    stopped, user_stop = "stopped early by the user", True
+                elif cfg.time_limit_s is not None and elapsed() > cfg.time_limit_s:
+                    stopped = f"stopped at the time limit of {cfg.time_limit_s:g}s"
+                if step >= total or stopped or step % steps_per_epoch == 0:
+                    break
+            good = copy.deepcopy(model.state_dict())
+            if distributed.rank() == 0 and not user_stop:  # a user's stop skips the metrics: it ends promptly
+                state.metrics = evaluate(trainer.inference_model(), eval_data, cfg.eval_samples, cfg.seed)
+                yield TrainEvent("epoch", step, step / steps_per_epoch, last, state.metrics, grid_now(), **timing())
+        path, saved = save(stopped or "finished"), True
+        samples = grid_now() if stopped and distributed.rank() == 0 else None
+        yield TrainEvent("end", step, step / steps_per_epoch, last, state.metrics, samples, ckpt_path=path,
+                         message=f"{stopped or 'finished'} after {step} steps ({elapsed():.0f}s of training)",
+                         **timing())
+    except GeneratorExit:  # the consumer closed us (cancelled job, disconnected browser): keep the model
+        if not saved:
+            save("stopped: training was cancelled")
+        raise
 
 
 def _config_fields(family: str) -> set:

@@ -1,0 +1,135 @@
+"""The training loop itself: events, stop, resume, NaN guard, cancellation, CLI smoke (tiny, CPU, seconds)."""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn as nn
+
+from imggen import checkpoint
+from imggen.data import ImageData, load_data
+from imggen.train import TrainConfig, TrainState, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class ToyConfig:
+    channels: int = 1
+    image_size: int = 8
+    latent_dim: int = 4
+
+
+class Toy(nn.Module):
+    """A linear decoder fitted by MSE to the batch mean: enough to exercise the loop, not the families."""
+
+    def __init__(self, config=ToyConfig(), nan_at: int | None = None):
+        super().__init__()
+        self.config, self.nan_at = config, nan_at
+        c = config
+        self.net = nn.Linear(c.latent_dim, c.channels * c.image_size ** 2)
+
+    def decode(self, z, labels=None):
+        c = self.config
+        return torch.tanh(self.net(z)).view(-1, c.channels, c.image_size, c.image_size)
+
+    def sample(self, n, *, generator=None, labels=None, truncation=1.0):
+        z = torch.randn(n, self.config.latent_dim, generator=generator, device=self.net.weight.device)
+        return self.decode(z)
+
+    def make_trainer(self, cfg, device):
+        return ToyTrainer(self, cfg)
+
+
+class ToyTrainer:
+    def __init__(self, model, cfg):
+        self.model, self.calls = model, 0
+        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+    def step(self, x, y):
+        self.calls += 1
+        loss = ((self.model.sample(x.shape[0]) - x) ** 2).mean()
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        if self.model.nan_at is not None and self.calls >= self.model.nan_at:
+            with torch.no_grad():
+                self.model.net.weight.fill_(float("nan"))
+            return {"loss/recon": float("nan")}
+        return {"loss/recon": loss.item()}
+
+    def inference_model(self):
+        return self.model
+
+
+def toy_data(n=64, size=8):
+    g = torch.Generator().manual_seed(0)
+    return ImageData(torch.rand(n, 1, size, size, generator=g) * 2 - 1, torch.full((n,), -1), "toy")
+
+
+CFG = dict(batch_size=16, lr=1e-2, num_grid=4, eval_samples=16)  # 4 steps per epoch on toy_data()
+
+
+def test_events_and_checkpoint(tmp_path):
+    out = tmp_path / "toy.safetensors"
+    events = list(train("toy", toy_data(), TrainConfig(epochs=2, log_every=1, **CFG), model=Toy(), out=out))
+    kinds = [e.kind for e in events]
+    assert kinds.count("epoch") == 2 and kinds[-1] == "end" and "step" in kinds
+    epochs = [e for e in events if e.kind == "epoch"]
+    assert all(e.samples is not None and e.samples.min() >= 0 and e.samples.max() <= 1 for e in epochs)
+    assert "swd" in epochs[0].metrics  # not digits -> sliced Wasserstein
+    assert all(math.isfinite(v) for e in events for v in e.losses.values())
+    assert events[-1].step == 8 and events[-1].ckpt_path == str(out)
+    meta = checkpoint.read_metadata(out)
+    assert meta["family"] == "toy" and meta["recipe"]["steps"] == 8 and meta["card"]["description"] == "finished"
+
+
+def test_stop_then_resume_continues(tmp_path):
+    out, state, calls = tmp_path / "toy.safetensors", TrainState(), []
+    stop = lambda: len(calls) >= 3  # noqa: E731
+    cfg = TrainConfig(epochs=2, log_every=1, **CFG)
+    for ev in train("toy", toy_data(), cfg, model=Toy(), out=out, should_stop=stop, state=state):
+        calls.append(ev)
+    assert calls[-1].kind == "end" and "stopped" in calls[-1].message and calls[-1].samples is not None
+    assert state.step == 3 and out.exists()
+    assert "user" in checkpoint.read_metadata(out)["card"]["description"]
+    trainer = state.trainer
+    events = list(train("toy", toy_data(), cfg, out=out, state=state))  # resume: same model and optimiser
+    assert state.trainer is trainer and trainer.calls == 8 and events[-1].step == 8
+    assert checkpoint.read_metadata(out)["recipe"]["steps"] == 8
+    more = list(train("toy", toy_data(), cfg, out=out, state=state))  # finished run: that much again
+    assert more[-1].step == 16
+
+
+def test_nan_guard_keeps_last_good_weights(tmp_path):
+    out = tmp_path / "toy.safetensors"
+    model = Toy(nan_at=6)  # NaN in the second epoch
+    events = list(train("toy", toy_data(), TrainConfig(epochs=3, **CFG), model=model, out=out))
+    assert events[-1].kind == "error" and "NaN" in events[-1].message and events[-1].ckpt_path == str(out)
+    assert torch.isfinite(model.net.weight).all()
+    fresh = Toy()
+    checkpoint.load_weights(fresh, out)
+    assert torch.equal(fresh.net.weight, model.net.weight)  # the saved weights are the restored good ones
+
+
+def test_closing_the_generator_saves_the_model(tmp_path):
+    out, state = tmp_path / "toy.safetensors", TrainState()
+    gen = train("toy", toy_data(), TrainConfig(epochs=5, log_every=1, **CFG), model=Toy(), out=out, state=state)
+    for ev in gen:
+        if ev.step == 2:
+            break
+    gen.close()  # what Gradio does when a job is cancelled or its browser disconnects
+    assert out.exists() and state.step == 2
+    assert "cancelled" in checkpoint.read_metadata(out)["card"]["description"]
+
+
+def test_time_limit_stops(tmp_path):
+    events = list(train("toy", toy_data(), TrainConfig(epochs=1000, time_limit_s=0.3, eval_samples=0,
+                                                        **{k: v for k, v in CFG.items() if k != "eval_samples"}),
+                        model=Toy()))
+    assert events[-1].kind == "end" and "time limit" in events[-1].message and events[-1].step < 4000
