@@ -1,0 +1,481 @@
+"""Autoencoders: deterministic AE, VAE (Kingma & Welling 2014), conditional VAE (Sohn et al. 2015) and VAE-GAN
+(Larsen et al. 2016), with the importance-weighted bound of Burda et al. 2015 for held-out log-likelihood.
+
+Images are (B, C, H, W) in [-1, 1]. The Bernoulli decoder models intensities rescaled to [0, 1] (cross-entropy
+on grey levels, as Kingma & Welling did for MNIST); the Gaussian decoder models [-1, 1] values with a learned
+per-channel scale. Log-likelihoods are in nats per image.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# VAE losses (per image, nats). Kept here until imggen/losses.py (GAN section, another engineer) is committed.
+
+
+def recon_nll(out: torch.Tensor, x: torch.Tensor, decoder: str, log_sigma: torch.Tensor | None = None) -> torch.Tensor:
+    """-log p(x|z) per image (B,). Bernoulli: ``out`` are logits of grey levels (x+1)/2; Gaussian: ``out`` are
+    means in [-1, 1] with per-channel log-scale ``log_sigma``."""
+    if decoder == "bernoulli":
+        return F.binary_cross_entropy_with_logits(out, (x + 1) / 2, reduction="none").flatten(1).sum(1)
+    ls = log_sigma.view(1, -1, 1, 1)
+    return (0.5 * ((x - out) / ls.exp()).pow(2) + ls + 0.5 * LOG_2PI).flatten(1).sum(1)
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per row (B,)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1)
+
+
+def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, exp(logvar)) summed over the last dim."""
+    return -0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + LOG_2PI).sum(-1)
+
+# ---------------------------------------------------------------------------------------------------------------
+# configs
+
+
+@dataclass
+class AEConfig:
+    channels: int = 1  # 1 (grey) or 3 (RGB)
+    image_size: int = 28  # 28 | 32 | 64 pixels
+    latent_dim: int = 16  # code size
+    hidden: int = 32  # channels of the first conv layer (doubled once)
+    fc_dim: int = 128  # width of the fully connected layer between convs and code
+    decoder: str = "bernoulli"  # "bernoulli" (grey levels as probabilities) | "gaussian" (learned scale)
+
+
+@dataclass
+class VAEConfig(AEConfig):
+    latent_dim: int = 32
+
+
+@dataclass
+class CVAEConfig(VAEConfig):
+    num_classes: int = 10  # decoder is conditioned on a one-hot label (0 = unconditional)
+
+
+@dataclass
+class VAEGANConfig(VAEConfig):
+    d_hidden: int = 32  # discriminator width
+    adv_weight: float = 5.0  # weight of the non-saturating GAN loss on decoder outputs (nats per image scale)
+    fm_weight: float = 50.0  # weight of the discriminator feature-matching loss (mean squared feature error)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# networks
+
+
+def _widths(cfg) -> list[int]:
+    assert cfg.image_size in (28, 32, 64), f"image_size must be 28, 32 or 64, got {cfg.image_size}"
+    assert cfg.channels in (1, 3), f"channels must be 1 or 3, got {cfg.channels}"
+    return [cfg.hidden, 2 * cfg.hidden] + ([2 * cfg.hidden] if cfg.image_size == 64 else [])
+
+
+class Encoder(nn.Module):
+    """Strided convs -> FC -> out_dim (2 * latent for Gaussian posteriors)."""
+
+    def __init__(self, cfg, out_dim: int):
+        super().__init__()
+        layers, c = [], cfg.channels
+        for w in _widths(cfg):
+            layers += [nn.Conv2d(c, w, 4, 2, 1), nn.SiLU()]
+            c = w
+        s = cfg.image_size // 2 ** len(_widths(cfg))
+        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * s * s, cfg.fc_dim), nn.SiLU(),
+                                 nn.Linear(cfg.fc_dim, out_dim))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    """FC -> transposed convs; returns logits (Bernoulli) or means (Gaussian), (B, C, H, W)."""
+
+    def __init__(self, cfg, in_dim: int):
+        super().__init__()
+        ws = _widths(cfg)[::-1]
+        self.s = cfg.image_size // 2 ** len(ws)
+        self.fc = nn.Sequential(nn.Linear(in_dim, cfg.fc_dim), nn.SiLU(), nn.Linear(cfg.fc_dim, ws[0] * self.s ** 2),
+                                nn.SiLU())
+        layers = []
+        for a, b in zip(ws, ws[1:] + [cfg.channels]):
+            layers += [nn.ConvTranspose2d(a, b, 4, 2, 1), nn.SiLU()]
+        self.net = nn.Sequential(*layers[:-1])  # no activation on the output
+
+    def forward(self, h):
+        return self.net(self.fc(h).view(h.shape[0], -1, self.s, self.s))
+
+
+class Discriminator(nn.Module):
+    """Small conv critic for the VAE-GAN; ``features`` feeds the feature-matching loss."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        layers, c = [], cfg.channels
+        for w in [cfg.d_hidden, 2 * cfg.d_hidden] + ([2 * cfg.d_hidden] if cfg.image_size == 64 else []):
+            layers += [nn.Conv2d(c, w, 4, 2, 1), nn.LeakyReLU(0.2)]
+            c = w
+        s = cfg.image_size // 2 ** (len(layers) // 2)
+        self.body = nn.Sequential(*layers, nn.Flatten())
+        self.head = nn.Linear(c * s * s, 1)
+
+    def features(self, x):
+        return self.body(x)
+
+    def forward(self, x):
+        return self.head(self.body(x)).squeeze(1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# models
+
+
+class AE(nn.Module):
+    """Deterministic conv autoencoder. Samples decode codes drawn from a diagonal Gaussian fitted (running
+    mean/std) to the training codes, so `sample` works like for every other family."""
+
+    def __init__(self, config: AEConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config, config.latent_dim)
+        self.decoder = Decoder(config, config.latent_dim)
+        self.register_buffer("z_mean", torch.zeros(config.latent_dim))
+        self.register_buffer("z_std", torch.ones(config.latent_dim))
+        if config.decoder == "gaussian":
+            self.log_sigma = nn.Parameter(torch.full((config.channels,), -1.0))
+        else:
+            assert config.decoder == "bernoulli", f"decoder must be 'bernoulli' or 'gaussian', got {config.decoder!r}"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def _to_image(self, out):
+        return torch.sigmoid(out) * 2 - 1 if self.config.decoder == "bernoulli" else out.clamp(-1, 1)
+
+    def _nll(self, out, x):
+        return recon_nll(out, x, self.config.decoder, getattr(self, "log_sigma", None))
+
+    def encode(self, x, labels=None):
+        z = self.encoder(x)
+        return z, torch.full_like(z, float("-inf"))  # zero variance: the code is deterministic
+
+    def decode(self, z, labels=None):
+        return self._to_image(self.decoder(z))
+
+    @torch.no_grad()
+    def reconstruct(self, x, labels=None):
+        return self.decode(self.encode(x)[0], labels)
+
+    def _randn(self, n, generator):
+        return torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)
+
+    @torch.no_grad()
+    def sample(self, n, *, generator=None, labels=None, truncation=1.0):
+        z = self.z_mean + self.z_std * self._randn(n, generator) * truncation
+        return self.decode(z, labels)
+
+    def loss(self, x, y=None, beta=1.0):
+        z = self.encoder(x)
+        return {"recon": self._nll(self.decoder(z), x), "z": z.detach()}
+
+    def make_trainer(self, train_config, device):
+        return AETrainer(self, train_config)
+
+    @torch.no_grad()
+    def eval_metrics(self, test_images, batch_size: int = 500) -> dict:
+        nll, mse = [], []
+        for x in test_images.split(batch_size):
+            x = x.to(self.device)
+            z = self.encoder(x)
+            out = self.decoder(z)
+            nll.append(self._nll(out, x).cpu())
+            mse.append(((self._to_image(out) - x) / 2).pow(2).mean((1, 2, 3)).cpu())
+        return {"recon_nll": torch.cat(nll).mean().item(), "recon_mse": torch.cat(mse).mean().item(),
+                "eval_images": len(test_images)}
+
+
+class VAE(AE):
+    """Gaussian posterior q(z|x), standard normal prior, reparameterised sampling."""
+
+    def __init__(self, config: VAEConfig):
+        super().__init__(config)
+        self.encoder = Encoder(config, 2 * config.latent_dim)
+        self.decoder = Decoder(config, config.latent_dim + getattr(config, "num_classes", 0))
+        del self.z_mean, self.z_std  # the prior is N(0, I)
+
+    def encode(self, x, labels=None):
+        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        return mu, logvar.clamp(-12, 8)
+
+    @torch.no_grad()
+    def reconstruct(self, x, labels=None):
+        return self.decode(self.encode(x)[0], labels)
+
+    @torch.no_grad()
+    def sample(self, n, *, generator=None, labels=None, truncation=1.0):
+        return self.decode(self._randn(n, generator) * truncation, labels)
+
+    def _decoder_in(self, z, labels):
+        return z
+
+    def loss(self, x, y=None, beta=1.0):
+        """Per-image terms of the negative ELBO: recon (B,) and kl (B,)."""
+        mu, logvar = self.encode(x)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        out = self.decoder(self._decoder_in(z, y))
+        return {"recon": self._nll(out, x), "kl": gaussian_kl(mu, logvar), "out": out, "z": z}
+
+    def make_trainer(self, train_config, device):
+        return VAETrainer(self, train_config)
+
+    # -- likelihoods ------------------------------------------------------------------------------------------
+    def _log_weights(self, x, labels, k, generator, max_batch):
+        """log p(x, z_i) - log q(z_i | x) for k posterior samples: (k, B)."""
+        mu, logvar = self.encode(x)
+        std = (0.5 * logvar).exp()
+        B = x.shape[0]
+        m = max(1, min(k, max_batch // B))
+        out = []
+        for i in range(0, k, m):
+            kk = min(m, k - i)
+            eps = torch.randn(kk, *mu.shape, generator=generator, device=mu.device)
+            z = mu + std * eps  # (kk, B, D)
+            zf = z.reshape(kk * B, -1)
+            lab = None if labels is None else labels.repeat(kk)
+            dec = self.decoder(self._decoder_in(zf, lab))
+            xr = x.unsqueeze(0).expand(kk, *x.shape).reshape(kk * B, *x.shape[1:])
+            log_px = -self._nll(dec, xr).view(kk, B)
+            out.append(log_px + log_normal(z, torch.zeros_like(mu), torch.zeros_like(mu))
+                       - log_normal(z, mu, logvar))
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def log_likelihood(self, x, k: int = 100, *, labels=None, generator=None, max_batch: int = 4096):
+        """Importance-weighted lower bound on log p(x) (Burda et al. 2015) in nats per image, (B,).
+
+        k = 1 gives a one-sample ELBO estimate; the bound tightens as k grows."""
+        lw = self._log_weights(x, self._labels(labels, x.shape[0]), k, generator, max_batch)
+        return torch.logsumexp(lw, 0) - math.log(k)
+
+    @torch.no_grad()
+    def elbo(self, x, labels=None):
+        """One-sample estimate of the ELBO with the analytic KL, nats per image (B,)."""
+        mu, logvar = self.encode(x)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        out = self.decoder(self._decoder_in(z, self._labels(labels, x.shape[0])))
+        return -(self._nll(out, x) + gaussian_kl(mu, logvar))
+
+    def _labels(self, labels, n):
+        return None
+
+    @torch.no_grad()
+    def eval_metrics(self, test_images, batch_size: int = 500, iwae_k: int = 1000, iwae_images: int = 1000,
+                     seed: int = 0) -> dict:
+        """Held-out ELBO and reconstruction error on every test image; IWAE (k=iwae_k) NLL on the first
+        ``iwae_images`` of a fixed random permutation (CPU time), also in bits/dim."""
+        g = torch.Generator(device=self.device).manual_seed(seed)
+        torch.manual_seed(seed)
+        elbo, mse = [], []
+        for x in test_images.split(batch_size):
+            x = x.to(self.device)
+            elbo.append(self.elbo(x).cpu())
+            mse.append(((self.reconstruct(x) - x) / 2).pow(2).mean((1, 2, 3)).cpu())
+        perm = torch.randperm(len(test_images), generator=torch.Generator().manual_seed(seed))[:iwae_images]
+        sub = test_images[perm]
+        ll = torch.cat([self.log_likelihood(x.to(self.device), k=iwae_k, generator=g).cpu()
+                        for x in sub.split(max(1, min(100, batch_size)))])
+        dims = test_images[0].numel()
+        return {"elbo": torch.cat(elbo).mean().item(), "recon_mse": torch.cat(mse).mean().item(),
+                "iwae_nll": -ll.mean().item(), "iwae_bits_per_dim": bits_per_dim(-ll.mean().item(), dims),
+                "iwae_k": iwae_k, "iwae_images": len(sub), "eval_images": len(test_images),
+                "likelihood": f"{self.config.decoder} decoder, nats per image"}
+
+
+class CVAE(VAE):
+    """Conditional VAE: q(z|x) and p(x|z, y). Without labels, reconstruct picks the label that explains x best
+    and log_likelihood marginalises over a uniform label prior (comparable with unconditional models)."""
+
+    def _labels(self, labels, n):
+        if labels is None:
+            return None
+        labels = torch.as_tensor(labels, dtype=torch.long, device=self.device).flatten()
+        if labels.numel() == 1:
+            labels = labels.expand(n)
+        assert labels.numel() == n, f"need 1 or {n} labels, got {labels.numel()}"
+        assert (0 <= labels).all() and (labels < self.config.num_classes).all(), \
+            f"labels must be in [0, {self.config.num_classes})"
+        return labels
+
+    def _decoder_in(self, z, labels):
+        if not self.config.num_classes:
+            return z
+        if labels is None:
+            labels = torch.zeros(z.shape[0], dtype=torch.long, device=z.device)
+        return torch.cat([z, F.one_hot(labels, self.config.num_classes).to(z.dtype)], 1)
+
+    def decode(self, z, labels=None):
+        """Labels default to class 0 when not given."""
+        return self._to_image(self.decoder(self._decoder_in(z, self._labels(labels, z.shape[0]))))
+
+    @torch.no_grad()
+    def sample(self, n, *, generator=None, labels=None, truncation=1.0):
+        z = self._randn(n, generator) * truncation
+        if labels is None and self.config.num_classes:
+            labels = torch.randint(0, self.config.num_classes, (n,), generator=generator, device=self.device)
+        return self.decode(z, labels)
+
+    @torch.no_grad()
+    def best_labels(self, x):
+        """The label whose decoding of the posterior mean has the highest likelihood, (B,)."""
+        mu, _ = self.encode(x)
+        K = self.config.num_classes
+        scores = torch.stack([-self._nll(self.decoder(self._decoder_in(mu, torch.full_like(mu[:, 0], y).long())), x)
+                              for y in range(K)], 1)
+        return scores.argmax(1)
+
+    @torch.no_grad()
+    def reconstruct(self, x, labels=None):
+        labels = self.best_labels(x) if labels is None else labels
+        return self.decode(self.encode(x)[0], labels)
+
+    def loss(self, x, y=None, beta=1.0):
+        return super().loss(x, self._labels(y, x.shape[0]) if y is not None and (y >= 0).all() else None, beta)
+
+    @torch.no_grad()
+    def log_likelihood(self, x, k: int = 100, *, labels=None, generator=None, max_batch: int = 4096):
+        """log p(x|y) bound with labels; without, log (1/K) sum_y p(x|y) using k // K samples per class."""
+        if labels is not None or not self.config.num_classes:
+            return super().log_likelihood(x, k, labels=labels, generator=generator, max_batch=max_batch)
+        K = self.config.num_classes
+        kk = max(1, k // K)
+        per = [super(CVAE, self).log_likelihood(x, kk, labels=y, generator=generator, max_batch=max_batch)
+               for y in range(K)]
+        return torch.logsumexp(torch.stack(per), 0) - math.log(K)
+
+    @torch.no_grad()
+    def elbo(self, x, labels=None):
+        if labels is not None or not self.config.num_classes:
+            return super().elbo(x, labels)
+        K = self.config.num_classes
+        return torch.logsumexp(torch.stack([super(CVAE, self).elbo(x, y) for y in range(K)]), 0) - math.log(K)
+
+
+class VAEGAN(VAE):
+    """VAE whose decoder is also trained against a discriminator: non-saturating GAN loss on reconstructions
+    and prior samples plus feature matching on the discriminator's hidden layer (Larsen et al. 2016)."""
+
+    def __init__(self, config: VAEGANConfig):
+        super().__init__(config)
+        self.disc = Discriminator(config)
+
+    def discriminate(self, x):
+        return self.disc(x)
+
+    def make_trainer(self, train_config, device):
+        return VAEGANTrainer(self, train_config)
+
+
+def bits_per_dim(nll_nats: float | torch.Tensor, num_dims: int):
+    """Nats per image -> bits per dimension."""
+    return nll_nats / (num_dims * math.log(2))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# trainers (the shared loop in imggen/train.py calls step(x, y) and inference_model())
+
+
+class AETrainer:
+    def __init__(self, model: AE, cfg):
+        self.model, self.cfg = model, cfg
+        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
+
+    def step(self, x, y):
+        self.model.train()
+        out = self.model.loss(x, y)
+        loss = out["recon"].mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        with torch.no_grad():  # running Gaussian fit of the codes, used by sample()
+            z = out["z"]
+            self.model.z_mean.lerp_(z.mean(0), 0.01)
+            self.model.z_std.lerp_(z.std(0) if len(z) > 1 else self.model.z_std, 0.01)
+        return {"loss/recon": loss.item()}
+
+    def inference_model(self):
+        return self.model
+
+
+class VAETrainer:
+    def __init__(self, model: VAE, cfg):
+        self.model, self.cfg = model, cfg
+        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
+
+    def step(self, x, y):
+        self.model.train()
+        out = self.model.loss(x, y)
+        recon, kl = out["recon"].mean(), out["kl"].mean()
+        loss = recon + self.cfg.beta * kl
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"loss/total": loss.item(), "loss/recon": recon.item(), "loss/kl": kl.item(),
+                "elbo": -(recon + kl).item()}
+
+    def inference_model(self):
+        return self.model
+
+
+class VAEGANTrainer:
+    def __init__(self, model: VAEGAN, cfg):
+        self.model, self.cfg = model, cfg
+        vae_params = [p for n, p in model.named_parameters() if not n.startswith("disc.")]
+        self.opt = torch.optim.Adam(vae_params, lr=cfg.lr, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(model.disc.parameters(), lr=cfg.lr_d or cfg.lr, betas=(0.5, 0.999))
+
+    def _d_loss(self, real_logits, fake_logits):
+        if self.cfg.loss == "hinge":
+            return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()  # BCE, real=1 / fake=0
+
+    def step(self, x, y):
+        m, c = self.model, self.model.config
+        m.train()
+        B = x.shape[0]
+        out = m.loss(x, y)
+        x_rec = m._to_image(out["out"])
+        x_gen = m.decode(torch.randn(B, c.latent_dim, device=x.device))
+        fakes = torch.cat([x_rec, x_gen])
+        # discriminator phase
+        d_real, d_fake = m.disc(x), m.disc(fakes.detach())
+        loss_d = self._d_loss(d_real, d_fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        # encoder/decoder phase: ELBO + non-saturating adversarial loss + feature matching
+        recon, kl = out["recon"].mean(), out["kl"].mean()
+        adv = F.softplus(-m.disc(fakes)).mean()
+        fm = (m.disc.features(x_rec) - m.disc.features(x).detach()).pow(2).mean()
+        loss = recon + self.cfg.beta * kl + c.adv_weight * adv + c.fm_weight * fm
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"loss/total": loss.item(), "loss/recon": recon.item(), "loss/kl": kl.item(), "loss/D": loss_d.item(),
+                "loss/G": adv.item(), "loss/fm": fm.item(), "D(x)": torch.sigmoid(d_real).mean().item(),
+                "D(G(z))": torch.sigmoid(d_fake).mean().item()}
+
+    def inference_model(self):
+        return self.model

@@ -1,0 +1,35 @@
+"""Train the shipped autoencoder models on full MNIST, time-boxed, 1 CPU thread:
+python scripts/train_vae.py NAME MINUTES  (NAME in ae-mnist, vae-mnist, cvae-mnist, vaegan-mnist, vae2d-mnist)."""
+import sys
+import time
+
+import torch
+
+torch.set_num_threads(1)
+
+from imggen.data import load_data  # noqa: E402
+from imggen.train import TrainConfig, train  # noqa: E402
+
+RECIPES = {  # name -> (family, model config, batch size)
+    "ae-mnist": ("ae", {"latent_dim": 16}, 128),
+    "vae-mnist": ("vae", {"latent_dim": 32}, 128),
+    "cvae-mnist": ("cvae", {"latent_dim": 32}, 128),
+    "vaegan-mnist": ("vaegan", {"latent_dim": 32}, 64),
+    "vae2d-mnist": ("vae", {"latent_dim": 2}, 128),
+}
+
+if __name__ == "__main__":
+    name, minutes = sys.argv[1], float(sys.argv[2])
+    family, model_cfg, bs = RECIPES[name]
+    data = load_data("mnist", split="train")
+    test = load_data("mnist", split="test")
+    cfg = TrainConfig(epochs=1000, batch_size=bs, lr=1e-3, betas=(0.9, 0.999), loss="bce", use_ema=False,
+                      time_limit_s=minutes * 60, eval_samples=1000, seed=0)
+    t0 = time.time()
+    for ev in train(family, data, cfg, model_config=model_cfg, out=f"checkpoints/{name}.safetensors", name=name,
+                    eval_data=test):
+        if ev.kind != "step":
+            losses = " ".join(f"{k}={v:.3f}" for k, v in ev.losses.items())
+            mets = " ".join(f"{k}={v:.3g}" for k, v in ev.metrics.items() if isinstance(v, (int, float)))
+            print(f"[{ev.kind}] {time.time() - t0:.0f}s step {ev.step} epoch {ev.epoch:.2f} {losses} {mets} {ev.message}",
+                  flush=True)
