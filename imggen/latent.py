@@ -1,0 +1,456 @@
+"""Interpretable latent directions for every decoder: GANSpace (Härkönen et al. 2020, PCA of early features
+regressed back to z), SeFa (Shen & Zhou 2021, eigenvectors of the first layer's weights) and InterFaceGAN
+(Shen et al. 2020, linear boundaries for measured attributes), each labelled automatically by the measured
+attribute it changes most over a sweep ("thickness ↑ r=0.93").
+
+Attributes are pure tensor functions of images in [-1, 1] (ink = bright pixels, as in MNIST). The basis is
+computed once per model and cached as JSON next to its checkpoint, keyed by the checkpoint's content hash.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+VERSION = 1  # bump when discovery changes: cached bases from older versions are recomputed
+ATTRIBUTES = ("thickness", "slant", "width", "height", "ink")
+NUM_SLIDERS = 8
+SLIDER_SPAN = 3.0  # sliders move the latent by up to this many prior standard deviations
+ROUND = 3  # slider values are rounded to this many decimals so a recipe reproduces them exactly
+
+
+# ---- attribute measurements (pure tensor functions, images (B, C, H, W) in [-1, 1] -> (B,)) ---------------
+def ink_map(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) in [-1, 1] -> (B, H, W) ink in [0, 1] (channel mean)."""
+    return ((x.float() + 1) / 2).clamp(0, 1).mean(1)
+
+
+def ink(x: torch.Tensor) -> torch.Tensor:
+    """Mean ink per image."""
+    return ink_map(x).mean((1, 2))
+
+
+def thickness(x: torch.Tensor) -> torch.Tensor:
+    """Mean stroke width in pixels: 2 * area / perimeter (a stroke of width w and length L has area wL and
+    perimeter ~2L); the perimeter is the total variation of the ink map."""
+    m = ink_map(x)
+    perim = (m[:, 1:] - m[:, :-1]).abs().sum((1, 2)) + (m[:, :, 1:] - m[:, :, :-1]).abs().sum((1, 2))
+    return 2 * m.sum((1, 2)) / (perim + 1e-6)
+
+
+def _moments(x: torch.Tensor):
+    m = ink_map(x)
+    B, H, W = m.shape
+    w = m / (m.sum((1, 2), keepdim=True) + 1e-6)
+    ys = torch.arange(H, dtype=m.dtype, device=m.device)[None, :, None]
+    xs = torch.arange(W, dtype=m.dtype, device=m.device)[None, None, :]
+    cy, cx = (w * ys).sum((1, 2)), (w * xs).sum((1, 2))
+    dy, dx = ys - cy[:, None, None], xs - cx[:, None, None]
+    return (w * dx * dx).sum((1, 2)), (w * dy * dy).sum((1, 2)), (w * dx * dy).sum((1, 2))
+
+
+def slant(x: torch.Tensor) -> torch.Tensor:
+    """Shear of the ink: horizontal shift per row going up (> 0 leans right, like "/")."""
+    vxx, vyy, vxy = _moments(x)
+    return -vxy / (vyy + 1e-6)
+
+
+def width(x: torch.Tensor) -> torch.Tensor:
+    """Width in pixels of the de-slanted ink (sqrt(12 var) = the extent of a uniform bar)."""
+    vxx, vyy, vxy = _moments(x)
+    return (12 * (vxx - vxy ** 2 / (vyy + 1e-6)).clamp_min(0)).sqrt()
+
+
+def height(x: torch.Tensor) -> torch.Tensor:
+    """Height in pixels of the ink (sqrt(12 var_y))."""
+    return (12 * _moments(x)[1]).sqrt()
+
+
+MEASURES = {"thickness": thickness, "slant": slant, "width": width, "height": height, "ink": ink}
+
+
+def is_digit_model(net: nn.Module) -> bool:
+    """28x28 greyscale: the shipped MNIST classifier can read its images."""
+    from .metrics import CLASSIFIER_PATH
+
+    cfg = net.config
+    return cfg.channels == 1 and cfg.image_size == 28 and CLASSIFIER_PATH.exists()
+
+
+def measure(x: torch.Tensor, *, digits: bool = False) -> dict[str, torch.Tensor]:
+    """Every attribute of images in [-1, 1] -> name -> (B,); ``digits`` adds "digit 0".."digit 9"
+    (classifier probabilities)."""
+    out = {k: f(x) for k, f in MEASURES.items()}
+    if digits:
+        from .metrics import classify
+
+        probs = classify(x)[1]
+        out.update({f"digit {c}": probs[:, c] for c in range(probs.shape[1])})
+    return out
+
+
+# ---- latents ------------------------------------------------------------------------------------------------
+def _device(net: nn.Module) -> torch.device:
+    return next(net.parameters()).device
+
+
+def latent_prior(net: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, std) of the model's latent prior on the CPU: N(0, I) unless it stores a fitted one (AE)."""
+    D = net.config.latent_dim
+    mean = getattr(net, "z_mean", None)
+    std = getattr(net, "z_std", None)
+    return (torch.zeros(D) if mean is None else mean.detach().float().cpu(),
+            torch.ones(D) if std is None else std.detach().float().cpu())
+
+
+def prior_latents(net: nn.Module, n: int, generator: torch.Generator) -> torch.Tensor:
+    """(n, D) latents from the prior, drawn on the CPU so the same seed gives the same z on any device."""
+    mean, std = latent_prior(net)
+    return mean + std * torch.randn(n, len(mean), generator=generator)
+
+
+def step_scale(net: nn.Module) -> float:
+    """Latent distance of one slider unit: the prior's mean standard deviation (1 for N(0, I))."""
+    return float(latent_prior(net)[1].mean())
+
+
+def seed_latent(net: nn.Module, seed: int) -> torch.Tensor:
+    """The (1, D) latent a seed stands for."""
+    return prior_latents(net, 1, torch.Generator().manual_seed(int(seed)))
+
+
+def num_classes(net: nn.Module) -> int:
+    return int(getattr(net.config, "num_classes", 0) or 0)
+
+
+@torch.no_grad()
+def decode(net: nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 512) -> torch.Tensor:
+    """Latents (B, D) (+ labels for conditional models) -> images (B, C, H, W) in [-1, 1] on the CPU."""
+    dev = _device(net)
+    outs = []
+    for i in range(0, len(z), batch_size):
+        lab = None if labels is None or not num_classes(net) else labels[i:i + batch_size].to(dev)
+        outs.append(net.decode(z[i:i + batch_size].to(dev), lab).float().cpu())
+    return torch.cat(outs)
+
+
+@torch.no_grad()
+def _layer_outputs(net: nn.Module, z: torch.Tensor, labels: torch.Tensor | None) -> list[tuple[nn.Module, torch.Tensor]]:
+    """Outputs of every leaf module the decoder calls, in call order (forward hooks)."""
+    seen: list[tuple[nn.Module, torch.Tensor]] = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: seen.append((mod, out)) if torch.is_tensor(out) else None)
+             for m in net.modules() if not list(m.children())]
+    try:
+        decode(net, z, labels, batch_size=len(z))
+    finally:
+        for h in hooks:
+            h.remove()
+    return [(m, o.detach().float().cpu().flatten(1)) for m, o in seen]
+
+
+def _zero_labels(net: nn.Module, n: int) -> torch.Tensor | None:
+    return torch.zeros(n, dtype=torch.long) if num_classes(net) else None
+
+
+def first_layer_jacobian(net: nn.Module) -> tuple[torch.Tensor, int]:
+    """(D, F) response of the first layer whose output depends on z to each unit latent, and that layer's
+    index in call order. The first layer is affine in z, so differences with z = 0 give its weight exactly."""
+    D = net.config.latent_dim
+    z = torch.cat([torch.zeros(1, D), torch.eye(D)])
+    outs = _layer_outputs(net, z, _zero_labels(net, D + 1))
+    for i, (_, o) in enumerate(outs):
+        J = o[1:] - o[:1]
+        if o.shape[0] == D + 1 and J.abs().max() > 1e-8:
+            return J, i
+    raise ValueError("could not find a layer that depends on the latent")
+
+
+ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.SiLU, nn.GELU, nn.ELU, nn.Tanh, nn.Softplus, nn.Mish)
+
+
+def sefa(net: nn.Module, k: int = 4) -> torch.Tensor:
+    """SeFa: the top-k eigenvectors of A^T A for the first layer's weight A, (k, D)."""
+    J, _ = first_layer_jacobian(net)
+    evals, evecs = torch.linalg.eigh(J.double() @ J.double().T)  # ascending
+    return evecs[:, -k:].flip(1).T.float()
+
+
+def ganspace(net: nn.Module, z: torch.Tensor, labels: torch.Tensor | None, k: int = 4) -> torch.Tensor:
+    """GANSpace: PCA of the first non-linear features, each component regressed back to latent space, (k, D)."""
+    _, first = first_layer_jacobian(net)
+    outs = _layer_outputs(net, z, labels)
+    feats = next((o for m, o in outs[first + 1:] if isinstance(m, ACTIVATIONS)), outs[min(first + 1, len(outs) - 1)][1])
+    feats = feats - feats.mean(0)
+    q = min(k, feats.shape[1], len(z) - 1)
+    evals, evecs = torch.linalg.eigh(feats.double() @ feats.double().T)  # Gram matrix: exact and deterministic
+    coeff = evecs[:, -q:].flip(1) * evals[-q:].flip(0).clamp_min(0).sqrt()  # (N, q) principal coordinates
+    zc = z.double() - z.double().mean(0)
+    dirs = torch.linalg.lstsq(coeff, zc).solution  # (q, D): latent displacement per unit of each component
+    return dirs.float()
+
+
+def _lda(z: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    """Normal of the Fisher linear boundary between two latent groups (shrunk pooled covariance), (D,)."""
+    a, b = z[pos].double(), z[neg].double()
+    cov = (torch.cov(a.T) * (len(a) - 1) + torch.cov(b.T) * (len(b) - 1)) / (len(a) + len(b) - 2)
+    cov = cov + 1e-2 * cov.diagonal().mean() * torch.eye(len(cov), dtype=cov.dtype)
+    return torch.linalg.solve(cov, a.mean(0) - b.mean(0)).float()
+
+
+def interfacegan(z: torch.Tensor, attrs: dict[str, torch.Tensor], quantile: float = 0.3,
+                 min_count: int = 20) -> dict[str, torch.Tensor]:
+    """InterFaceGAN boundaries: for scalar attributes, top vs bottom ``quantile`` of samples; for "digit c",
+    samples read as c vs the rest. name -> (D,) direction pointing to more of the attribute."""
+    out = {}
+    pred = None
+    if "digit 0" in attrs:
+        pred = torch.stack([attrs[f"digit {c}"] for c in range(10)], 1).argmax(1)
+    for name, a in attrs.items():
+        if name.startswith("digit "):
+            pos = pred == int(name.split()[1])
+            neg = ~pos
+        else:
+            lo, hi = torch.quantile(a.double(), quantile), torch.quantile(a.double(), 1 - quantile)
+            pos, neg = a >= hi, a <= lo
+        if pos.sum() >= min_count and neg.sum() >= min_count:
+            out[name] = _lda(z, pos, neg)
+    return out
+
+
+# ---- labelling ----------------------------------------------------------------------------------------------
+def sweep_correlations(net: nn.Module, dirs: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None,
+                       alphas: torch.Tensor, digits: bool) -> dict[str, torch.Tensor]:
+    """Pearson r between the step along each direction and every attribute, per-base-latent centred:
+    name -> (K,)."""
+    K, (M, D), A = len(dirs), z.shape, len(alphas)
+    zz = z[None, :, None] + alphas[None, None, :, None] * dirs[:, None, None]  # (K, M, A, D)
+    lab = None if labels is None else labels[None, :, None].expand(K, M, A).reshape(-1)
+    vals = measure(decode(net, zz.reshape(-1, D), lab), digits=digits)
+    ac = (alphas - alphas.mean()).double()
+    out = {}
+    for name, v in vals.items():
+        v = v.double().view(K, M, A)
+        v = v - v.mean(2, keepdim=True)
+        num = (v * ac).sum((1, 2))
+        den = (v.pow(2).sum((1, 2)) * M * ac.pow(2).sum()).sqrt()
+        out[name] = (num / den.clamp_min(1e-12)).float()
+    return out
+
+
+@dataclass
+class Directions:
+    vectors: torch.Tensor  # (K, D) unit rows, oriented so the labelled attribute increases
+    names: list[str]  # how each was found: "GANSpace PC1", "SeFa 2", "boundary thickness"
+    attributes: list[str]  # the measured attribute each changes most
+    r: list[float]  # its correlation with the step (>= 0 after orientation)
+    sliders: list[int] = field(default_factory=list)  # indices shown as sliders, in order
+    key: str = ""  # cache key (checkpoint hash + version)
+
+    def label(self, i: int) -> str:
+        return f"{self.attributes[i]} ↑ r={self.r[i]:.2f}"
+
+    def slider_labels(self) -> list[str]:
+        return [f"{self.label(i)}  ({self.names[i]})" for i in self.sliders]
+
+    def to_json(self) -> dict:
+        return {"version": VERSION, "key": self.key, "names": self.names, "attributes": self.attributes,
+                "r": self.r, "sliders": self.sliders, "vectors": self.vectors.tolist()}
+
+    @classmethod
+    def from_json(cls, d: dict) -> Directions:
+        return cls(torch.tensor(d["vectors"], dtype=torch.float32), d["names"], d["attributes"], d["r"],
+                   d["sliders"], d["key"])
+
+
+def choose_sliders(dirs: Directions, k: int = NUM_SLIDERS, max_cos: float = 0.8) -> list[int]:
+    """Greedy by |r|: one slider per attribute first, then the rest, never two nearly parallel directions."""
+    order = sorted(range(len(dirs.r)), key=lambda i: -dirs.r[i])
+    chosen: list[int] = []
+
+    def ok(i):
+        return all(abs(float(dirs.vectors[i] @ dirs.vectors[j])) < max_cos for j in chosen)
+
+    for unique in (True, False):
+        for i in order:
+            if len(chosen) < k and i not in chosen and ok(i) and \
+                    (not unique or dirs.attributes[i] not in {dirs.attributes[j] for j in chosen}):
+                chosen.append(i)
+    return chosen
+
+
+@torch.no_grad()
+def discover(net: nn.Module, *, num_samples: int = 2000, num_pca: int = 4, num_sefa: int = 4,
+             sweep_bases: int = 32, seed: int = 0) -> Directions:
+    """Compute, label and orient the direction basis of a decoder (deterministic for a given model)."""
+    net.eval()
+    g = torch.Generator().manual_seed(seed)
+    C = num_classes(net)
+    z = prior_latents(net, num_samples, g)
+    labels = torch.arange(num_samples) % C if C else None
+    digits = is_digit_model(net)
+    attrs = measure(decode(net, z, labels), digits=digits and not C)  # class directions only when unconditional
+    found = [(f"GANSpace PC{i + 1}", v) for i, v in enumerate(ganspace(net, z[:1000], None if labels is None else labels[:1000], num_pca))]
+    found += [(f"SeFa {i + 1}", v) for i, v in enumerate(sefa(net, num_sefa))]
+    found += [(f"boundary {a}", v) for a, v in interfacegan(z, attrs).items()]
+    names = [n for n, _ in found]
+    vecs = torch.stack([v / v.norm().clamp_min(1e-12) for _, v in found])
+    zb, lb = z[:sweep_bases], None if labels is None else labels[:sweep_bases]
+    alphas = torch.linspace(-2, 2, 5) * step_scale(net)
+    corr = sweep_correlations(net, vecs, zb, lb, alphas, digits)
+    table = torch.stack(list(corr.values()), 1).nan_to_num(0.0)  # (K, A)
+    best = table.abs().argmax(1)
+    r = table[torch.arange(len(vecs)), best]
+    vecs = vecs * torch.where(r < 0, -1.0, 1.0)[:, None]
+    attr_names = list(corr)
+    dirs = Directions(vecs.contiguous(), names, [attr_names[i] for i in best.tolist()],
+                      [round(abs(float(v)), 4) for v in r])
+    dirs.sliders = choose_sliders(dirs)
+    return dirs
+
+
+# ---- cache --------------------------------------------------------------------------------------------------
+def file_hash(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def cache_path(ckpt: str | Path) -> Path:
+    """checkpoints/<name>.safetensors -> checkpoints/<name>.directions.json"""
+    ckpt = Path(ckpt)
+    return ckpt.with_name(ckpt.name.removesuffix(".safetensors") + ".directions.json")
+
+
+def directions_for(net: nn.Module, ckpt: str | Path | None = None, **kw) -> Directions:
+    """The cached basis next to ``ckpt`` when its key (content hash + version) matches, else discover and
+    write it (atomically). Without a checkpoint path, discover without caching."""
+    if ckpt is None:
+        return discover(net, **kw)
+    key = f"v{VERSION}-{file_hash(ckpt)}"
+    path = cache_path(ckpt)
+    if path.exists():
+        try:
+            d = json.loads(path.read_text())
+            if d.get("version") == VERSION and d.get("key") == key:
+                return Directions.from_json(d)
+        except (ValueError, KeyError, OSError):
+            pass  # unreadable cache: recompute
+    dirs = discover(net, **kw)
+    dirs.key = key
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(dirs.to_json()))
+        tmp.replace(path)
+    except OSError:
+        pass  # read-only checkout: keep the in-memory basis
+    return dirs
+
+
+# ---- explorer: a model + its basis, one decode per slider update --------------------------------------------
+class Explorer:
+    """Seed + slider values -> image, for one model."""
+
+    def __init__(self, net: nn.Module, dirs: Directions, name: str = ""):
+        self.net, self.dirs, self.name = net.eval(), dirs, name
+        self.slider_vectors = dirs.vectors[dirs.sliders] if dirs.sliders else dirs.vectors[:0]
+        self.num_classes = num_classes(net)
+        self.scale = step_scale(net)
+
+    @property
+    def num_sliders(self) -> int:
+        return len(self.dirs.sliders)
+
+    def latent(self, seed: int, values) -> torch.Tensor:
+        v = torch.tensor([round(float(a), ROUND) for a in values][:self.num_sliders], dtype=torch.float32)
+        v = torch.cat([v, torch.zeros(self.num_sliders - len(v))])
+        return seed_latent(self.net, seed) + self.scale * (v @ self.slider_vectors)
+
+    def _labels(self, label, n: int) -> torch.Tensor | None:
+        if not self.num_classes:
+            return None
+        label = 0 if label is None else int(label)
+        if not 0 <= label < self.num_classes:
+            raise ValueError(f"class must be between 0 and {self.num_classes - 1}, got {label}")
+        return torch.full((n,), label, dtype=torch.long)
+
+    @torch.no_grad()
+    def render(self, seed: int, values, label: int | None = None) -> torch.Tensor:
+        """(1, C, H, W) in [0, 1]: one decoder forward pass."""
+        z = self.latent(seed, values)
+        return ((decode(self.net, z, self._labels(label, 1)) + 1) / 2).clamp(0, 1)
+
+    @torch.no_grad()
+    def sweep(self, seed: int, values, index: int, steps: int = 7, span: float = SLIDER_SPAN,
+              label: int | None = None) -> torch.Tensor:
+        """(steps, C, H, W) in [0, 1]: slider ``index`` swept over [-span, span], the others as given."""
+        if not 0 <= index < self.num_sliders:
+            raise ValueError(f"slider index must be between 0 and {self.num_sliders - 1}, got {index}")
+        base = self.latent(seed, values)
+        cur = round(float(list(values)[index]), ROUND) if index < len(list(values)) else 0.0
+        alphas = torch.linspace(-span, span, steps) - cur
+        z = base + self.scale * alphas[:, None] * self.slider_vectors[index]
+        return ((decode(self.net, z, self._labels(label, steps)) + 1) / 2).clamp(0, 1)
+
+
+_explorers: dict[tuple, Explorer] = {}
+_lock = threading.Lock()
+
+
+def explorer(name_or_path: str) -> Explorer:
+    """The Explorer for a registered model name or checkpoint path; basis cached on disk and in memory."""
+    from . import registry
+
+    paths = registry.model_paths()
+    path = paths.get(name_or_path) or (Path(name_or_path) if Path(name_or_path).exists() else None)
+    if path is None:
+        raise ValueError(f"unknown model {name_or_path!r}; registered: {', '.join(paths) or 'none'}")
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    with _lock:
+        if key in _explorers:
+            return _explorers[key]
+        model = registry.load(str(path)) if name_or_path not in paths else registry.load(name_or_path)
+        if not hasattr(model.net, "decode"):
+            raise ValueError(f"{name_or_path} ({model.family}) has no decoder to explore")
+        ex = Explorer(model.net, directions_for(model.net, path), name_or_path)
+        _explorers[key] = ex
+    return ex
+
+
+# ---- recipes ------------------------------------------------------------------------------------------------
+def _fmt(v: float) -> str:
+    s = f"{round(float(v), ROUND):.{ROUND}f}".rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def make_recipe(model: str, seed: int, values, label: int | None = None) -> str:
+    """Short shareable text: "dcgan-mnist:42:0.5,-1.25,0,..." (conditional: "cgan-mnist:42:c3:...")."""
+    parts = [model, str(int(seed))] + ([f"c{int(label)}"] if label is not None else [])
+    return ":".join(parts + [",".join(_fmt(v) for v in values)])
+
+
+def parse_recipe(text: str) -> dict:
+    """Inverse of :func:`make_recipe` -> {"model", "seed", "label", "values"}; ValueError on bad text."""
+    parts = (text or "").strip().split(":")
+    if len(parts) < 3:
+        raise ValueError("A recipe looks like 'model:seed:v1,v2,...' (or 'model:seed:c3:v1,...' with a class).")
+    label = None
+    if len(parts) >= 4 and parts[-2].startswith("c") and parts[-2][1:].isdigit():
+        label, parts = int(parts[-2][1:]), parts[:-2] + parts[-1:]
+    model, seed, vals = ":".join(parts[:-2]), parts[-2], parts[-1]
+    try:
+        seed = int(seed)
+        values = [float(v) for v in vals.split(",") if v.strip()] if vals.strip() else []
+    except ValueError:
+        raise ValueError(f"Bad recipe {text!r}: the seed must be an integer and the values numbers.") from None
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError("Recipe values must be finite numbers.")
+    return {"model": model, "seed": seed, "label": label, "values": values}
