@@ -12,5 +12,6 @@ from .data import load_data  # noqa: E402
 from .registry import build, list_models, load, register  # noqa: E402
 from .train import TrainConfig, TrainEvent, train  # noqa: E402
 from .complete import complete  # noqa: E402
+from .interpolate import interpolate  # noqa: E402
 
-__all__ = ["__version__", "build", "complete", "list_models", "load", "load_data", "register", "train", "TrainConfig", "TrainEvent"]
+__all__ = ["__version__", "build", "complete", "interpolate", "list_models", "load", "load_data", "register", "train", "TrainConfig", "TrainEvent"]

@@ -311,6 +311,9 @@ class CVAE(VAE):
     def _labels(self, labels, n):
         if labels is None:
             return None
+        if torch.is_tensor(labels) and labels.is_floating_point() and labels.ndim == 2:  # soft one-hot (B, K)
+            assert labels.shape == (n, self.config.num_classes), f"soft labels must be ({n}, {self.config.num_classes})"
+            return labels.to(self.device)
         labels = torch.as_tensor(labels, dtype=torch.long, device=self.device).flatten()
         if labels.numel() == 1:
             labels = labels.expand(n)
@@ -324,10 +327,11 @@ class CVAE(VAE):
             return z
         if labels is None:
             labels = torch.zeros(z.shape[0], dtype=torch.long, device=z.device)
-        return torch.cat([z, F.one_hot(labels, self.config.num_classes).to(z.dtype)], 1)
+        y = labels if labels.is_floating_point() else F.one_hot(labels, self.config.num_classes)
+        return torch.cat([z, y.to(z.dtype)], 1)
 
     def decode(self, z, labels=None):
-        """Labels default to class 0 when not given."""
+        """Labels: ints, or soft one-hot rows (B, K) for label interpolation; class 0 when not given."""
         return self._to_image(self.decoder(self._decoder_in(z, self._labels(labels, z.shape[0]))))
 
     @torch.no_grad()
