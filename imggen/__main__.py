@@ -45,14 +45,17 @@ def _cmd_train(a):
     data = load_data(a.data, split="train", image_size=a.image_size, channels=a.channels, limit=a.limit)
     over = json.loads(a.config) if a.config else {}
     cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, seed=a.seed, max_steps=a.max_steps,
-                      **json.loads(a.train_config or "{}"))
+                      time_limit_s=a.time_limit, **{"log_every": 1, **json.loads(a.train_config or "{}")})
     if a.lr is not None:
         cfg.lr = a.lr
     out = a.out or f"runs/{a.family}-{data.name}.safetensors"
     total = cfg.max_steps or cfg.epochs * max(1, len(data) // min(cfg.batch_size, len(data)))
     bar = tqdm(total=total, desc=f"train {a.family}", disable=distributed.rank() != 0)
+    if data.skipped:
+        bar.write(f"skipped {data.skipped} unreadable files in {a.data}")
     for ev in train(a.family, data, cfg, model_config=over, out=out):
         bar.update(ev.step - bar.n)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in ev.losses.items()}, refresh=False)
         losses = " ".join(f"{k}={v:.4f}" for k, v in ev.losses.items())
         if ev.kind in ("epoch", "end", "error"):
             mets = " ".join(f"{k}={v:.4g}" for k, v in ev.metrics.items() if isinstance(v, (int, float)))
@@ -98,6 +101,7 @@ def main(argv=None):
     t.add_argument("--image-size", type=int, default=28), t.add_argument("--channels", type=int, default=1)
     t.add_argument("--config", default="", help="model config overrides as JSON")
     t.add_argument("--train-config", default="", help="TrainConfig overrides as JSON")
+    t.add_argument("--time-limit", type=float, default=None, help="stop (and save) after this many seconds")
     t.add_argument("--out", default=None)
     t.set_defaults(fn=_cmd_train)
     e = sub.add_parser("eval", help="measure a model's metrics on the held-out test set")

@@ -80,10 +80,10 @@ def load_data(name: str = "mnist5k", *, split: str = "train", image_size: int = 
         data = _folder(root if name == "folder" else name, split, image_size, channels, limit)
     else:
         raise ValueError(f"unknown dataset {name!r}: use one of {DATASETS[:2]} or a path to a folder/.zip of images")
+    if limit is not None:  # before resizing: full MNIST at 64 px RGB would not fit in memory otherwise
+        data.images, data.labels = data.images[:limit], data.labels[:limit]
     if data.is_digits or name in ("mnist5k", "mnist"):
         data = _resize(data, image_size, channels)
-    if limit is not None:
-        data.images, data.labels = data.images[:limit], data.labels[:limit]
     return data
 
 

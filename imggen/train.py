@@ -165,7 +165,7 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
                 step += 1
                 if not all(math.isfinite(v) for v in losses.values()):
                     model.load_state_dict(good)
-                    state.trainer = model.make_trainer(cfg, device)  # optimiser moments may hold NaNs: resume afresh
+                    trainer = state.trainer = model.make_trainer(cfg, device)  # optimiser/EMA may hold NaNs
                     path, saved = save(f"stopped at step {step}: non-finite loss; last good weights kept"), True
                     yield TrainEvent("error", step, step / steps_per_epoch, losses, state.metrics, ckpt_path=path,
                                      message=f"loss became NaN/inf at step {step}; stopped and kept the "
