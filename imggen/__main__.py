@@ -112,7 +112,10 @@ def main(argv=None):
     b.add_argument("name"), b.add_argument("args", nargs=argparse.REMAINDER)
     b.set_defaults(fn=_cmd_bench)
     a = p.parse_args(argv)
-    a.fn(a)
+    try:
+        a.fn(a)
+    except ValueError as e:  # user errors (unknown model, bad checkpoint or data): a message, not a traceback
+        sys.exit(f"imggen {a.cmd}: error: {e}")
 
 
 if __name__ == "__main__":
