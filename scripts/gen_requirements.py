@@ -1,0 +1,30 @@
+"""Write requirements.txt (for Hugging Face Spaces, which ignore pyproject.toml) from pyproject's dependencies.
+
+Usage: python scripts/gen_requirements.py [--check]   (--check: exit 1 when requirements.txt is out of date)
+"""
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = "# Generated from pyproject.toml by scripts/gen_requirements.py (make requirements); do not edit.\n"
+
+
+def render(pyproject: Path = ROOT / "pyproject.toml") -> str:
+    deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    return HEADER + "".join(f"{d}\n" for d in deps)
+
+
+def main(argv: list[str]) -> int:
+    out, text = ROOT / "requirements.txt", render()
+    if "--check" in argv:
+        ok = out.exists() and out.read_text() == text
+        print("requirements.txt is up to date" if ok else "requirements.txt is stale: run make requirements")
+        return 0 if ok else 1
+    out.write_text(text)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,66 @@
+"""Project files: requirements.txt in sync, README front matter, the CLI."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import gen_requirements  # noqa: E402
+
+
+def test_requirements_in_sync_with_pyproject():
+    assert (ROOT / "requirements.txt").read_text() == gen_requirements.render(), "run: make requirements"
+
+
+def test_readme_front_matter_for_spaces():
+    text = (ROOT / "README.md").read_text()
+    m = re.match(r"---\n(.*?)\n---\n", text, re.S)
+    assert m, "README.md must start with Hugging Face Space front matter"
+    meta = dict(line.split(":", 1) for line in m.group(1).splitlines() if ":" in line)
+    meta = {k.strip(): v.strip().strip('"') for k, v in meta.items()}
+    assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py" and meta["sdk_version"] == "6.31.0"
+    assert meta["python_version"] == "3.11" and len(meta["short_description"]) <= 60
+    body = text[m.end():]
+    assert body.index("make run") < body.index("make test") < body.index("## ")  # the two commands come first
+
+
+def _cli(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "imggen", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_cli_help():
+    r = _cli("--help")
+    assert r.returncode == 0
+    for cmd in ("list", "sample", "train", "eval", "bench"):
+        assert cmd in r.stdout
+
+
+def test_cli_list_runs():
+    from imggen import list_models
+
+    r = _cli("list")
+    assert r.returncode == 0, r.stderr
+    for name in list_models():
+        assert name in r.stdout
+
+
+@pytest.mark.parametrize("args,match", [(("sample", "no-such-model"), "unknown model"),
+                                        (("bench", "no-such-bench"), "no benchmark")])
+def test_cli_errors_are_clear(args, match):
+    r = _cli(*args)
+    assert r.returncode != 0 and match in (r.stdout + r.stderr)
+
+
+def test_classifier_card_matches_metadata():
+    from imggen.checkpoint import read_metadata
+    from imggen.ui.models_tab import _count_params
+
+    path = ROOT / "checkpoints" / "classifier-mnist.safetensors"
+    meta, card = read_metadata(path), (ROOT / "checkpoints" / "classifier-mnist.md").read_text()
+    assert f"{meta['metrics']['test_accuracy'] * 100:.2f} %" in card
+    assert f"{_count_params(path):,}" in card and f"{meta['card']['train_seconds']} s" in card
