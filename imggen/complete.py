@@ -195,10 +195,10 @@ def _context_weights(m: torch.Tensor, window: int = 7) -> torch.Tensor:
 
 
 def _candidates(net: nn.Module, x: torch.Tensor, m: torch.Tensor, per_image: int):
-    """Repeat each image for its candidates; conditional models try every class for each candidate."""
+    """Repeat each image for its candidates; conditional models spread them over every class."""
     C = _num_classes(net)
-    R = per_image * max(C, 1)
-    labels = torch.arange(C).repeat(x.shape[0] * per_image) if C else None
+    R = C * -(-per_image // C) if C else per_image  # ceil to a multiple of the number of classes
+    labels = torch.arange(C).repeat(x.shape[0] * (R // C)) if C else None
     return x.repeat_interleave(R, 0), m.repeat_interleave(R, 0), labels, R
 
 
@@ -217,7 +217,8 @@ def _optimise(net, z, labels, xr, mr, *, steps: int, lr: float, prior_w: float, 
             ctx = (W * (img - xr).abs()).flatten(1).sum(1)
             loss = ctx + prior_w * 0.5 * ((z - mean) / std).pow(2).sum(1)
             if use_d:
-                loss = loss + disc_w * F.softplus(-net.discriminate(img))
+                logits = net.discriminate(img) if labels is None else net.discriminate(img, labels)
+                loss = loss + disc_w * F.softplus(-logits)
             if _ == steps:
                 break
             (grad,) = torch.autograd.grad(loss.sum(), z)  # gradients for z only, model weights untouched

@@ -22,6 +22,7 @@ VERSION = 1  # bump when discovery changes: cached bases from older versions are
 ATTRIBUTES = ("thickness", "slant", "width", "height", "ink")
 NUM_SLIDERS = 8
 SLIDER_SPAN = 3.0  # sliders move the latent by up to this many prior standard deviations
+DISCOVER_DEFAULTS = dict(num_samples=2000, sweep_bases=32)  # used by explorer()
 ROUND = 3  # slider values are rounded to this many decimals so a recipe reproduces them exactly
 
 
@@ -185,11 +186,18 @@ def ganspace(net: nn.Module, z: torch.Tensor, labels: torch.Tensor | None, k: in
     """GANSpace: PCA of the first non-linear features, each component regressed back to latent space, (k, D)."""
     _, first = first_layer_jacobian(net)
     outs = _layer_outputs(net, z, labels)
-    feats = next((o for m, o in outs[first + 1:] if isinstance(m, ACTIVATIONS)), outs[min(first + 1, len(outs) - 1)][1])
+    # the first activation (or the next weight layer, which sees a functional activation) after the first layer
+    later = (o for m, o in outs[first + 1:] if isinstance(m, ACTIVATIONS + (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)))
+    feats = next(later, outs[min(first + 1, len(outs) - 1)][1])
     feats = feats - feats.mean(0)
     q = min(k, feats.shape[1], len(z) - 1)
-    evals, evecs = torch.linalg.eigh(feats.double() @ feats.double().T)  # Gram matrix: exact and deterministic
-    coeff = evecs[:, -q:].flip(1) * evals[-q:].flip(0).clamp_min(0).sqrt()  # (N, q) principal coordinates
+    f = feats.double()
+    if f.shape[1] <= f.shape[0]:  # exact eigendecompositions (deterministic), of the smaller Gram/covariance
+        V = torch.linalg.eigh(f.T @ f).eigenvectors[:, -q:].flip(1)
+        coeff = f @ V  # (N, q) principal coordinates
+    else:
+        evals, evecs = torch.linalg.eigh(f @ f.T)
+        coeff = evecs[:, -q:].flip(1) * evals[-q:].flip(0).clamp_min(0).sqrt()
     zc = z.double() - z.double().mean(0)
     dirs = torch.linalg.lstsq(coeff, zc).solution  # (q, D): latent displacement per unit of each component
     return dirs.float()
@@ -224,10 +232,10 @@ def interfacegan(z: torch.Tensor, attrs: dict[str, torch.Tensor], quantile: floa
 
 
 # ---- labelling ----------------------------------------------------------------------------------------------
-def sweep_correlations(net: nn.Module, dirs: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None,
-                       alphas: torch.Tensor, digits: bool) -> dict[str, torch.Tensor]:
-    """Pearson r between the step along each direction and every attribute, per-base-latent centred:
-    name -> (K,)."""
+def sweep_stats(net: nn.Module, dirs: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None,
+                alphas: torch.Tensor, digits: bool) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """For every attribute, the Pearson r and the regression slope between the step along each direction
+    and the attribute, centred per base latent: name -> (r (K,), slope (K,))."""
     K, (M, D), A = len(dirs), z.shape, len(alphas)
     zz = z[None, :, None] + alphas[None, None, :, None] * dirs[:, None, None]  # (K, M, A, D)
     lab = None if labels is None else labels[None, :, None].expand(K, M, A).reshape(-1)
@@ -239,8 +247,21 @@ def sweep_correlations(net: nn.Module, dirs: torch.Tensor, z: torch.Tensor, labe
         v = v - v.mean(2, keepdim=True)
         num = (v * ac).sum((1, 2))
         den = (v.pow(2).sum((1, 2)) * M * ac.pow(2).sum()).sqrt()
-        out[name] = (num / den.clamp_min(1e-12)).float()
+        out[name] = ((num / den.clamp_min(1e-12)).float(), (num / (M * ac.pow(2).sum())).float())
     return out
+
+
+def label_directions(stats: dict[str, tuple[torch.Tensor, torch.Tensor]], spread: dict[str, torch.Tensor],
+                     min_effect: float = 0.1) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """The attribute each direction changes most (slope in units of the attribute's spread over samples) and
+    its r and effect; "none" where no attribute moves by ``min_effect`` spreads per unit step."""
+    names = list(stats)
+    r = torch.stack([stats[a][0] for a in names], 1).nan_to_num(0.0)  # (K, A)
+    effect = torch.stack([stats[a][1].abs() / spread[a].float().std().clamp_min(1e-8) for a in names], 1)
+    best = effect.nan_to_num(0.0).argmax(1)
+    k = torch.arange(len(best))
+    labels = [names[b] if effect[i, b] >= min_effect else "none" for i, b in zip(k.tolist(), best.tolist())]
+    return labels, r[k, best], effect[k, best]
 
 
 @dataclass
@@ -249,10 +270,13 @@ class Directions:
     names: list[str]  # how each was found: "GANSpace PC1", "SeFa 2", "boundary thickness"
     attributes: list[str]  # the measured attribute each changes most
     r: list[float]  # its correlation with the step (>= 0 after orientation)
+    effect: list[float] = field(default_factory=list)  # attribute change per unit step, in population spreads
     sliders: list[int] = field(default_factory=list)  # indices shown as sliders, in order
     key: str = ""  # cache key (checkpoint hash + version)
 
     def label(self, i: int) -> str:
+        if self.attributes[i] == "none":
+            return "no measured change"
         return f"{self.attributes[i]} ↑ r={self.r[i]:.2f}"
 
     def slider_labels(self) -> list[str]:
@@ -260,17 +284,18 @@ class Directions:
 
     def to_json(self) -> dict:
         return {"version": VERSION, "key": self.key, "names": self.names, "attributes": self.attributes,
-                "r": self.r, "sliders": self.sliders, "vectors": self.vectors.tolist()}
+                "r": self.r, "effect": self.effect, "sliders": self.sliders, "vectors": self.vectors.tolist()}
 
     @classmethod
     def from_json(cls, d: dict) -> Directions:
         return cls(torch.tensor(d["vectors"], dtype=torch.float32), d["names"], d["attributes"], d["r"],
-                   d["sliders"], d["key"])
+                   d["effect"], d["sliders"], d["key"])
 
 
 def choose_sliders(dirs: Directions, k: int = NUM_SLIDERS, max_cos: float = 0.8) -> list[int]:
-    """Greedy by |r|: one slider per attribute first, then the rest, never two nearly parallel directions."""
-    order = sorted(range(len(dirs.r)), key=lambda i: -dirs.r[i])
+    """Greedy by r x effect: one slider per attribute first, then the rest (unlabelled last), never two nearly
+    parallel directions."""
+    order = sorted(range(len(dirs.r)), key=lambda i: (dirs.attributes[i] == "none", -dirs.r[i] * dirs.effect[i], i))
     chosen: list[int] = []
 
     def ok(i):
@@ -294,22 +319,19 @@ def discover(net: nn.Module, *, num_samples: int = 2000, num_pca: int = 4, num_s
     z = prior_latents(net, num_samples, g)
     labels = torch.arange(num_samples) % C if C else None
     digits = is_digit_model(net)
-    attrs = measure(decode(net, z, labels), digits=digits and not C)  # class directions only when unconditional
+    attrs = measure(decode(net, z, labels), digits=digits)
     found = [(f"GANSpace PC{i + 1}", v) for i, v in enumerate(ganspace(net, z[:1000], None if labels is None else labels[:1000], num_pca))]
     found += [(f"SeFa {i + 1}", v) for i, v in enumerate(sefa(net, num_sefa))]
-    found += [(f"boundary {a}", v) for a, v in interfacegan(z, attrs).items()]
+    scalar = {a: v for a, v in attrs.items() if not (C and a.startswith("digit"))}  # class is an input when C > 0
+    found += [(f"boundary {a}", v) for a, v in interfacegan(z, scalar).items()]
     names = [n for n, _ in found]
     vecs = torch.stack([v / v.norm().clamp_min(1e-12) for _, v in found])
     zb, lb = z[:sweep_bases], None if labels is None else labels[:sweep_bases]
     alphas = torch.linspace(-2, 2, 5) * step_scale(net)
-    corr = sweep_correlations(net, vecs, zb, lb, alphas, digits)
-    table = torch.stack(list(corr.values()), 1).nan_to_num(0.0)  # (K, A)
-    best = table.abs().argmax(1)
-    r = table[torch.arange(len(vecs)), best]
-    vecs = vecs * torch.where(r < 0, -1.0, 1.0)[:, None]
-    attr_names = list(corr)
-    dirs = Directions(vecs.contiguous(), names, [attr_names[i] for i in best.tolist()],
-                      [round(abs(float(v)), 4) for v in r])
+    attr_names, r, effect = label_directions(sweep_stats(net, vecs, zb, lb, alphas, digits), attrs)
+    vecs = vecs * torch.where(r < 0, -1.0, 1.0)[:, None]  # orient: the slider increases its attribute
+    dirs = Directions(vecs.contiguous(), names, attr_names, [round(abs(float(v)), 4) for v in r],
+                      effect=[round(float(v), 4) for v in effect.nan_to_num(0.0)])
     dirs.sliders = choose_sliders(dirs)
     return dirs
 
@@ -420,7 +442,7 @@ def explorer(name_or_path: str) -> Explorer:
         model = registry.load(str(path)) if name_or_path not in paths else registry.load(name_or_path)
         if not hasattr(model.net, "decode"):
             raise ValueError(f"{name_or_path} ({model.family}) has no decoder to explore")
-        ex = Explorer(model.net, directions_for(model.net, path), name_or_path)
+        ex = Explorer(model.net, directions_for(model.net, path, **DISCOVER_DEFAULTS), name_or_path)
         _explorers[key] = ex
     return ex
 
