@@ -1,0 +1,127 @@
+"""The app shell: tab modules, shared UI helpers, and the running app through gradio_client."""
+import gradio as gr
+import pytest
+import torch
+from gradio_client.exceptions import AppError
+
+from imggen import registry
+from imggen.convert import png_bytes, read_recipe
+from imggen.preprocess import ImageInputError
+from imggen.ui import TABS, build_app, common, models_tab
+
+
+def test_tab_modules_follow_the_convention():
+    ids = [t.ID for t in TABS]
+    assert len(ids) == len(set(ids)) and TABS[-1] is models_tab
+    for t in TABS:
+        assert isinstance(t.TITLE, str) and t.TITLE and callable(t.render)
+
+
+def test_build_app_is_cheap_and_configured():
+    demo = build_app()
+    assert isinstance(demo, gr.Blocks) and demo.title == "imggen"
+    assert demo._queue.max_size == 32 and demo._queue.default_concurrency_limit == 2
+
+
+def test_handle_errors_converts_user_errors():
+    @common.handle_errors
+    def bad(kind):
+        raise {"value": ValueError("bad value"), "image": ImageInputError("not an image")}[kind]
+
+    for kind, msg in (("value", "bad value"), ("image", "not an image")):
+        with pytest.raises(gr.Error, match=msg):
+            bad(kind)
+
+    @common.handle_errors
+    def gen(n, progress=gr.Progress()):
+        yield from range(n)
+        raise ValueError("stopped")
+
+    it = gen(2)
+    assert next(it) == 0 and next(it) == 1
+    with pytest.raises(gr.Error, match="stopped"):
+        next(it)
+    import inspect
+
+    assert inspect.isgeneratorfunction(gen) and "progress" in inspect.signature(gen).parameters
+
+    @common.handle_errors
+    def other():
+        raise KeyError("internal")
+
+    with pytest.raises(KeyError):  # programming errors are not disguised as user errors
+        other()
+
+
+def test_png_output_carries_recipe():
+    im = common.png_output(torch.rand(4, 1, 28, 28), {"model": "m", "seed": 7}, scale=2)
+    assert im.size == (2 * 62, 2 * 62)  # 2x2 grid with 2 px padding, upscaled
+    import io
+
+    from PIL import Image
+
+    back = Image.open(io.BytesIO(png_bytes(im)))
+    assert read_recipe(back) == {"model": "m", "seed": 7}
+    one = common.png_output(torch.rand(1, 3, 8, 8), {"seed": 1}, scale=1)
+    assert one.size == (8, 8) and one.mode == "RGB"
+
+
+def test_seed_parsing():
+    assert common.to_seed(5) == 5 and common.to_seed(5.0) == 5
+    assert 0 <= common.to_seed(None) <= common.MAX_SEED
+    for bad in (-1, common.MAX_SEED + 1, "x"):
+        with pytest.raises(gr.Error):
+            common.to_seed(bad)
+
+
+def test_model_choices_filters_by_family():
+    all_models = registry.list_models()
+    assert common.model_choices() == list(all_models)
+    for fam in {c["family"] for c in all_models.values()}:
+        assert common.model_choices(family=fam) == [n for n, c in all_models.items() if c["family"] == fam]
+    assert common.model_choices(family="no-such-family") == []
+    assert common.model_choices(capability="no_such_method") == []
+
+
+def test_models_tab_lists_every_model_and_the_classifier():
+    cards = models_tab.all_cards()
+    assert set(registry.list_models()) | {"classifier-mnist"} == set(cards)
+    df = models_tab.table(cards)
+    assert list(df.columns) == models_tab.COLUMNS and len(df) == len(cards)
+    md = models_tab.card_markdown("classifier-mnist", cards)
+    assert "test_accuracy" in md and "469,103" in md and "2 CPU threads" in md
+    with pytest.raises(gr.Error, match="Unknown model"):
+        models_tab.card_markdown("nope", cards)
+
+
+# ---- through the running app ---------------------------------------------------------------------------
+def test_api_lists_endpoints(client):
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/model_card", "/models_refresh"} <= set(api)
+
+
+def test_models_endpoints_return_cards(client):
+    table, pick, card = client.predict(None, api_name="/models_refresh")
+    names = [row[0] for row in table["data"]]
+    assert set(names) == set(registry.list_models()) | {"classifier-mnist"}
+    assert "## " in card
+    card = client.predict("classifier-mnist", api_name="/model_card")
+    assert "| test_accuracy | 0.996 |" in card and "## classifier-mnist" in card
+    with pytest.raises(AppError, match="not in the list of choices"):
+        client.predict("no-such-model", api_name="/model_card")
+
+
+def test_models_registered_at_run_time_appear(client, tmp_path):
+    from imggen import checkpoint
+    from imggen.models.classifier import ClassifierConfig, DigitClassifier
+
+    cfg = {"channels": 4, "feature_dim": 8, "num_classes": 10, "dropout": 0.0}
+    path = checkpoint.save(DigitClassifier(ClassifierConfig(**cfg)), tmp_path / "late.safetensors",
+                           family="classifier", config=cfg, card={"data": "test"})
+    registry.register("late-arrival", path)
+    try:
+        table, _, _ = client.predict(None, api_name="/models_refresh")
+        assert "late-arrival" in [row[0] for row in table["data"]]
+    finally:
+        registry._USER_MODELS.pop("late-arrival", None)
+        registry.load.cache_clear()
