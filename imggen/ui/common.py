@@ -88,20 +88,23 @@ def model_choices(family: str | Iterable[str] | None = None, capability: str | I
 
 def model_dropdown(label: str = "Model", *, family=None, capability=None, conditional: bool | None = None,
                    elem_id: str | None = None, **kw) -> gr.Dropdown:
-    """A model dropdown plus a 🔄 button; choices are re-read from the registry on page load and on refresh,
-    so models trained while the app runs appear everywhere."""
+    """A model dropdown plus a ↻ (refresh) button; choices are re-read from the registry on page load, on refresh and
+    when the dropdown gets focus, so models trained while the app runs appear everywhere."""
     def refresh(current=None):
         choices = model_choices(family, capability, conditional)
+        if isinstance(current, (list, tuple)):  # multiselect: keep the picks that still exist
+            return gr.Dropdown(choices=choices, value=[c for c in current if c in choices])
         value = current if current in choices else (choices[0] if choices else None)
         return gr.Dropdown(choices=choices, value=value)
 
     choices = model_choices(family, capability, conditional)
     with gr.Row(equal_height=True):
-        dd = gr.Dropdown(choices=choices, value=choices[0] if choices else None, label=label, elem_id=elem_id,
-                         allow_custom_value=False, scale=8, **kw)
-        btn = gr.Button("🔄", size="sm", scale=1, min_width=40,
+        kw.setdefault("value", [] if kw.get("multiselect") else (choices[0] if choices else None))
+        dd = gr.Dropdown(choices=choices, label=label, elem_id=elem_id, allow_custom_value=False, scale=8, **kw)
+        btn = gr.Button("↻", size="sm", scale=1, min_width=40,
                         elem_id=f"{elem_id}-refresh" if elem_id else None)
     btn.click(refresh, dd, dd, api_visibility="private", queue=False)
+    dd.focus(refresh, dd, dd, api_visibility="private", queue=False)  # models trained meanwhile appear on open
     on_load(refresh, [dd], [dd])
     return dd
 
