@@ -90,7 +90,9 @@ def _as_image01(image, channels: int | None) -> torch.Tensor:
     else:
         from .preprocess import open_image, to_mode
 
-        im = to_mode(open_image(image), channels or 1)
+        im = open_image(image)
+        grey = im.getbands() in (("L",), ("L", "A"), ("1",), ("I",), ("F",)) or im.mode.startswith("I;")
+        im = to_mode(im, channels or (1 if grey else 3))
         a = torch.from_numpy(np.asarray(im, dtype=np.float32).copy()) / 255.0
         x = a[None, None] if a.ndim == 2 else a.permute(2, 0, 1)[None]
     if channels and x.shape[1] != channels:
