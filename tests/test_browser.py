@@ -1,0 +1,98 @@
+"""A real browser (Debian's chromium via Playwright) clicks through every tab of the running app."""
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+GENERATE = re.compile(r"^\s*(generate|sample)", re.I)  # buttons that must produce an image without other input
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists() and not IN_CI,
+                       reason="/usr/bin/chromium is missing (make test installs it; in CI this test always runs)"),
+]
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.errors = []
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        page.goto(app_url, wait_until="domcontentloaded")  # not networkidle: the queue keeps connections open
+        page.locator("gradio-app").wait_for()
+        page.get_by_role("tab").first.wait_for(timeout=60_000)
+        yield page
+        browser.close()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "tab"
+
+
+def _image_srcs(panel) -> list[str]:
+    return panel.locator("img").evaluate_all("els => els.filter(e => e.naturalWidth > 0).map(e => e.src)")
+
+
+def test_header_logo(page, artifacts):
+    logo = page.locator("#header img")
+    logo.wait_for()
+    assert logo.evaluate("e => e.complete && e.naturalWidth") > 0
+    page.screenshot(path=str(artifacts / "app.png"), full_page=True)
+
+
+def test_every_tab(page, artifacts):
+    from playwright.sync_api import expect
+
+    tabs = page.get_by_role("tab")
+    names = [tabs.nth(i).inner_text().strip() for i in range(tabs.count())]
+    assert "Models" in names, names
+    generated = []
+    for i, name in enumerate(names):
+        tab = tabs.nth(i)
+        assert tab.is_visible(), f"tab {name!r} is hidden (overflow menu?)"
+        tab.click()
+        expect(tab).to_have_attribute("aria-selected", "true")
+        panel = page.locator(f"#{tab.get_attribute('aria-controls')}")
+        expect(panel).to_be_visible()
+        slug = _slug(name)
+        for dice in panel.locator("button[id$='-dice']").all():  # common.seed_input: 🎲 draws a new seed
+            if dice.is_visible():
+                box = panel.locator(f"#{dice.get_attribute('id')[:-len('-dice')]} input")
+                old = box.input_value()
+                dice.click()
+                expect(box).not_to_have_value(old)
+        buttons = [b for b in panel.locator("button[id]").all() if b.is_visible() and GENERATE.match(b.inner_text())]
+        if buttons:
+            before = set(_image_srcs(panel))
+            buttons[0].click()
+            page.wait_for_function(
+                "([id, before]) => Array.from(document.getElementById(id).querySelectorAll('img'))"
+                ".some(e => e.naturalWidth > 0 && !before.includes(e.src))",
+                arg=[panel.get_attribute("id"), sorted(before)], timeout=180_000)
+            assert page.get_by_test_id("toast-body").count() == 0, f"{name}: an error toast appeared"
+            generated.append(name)
+        page.screenshot(path=str(artifacts / f"tab-{i:02d}-{slug}.png"), full_page=True)
+    (artifacts / "browser-tabs.txt").write_text(
+        "tabs: " + ", ".join(names) + "\nimages generated in: " + (", ".join(generated) or "none") + "\n")
+    assert not page.errors, page.errors
+
+
+def test_models_tab_shows_cards(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Models").click()
+    expect(page.locator("#models-table")).to_contain_text("classifier-mnist", timeout=30_000)
+    page.locator("#models-pick input").click()
+    page.get_by_role("option", name="classifier-mnist").click()
+    expect(page.locator("#models-card")).to_contain_text("test_accuracy", timeout=30_000)
+    expect(page.locator("#models-card")).to_contain_text("469,103")
