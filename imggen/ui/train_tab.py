@@ -1,0 +1,431 @@
+"""Train tab: train a GAN or VAE live — fixed-seed sample grids, loss curves and per-epoch metrics stream back;
+Stop keeps the model, Resume continues it, and the result is registered for every other tab."""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+import torch
+
+from .. import registry
+from ..data import IMAGE_EXTS, MAX_FOLDER_IMAGES, ImageData, default_mnist_root, load_data
+from ..train import TrainConfig, TrainEvent, TrainState, train
+from . import common
+
+TITLE = "Train"
+ID = "train"
+
+FAMILIES = {"DCGAN": "dcgan", "Conditional GAN": "cgan", "Autoencoder": "ae", "VAE": "vae",
+            "Conditional VAE": "cvae", "VAE-GAN": "vaegan"}
+GANS = {"dcgan", "cgan"}
+DATA_5K, DATA_FULL, DATA_ZIP = "MNIST 5k (built in)", "MNIST 60k", "my images (.zip)"
+QUICK, QUALITY, CUSTOM = "quick look (~1 min on CPU)", "quality (~15 min on CPU)", "custom"
+
+MAX_EPOCHS = 50
+MAX_UPLOAD_MB = 10  # the app also refuses larger uploads (launch max_file_size)
+MAX_DATA_MB = 256  # training images held in memory by one run (float32)
+MIN_IMAGES = 8
+TIME_LIMIT_S = float(os.environ.get("IMGGEN_TRAIN_TIME_LIMIT", 3600))  # wall-clock cap per job
+EVAL_SAMPLES = 500  # samples for the per-epoch metrics
+YIELD_EVERY_S = 0.5  # stream at least this often: a cancelled/disconnected job is closed at its next yield
+RUNS_DIR = Path(os.environ.get("IMGGEN_RUNS_DIR") or Path(__file__).resolve().parents[2] / "runs")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+_JOB_LOCK = threading.Lock()  # one training job per server, even while a cancelled one finishes its step
+_STOPS: dict[str, threading.Event] = {}  # session -> stop flag of its queued/running job
+_RUNS: dict[str, "Run"] = {}  # session -> its last run (kept in memory for Resume)
+MAX_KEPT_RUNS = 4
+
+
+@dataclass
+class Run:
+    family: str
+    data: ImageData
+    cfg: TrainConfig
+    model_config: dict
+    name: str
+    state: TrainState = field(default_factory=TrainState)
+    frames: list = field(default_factory=list)  # streamed grids (PIL) for the progress GIF
+    losses: list = field(default_factory=list)  # rows {step, value, series}
+    epoch_metrics: list = field(default_factory=list)  # rows {epoch, value, metric}
+    best_coverage: int = 0
+    notes: list = field(default_factory=list)  # warnings shown under the grid
+
+
+# ---- settings -> run ----------------------------------------------------------------------------------------
+def preset_values(family_label: str, preset: str) -> dict:
+    """Hyperparameters a preset puts in the settings panel (the user may then edit them)."""
+    fam = FAMILIES.get(family_label, "dcgan")
+    gan = fam in GANS
+    v = dict(epochs=3 if gan else 4, batch_size=64, lr=2e-4 if gan else 1e-3, lr_d=2e-4, latent_dim=64 if gan else 32,
+             width=32, loss="hinge" if gan else "bce", spectral_norm=True, ema=gan, augment=False, d_steps=1,
+             beta=1.0, max_images=2000, grid_every=0)
+    if fam == "ae":
+        v["latent_dim"] = 16
+    if preset == QUALITY:
+        v.update(epochs=25 if gan else 30, width=64, max_images=4500)
+    return v
+
+
+def model_overrides(family: str, latent_dim: int, width: int, spectral_norm: bool) -> dict:
+    """UI settings -> the family config's fields (only those the family has)."""
+    known = {f.name for f in fields(registry.family_classes(family)[0])}
+    want = {"latent_dim": latent_dim, "g_width": width, "d_width": width, "hidden": width, "d_hidden": width,
+            "use_spectral_norm": spectral_norm}
+    return {k: v for k, v in want.items() if k in known}
+
+
+def check_name(name: str, family: str) -> str:
+    name = (name or "").strip() or f"{family}-{time.strftime('%H%M%S')}"
+    if not NAME_RE.match(name):
+        raise gr.Error("Model name: letters, digits, '-', '_' and '.' only (at most 64), e.g. my-dcgan.")
+    if (registry.CHECKPOINT_DIR / f"{name}.safetensors").exists():
+        raise gr.Error(f"'{name}' is the name of a shipped model; pick another name.")
+    return name
+
+
+def _count_zip_images(path: str) -> int:
+    if os.path.getsize(path) > MAX_UPLOAD_MB * 2**20:
+        raise gr.Error(f"The upload is {os.path.getsize(path) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_MB} MB.")
+    if not zipfile.is_zipfile(path):
+        raise gr.Error("The upload is not a .zip archive; zip a folder of images (PNG, JPEG, ...) and upload that.")
+    with zipfile.ZipFile(path) as zf:
+        n = sum(1 for i in zf.infolist() if not i.is_dir() and Path(i.filename).suffix.lower() in IMAGE_EXTS)
+    if n == 0:
+        raise gr.Error("The zip contains no images (looked for " + ", ".join(sorted(IMAGE_EXTS)) + ").")
+    if n > 2 * MAX_FOLDER_IMAGES:
+        raise gr.Error(f"The zip holds {n} images; the limit is {2 * MAX_FOLDER_IMAGES}.")
+    return n
+
+
+@functools.lru_cache(maxsize=4)
+def _builtin(name: str, size: int, channels: int, limit: int) -> ImageData:
+    return load_data(name, split="train", image_size=size, channels=channels, limit=limit)  # read-only use
+
+
+def load_run_data(source: str, zip_path: str | None, image_size: int, color: str, max_images: int) -> ImageData:
+    """The training images for the chosen data source, with the server's limits enforced."""
+    size, channels = int(image_size), 3 if color == "RGB" else 1
+    cap = min(MAX_FOLDER_IMAGES, MAX_DATA_MB * 2**20 // (4 * channels * size * size))
+    if not MIN_IMAGES <= int(max_images) <= cap:
+        raise gr.Error(f"Max images must be between {MIN_IMAGES} and {cap} at {size} px {color.lower()}.")
+    kw = dict(split="train", image_size=size, channels=channels, limit=int(max_images))
+    try:
+        if source == DATA_ZIP:
+            if not zip_path:
+                raise gr.Error("Upload a .zip of images first (or pick MNIST as the data).")
+            _count_zip_images(zip_path)
+            data = load_data(zip_path, **kw)
+        elif source == DATA_FULL:
+            if default_mnist_root() is None:
+                raise gr.Error("Full MNIST is not installed on this server (set IMGGEN_MNIST_ROOT); use MNIST 5k.")
+            data = _builtin("mnist", size, channels, int(max_images))
+        else:
+            data = _builtin("mnist5k", size, channels, int(max_images))
+    except ValueError as e:
+        raise gr.Error(f"Could not read the training images: {e}") from e
+    if len(data) < MIN_IMAGES:
+        raise gr.Error(f"Only {len(data)} readable training images; at least {MIN_IMAGES} are needed.")
+    return data
+
+
+def check_settings(epochs, batch_size, lr, lr_d, latent_dim, width, d_steps) -> None:
+    if not 1 <= int(epochs) <= MAX_EPOCHS:
+        raise gr.Error(f"Epochs must be between 1 and {MAX_EPOCHS}.")
+    if not 2 <= int(batch_size) <= 512 or not 0 < float(lr) <= 0.1 or not 0 < float(lr_d) <= 0.1:
+        raise gr.Error("Batch size must be 2..512 and learning rates in (0, 0.1].")
+    if not 2 <= int(latent_dim) <= 512 or not 8 <= int(width) <= 256 or not 1 <= int(d_steps) <= 5:
+        raise gr.Error("Latent size must be 2..512, width 8..256 and D steps per G step 1..5.")
+
+
+def make_config(epochs, batch_size, lr, lr_d, loss, ema, augment, d_steps, beta, seed, grid_every, family,
+                num_images) -> TrainConfig:
+    steps_per_epoch = max(1, num_images // int(batch_size))
+    auto_grid = steps_per_epoch // 4 if steps_per_epoch > 60 else 0  # long epochs: 4 grids per epoch
+    return TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), lr_d=float(lr_d),
+                       betas=(0.5, 0.999) if family in GANS else (0.9, 0.999), loss=loss, d_steps=int(d_steps),
+                       use_ema=bool(ema), use_augment=bool(augment), beta=float(beta), seed=common.to_seed(seed),
+                       sample_every=int(grid_every or 0) or auto_grid, log_every=1, num_grid=64,
+                       eval_samples=EVAL_SAMPLES, time_limit_s=TIME_LIMIT_S)
+
+
+# ---- streaming ----------------------------------------------------------------------------------------------
+PLOTS = {  # family -> (series in the loss plot, series in the second plot, second plot's title)
+    "dcgan": (["loss/D", "loss/G"], ["D(x)", "D(G(z))"], "D(x) and D(G(z)) (mean sigmoid)"),
+    "cgan": (["loss/D", "loss/G"], ["D(x)", "D(G(z))"], "D(x) and D(G(z)) (mean sigmoid)"),
+    "ae": (["loss/recon"], [], "-"),
+    "vae": (["loss/recon"], ["loss/kl"], "KL to the prior (nats per image)"),
+    "cvae": (["loss/recon"], ["loss/kl"], "KL to the prior (nats per image)"),
+    "vaegan": (["loss/recon", "loss/kl"], ["loss/D", "loss/G", "D(x)", "D(G(z))"], "adversarial terms"),
+}
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "local"
+
+
+def _total_steps(run: Run, step0: int) -> int:
+    spe = max(1, len(run.data) // min(run.cfg.batch_size, len(run.data)))
+    total = run.cfg.epochs * spe
+    return total if step0 < total else step0 + total  # same rule as train(): a finished run trains that much again
+
+
+def _with_threads(events, n: int):
+    """Advance ``events`` with ``n`` torch threads in whichever worker thread runs it (the setting is per
+    thread), leaving the pool thread as it was so other tabs keep their cores."""
+    while True:
+        old = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            ev = next(events)
+        except StopIteration:
+            return
+        finally:
+            torch.set_num_threads(old)
+        yield ev
+
+
+def _record(run: Run, ev: TrainEvent, every: int) -> None:
+    if ev.kind in ("step", "epoch") and (ev.step % every == 0 or ev.kind == "epoch"):
+        run.losses += [{"step": ev.step, "value": float(v), "series": k} for k, v in ev.losses.items()]
+    if ev.samples is not None:
+        run.frames.append(common.png_output(ev.samples, {}, scale=1))
+    m = ev.metrics if ev.kind == "epoch" else {}
+    for key, label in (("fd", "classifier FD"), ("swd", "sliced Wasserstein (x1e3)")):
+        if key in m:
+            run.epoch_metrics.append({"epoch": round(ev.epoch, 2), "value": float(m[key]), "metric": label})
+    if "coverage" in m:
+        cov = int(m["coverage"])
+        if cov <= run.best_coverage - 2 or (cov < 5 and ev.epoch >= 3):
+            run.notes.append(f"⚠️ **Possible mode collapse** at epoch {ev.epoch:.1f}: only {cov} of 10 digit "
+                             f"classes appear in the samples (best so far: {run.best_coverage}).")
+        run.best_coverage = max(run.best_coverage, cov)
+
+
+def _plots(run: Run):
+    first, second, title2 = PLOTS[run.family]
+    df = pd.DataFrame(run.losses or [], columns=["step", "value", "series"])
+    loss = gr.LinePlot(df[df.series.isin(first)], title="losses")
+    aux = gr.LinePlot(df[df.series.isin(second)], title=title2, visible=bool(second))
+    met = pd.DataFrame(run.epoch_metrics or [], columns=["epoch", "value", "metric"])
+    return loss, aux, met
+
+
+def _coverage(metrics: dict):
+    hist = metrics.get("class_histogram")
+    if not hist:
+        return gr.skip()
+    return pd.DataFrame({"digit": [str(i) for i in range(len(hist))], "samples": hist})
+
+
+def _finish(run: Run) -> list[str]:
+    """Register the saved checkpoint, write the progress GIF; paths offered for download."""
+    path = run.state.ckpt_path
+    if not path or not Path(path).exists():
+        return []
+    registry.register(run.name, path)
+    files = [path]
+    if run.frames:
+        gif = RUNS_DIR / f"{run.name}-progress.gif"
+        frames = run.frames[:: max(1, len(run.frames) // 120)] + run.frames[-1:]
+        frames[0].save(gif, save_all=True, append_images=frames[1:], duration=350, loop=0)
+        files.append(str(gif))
+    tmp = Path(tempfile.mkdtemp(prefix="imggen-train-"))  # gradio serves files from the temp dir
+    return [str(shutil.copy(f, tmp / Path(f).name)) for f in files]
+
+
+def _stream(run: Run, session: str, progress):
+    stop = _STOPS.setdefault(session, threading.Event())
+    if stop.is_set():
+        _STOPS.pop(session, None)
+        yield (gr.skip(),) + ("Stopped before it started.",) + (gr.skip(),) * 6
+        return
+    if not _JOB_LOCK.acquire(timeout=120):
+        raise gr.Error("Another training job is still finishing; try again in a minute.")
+    RUNS_DIR.mkdir(parents=True, exist_ok=True)
+    step0, run.notes = run.state.step, []
+    total = _total_steps(run, step0)
+    every = max(1, (total - step0) // 300)  # at most ~300 points per loss curve and run
+    src = f"{run.data.name} ({len(run.data)} images" + (f", {run.data.skipped} unreadable files skipped)"
+                                                           if run.data.skipped else ")")
+    if run.data.skipped:
+        run.notes.append(f"ℹ️ Skipped {run.data.skipped} unreadable files in the zip; training on "
+                         f"{len(run.data)} images.")
+    events = train(run.family, run.data, run.cfg, model_config=run.model_config, name=run.name,
+                   out=RUNS_DIR / f"{run.name}.safetensors", should_stop=stop.is_set, state=run.state)
+    last_yield, done = 0.0, False
+    try:
+        yield (gr.skip(), f"{'Resuming' if step0 else 'Starting'} {run.family} on {src}…", *_plots(run),
+               gr.skip(), "\n\n".join(run.notes), gr.skip())
+        for ev in _with_threads(events, max(1, (os.cpu_count() or 2) - 1)):
+            _record(run, ev, every)
+            epochs = total / max(1, len(run.data) // min(run.cfg.batch_size, len(run.data)))
+            progress(ev.step / max(total, 1), desc=f"epoch {min(int(ev.epoch) + 1, int(epochs))}/{epochs:g}")
+            if ev.kind == "step" and ev.samples is None and time.time() - last_yield < YIELD_EVERY_S:
+                continue
+            last_yield = time.time()
+            status = (f"{run.family} on {src} · epoch {ev.epoch:.2f}/{epochs:g} · step {ev.step}/{total} · "
+                      f"{ev.steps_per_s:.1f} steps/s · ~{ev.eta_s:.0f}s left")
+            files = gr.skip()
+            if ev.kind in ("end", "error"):
+                done, files = True, _finish(run)
+                status = f"{ev.message} · {run.family} on {src} · saved as '{run.name}' (now in every tab's model list)"
+                if ev.kind == "error":
+                    run.notes.append(f"❌ **Training diverged**: {ev.message}. Saved as '{run.name}'.")
+            grid_img = gr.skip() if ev.samples is None else common.png_output(
+                ev.samples, {"model": run.name, "family": run.family, "step": ev.step, "seed": run.cfg.seed}, scale=2)
+            yield (grid_img, status, *_plots(run), _coverage(ev.metrics) if ev.kind == "epoch" else gr.skip(),
+                   "\n\n".join(run.notes), files)
+    except (RuntimeError, ValueError) as e:
+        raise gr.Error(f"Training failed: {e}") from e
+    finally:
+        events.close()  # cancelled or disconnected: the loop saves the model on close
+        if not done:
+            _finish(run)
+        if _STOPS.get(session) is stop:
+            _STOPS.pop(session, None)
+        _JOB_LOCK.release()
+
+
+# ---- callbacks ----------------------------------------------------------------------------------------------
+def start_training(family, data_source, zip_file, image_size, color, max_images, epochs, batch_size, lr, lr_d,
+                   latent_dim, width, loss, spectral_norm, ema, augment, d_steps, beta, seed, grid_every, name,
+                   request: gr.Request = None, progress=gr.Progress()):
+    fam = FAMILIES.get(family) or (family if family in FAMILIES.values() else None)
+    if fam is None:
+        raise gr.Error(f"Unknown model family {family!r}; pick one of {', '.join(FAMILIES)}.")
+    check_settings(epochs, batch_size, lr, lr_d, latent_dim, width, d_steps)
+    name = check_name(name, fam)
+    data = load_run_data(data_source, zip_file, image_size, color, max_images)
+    cfg = make_config(epochs, batch_size, lr, lr_d, loss, ema, augment, d_steps, beta, seed, grid_every, fam,
+                      len(data))
+    run = Run(fam, data, cfg, model_overrides(fam, int(latent_dim), int(width), bool(spectral_norm)), name)
+    session = _session(request)
+    _RUNS.pop(session, None)
+    while len(_RUNS) >= MAX_KEPT_RUNS:  # bound the memory that resumable runs hold
+        _RUNS.pop(next(iter(_RUNS)))
+    _RUNS[session] = run
+    yield from _stream(run, session, progress)
+
+
+def resume_training(epochs, name, request: gr.Request = None, progress=gr.Progress()):
+    run = _RUNS.get(_session(request))
+    if run is None or run.state.model is None:
+        raise gr.Error("Nothing to resume in this session: press Start first (runs are kept until the server restarts).")
+    if not 1 <= int(epochs) <= MAX_EPOCHS:
+        raise gr.Error(f"Epochs must be between 1 and {MAX_EPOCHS}.")
+    run.cfg = replace(run.cfg, epochs=int(epochs), time_limit_s=run.state.seconds + TIME_LIMIT_S)
+    run.name = check_name(name or run.name, run.family)
+    yield from _stream(run, _session(request), progress)
+
+
+def arm(request: gr.Request = None) -> None:
+    """Runs (unqueued) when Start/Resume is clicked, so Stop also works while the job waits in the queue."""
+    _STOPS[_session(request)] = threading.Event()
+
+
+def stop_training(request: gr.Request = None) -> str:
+    ev = _STOPS.get(_session(request))
+    if ev is None:
+        return "Nothing is training in this session."
+    ev.set()
+    return "Stopping at the next step; the model is kept and can be resumed."
+
+
+# ---- layout -------------------------------------------------------------------------------------------------
+def _apply_preset(family, preset):
+    if preset == CUSTOM:
+        return (gr.skip(),) * len(_PRESET_KEYS)
+    v = preset_values(family, preset)
+    return tuple(v[k] for k in _PRESET_KEYS)
+
+
+_PRESET_KEYS = ("epochs", "batch_size", "lr", "lr_d", "latent_dim", "width", "loss", "spectral_norm", "ema",
+                "augment", "d_steps", "beta", "max_images", "grid_every")
+
+
+def render() -> None:
+    v = preset_values("DCGAN", QUICK)
+    gr.Markdown("Train a generator and watch it learn: the grid shows the **same fixed latents** after every "
+                "epoch, so noise visibly turns into digits. One job runs at a time on this server; others wait "
+                "in the queue. Stop keeps the model; a finished or stopped run joins every tab's model list.")
+    with gr.Row():
+        with gr.Column(scale=2):
+            family = gr.Dropdown(list(FAMILIES), value="DCGAN", label="Model family", elem_id="train-family")
+            preset = gr.Radio([QUICK, QUALITY, CUSTOM], value=QUICK, label="Preset", elem_id="train-preset")
+            sources = [DATA_5K] + ([DATA_FULL] if default_mnist_root() else []) + [DATA_ZIP]
+            source = gr.Radio(sources, value=DATA_5K, label="Data", elem_id="train-data")
+            zip_file = gr.File(label=f"Your images (.zip, ≤ {MAX_UPLOAD_MB} MB; subfolders = classes)",
+                               file_types=[".zip"], type="filepath", visible=False, elem_id="train-zip")
+            with gr.Row():
+                image_size = gr.Radio([28, 32, 64], value=28, label="Image size (px)", elem_id="train-size")
+                color = gr.Radio(["grayscale", "RGB"], value="grayscale", label="Colour", elem_id="train-color")
+            with gr.Accordion("Settings (filled by the preset; edit for a custom run)", open=False):
+                with gr.Row():
+                    epochs = gr.Slider(1, MAX_EPOCHS, value=v["epochs"], step=1, label="Epochs", elem_id="train-epochs")
+                    max_images = gr.Number(value=v["max_images"], precision=0, label="Max images",
+                                           elem_id="train-max-images")
+                    batch_size = gr.Dropdown([8, 16, 32, 64, 128, 256], value=64, label="Batch", elem_id="train-batch")
+                with gr.Row():
+                    lr = gr.Number(value=v["lr"], label="Learning rate (G / model)", elem_id="train-lr")
+                    lr_d = gr.Number(value=v["lr_d"], label="Learning rate (D)", elem_id="train-lr-d")
+                    latent_dim = gr.Number(value=v["latent_dim"], precision=0, label="Latent size", elem_id="train-latent")
+                    width = gr.Number(value=v["width"], precision=0, label="Width (channels)", elem_id="train-width")
+                with gr.Row():
+                    loss = gr.Radio(["hinge", "bce"], value=v["loss"], label="GAN loss", elem_id="train-loss")
+                    d_steps = gr.Slider(1, 5, value=1, step=1, label="D steps per G step", elem_id="train-dsteps")
+                    beta = gr.Number(value=1.0, label="KL weight β (VAEs)", elem_id="train-beta")
+                with gr.Row():
+                    spectral_norm = gr.Checkbox(value=True, label="Spectral norm (D)", elem_id="train-sn")
+                    ema = gr.Checkbox(value=v["ema"], label="EMA of G", elem_id="train-ema")
+                    augment = gr.Checkbox(value=False, label="Augmentation (DiffAugment)", elem_id="train-augment")
+                with gr.Row():
+                    seed = common.seed_input(0, elem_id="train-seed")
+                    grid_every = gr.Number(value=0, precision=0, label="Grid every N steps (0 = auto)",
+                                           elem_id="train-grid-every")
+            name = gr.Textbox(value="my-model", label="Save as (model name)", elem_id="train-name")
+            with gr.Row():
+                start_btn = gr.Button("Start", variant="primary", elem_id="train-start")
+                stop_btn = gr.Button("Stop", variant="stop", elem_id="train-stop")
+                resume_btn = gr.Button("Resume", elem_id="train-resume")
+        with gr.Column(scale=3):
+            grid_img = common.image_output("Samples from fixed seeds", elem_id="train-grid", height=420)
+            status = gr.Textbox(label="Status", lines=2, interactive=False, elem_id="train-status")
+            notes = gr.Markdown(elem_id="train-warning")
+            with gr.Row():
+                loss_plot = gr.LinePlot(x="step", y="value", color="series", title="losses", height=240,
+                                        elem_id="train-losses")
+                aux_plot = gr.LinePlot(x="step", y="value", color="series", title="D(x) and D(G(z))", height=240,
+                                       elem_id="train-aux")
+            with gr.Row():
+                metric_plot = gr.LinePlot(x="epoch", y="value", color="metric", title="per-epoch metric (lower is "
+                                          "better)", height=240, elem_id="train-metrics")
+                coverage = gr.BarPlot(x="digit", y="samples", title="digit classes in 500 samples", height=240,
+                                      elem_id="train-coverage")
+            files = gr.File(label="Download: weights (.safetensors) and progress GIF", file_count="multiple",
+                            interactive=False, elem_id="train-files")
+
+    settings = [epochs, batch_size, lr, lr_d, latent_dim, width, loss, spectral_norm, ema, augment, d_steps, beta,
+                max_images, grid_every]
+    for trigger in (family.change, preset.change):
+        trigger(_apply_preset, [family, preset], settings, api_visibility="private", queue=False)
+    source.change(lambda s: gr.File(visible=s == DATA_ZIP), source, zip_file, api_visibility="private", queue=False)
+    outputs = [grid_img, status, loss_plot, aux_plot, metric_plot, coverage, notes, files]
+    inputs = [family, source, zip_file, image_size, color, max_images, epochs, batch_size, lr, lr_d, latent_dim,
+              width, loss, spectral_norm, ema, augment, d_steps, beta, seed, grid_every, name]
+    job = dict(concurrency_limit=1, concurrency_id="train", show_progress="full")
+    start_btn.click(arm, None, None, api_visibility="private", queue=False).then(
+        start_training, inputs, outputs, api_name="train", **job)
+    resume_btn.click(arm, None, None, api_visibility="private", queue=False).then(
+        resume_training, [epochs, name], outputs, api_name="resume", **job)
+    stop_btn.click(stop_training, None, status, api_name="stop", queue=False)

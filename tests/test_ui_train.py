@@ -1,0 +1,165 @@
+"""Train tab: the callbacks directly, then the running app through gradio_client (tiny runs, seconds each)."""
+from __future__ import annotations
+
+import math
+import time
+
+import gradio as gr
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+
+import imggen
+from imggen.data import zip_bytes
+from imggen.ui import train_tab as tt
+
+import imagefiles
+
+
+@pytest.fixture(autouse=True)
+def tiny(monkeypatch, tmp_path_factory):
+    monkeypatch.setattr(tt, "RUNS_DIR", tmp_path_factory.mktemp("runs"))
+    monkeypatch.setattr(tt, "EVAL_SAMPLES", 100)
+
+
+def settings(**over) -> dict:
+    """A tiny DCGAN on 256 MNIST images: 4 steps per epoch."""
+    kw = dict(family="DCGAN", data_source=tt.DATA_5K, zip_file=None, image_size=28, color="grayscale", max_images=256,
+              epochs=2, batch_size=64, lr=2e-4, lr_d=2e-4, latent_dim=16, width=8, loss="hinge", spectral_norm=True,
+              ema=True, augment=False, d_steps=1, beta=1.0, seed=0, grid_every=0, name="tiny-train")
+    kw.update(over)
+    return kw
+
+
+def is_file(out) -> bool:
+    """A real value (downloaded path or file dict), not a gr.skip() update."""
+    return isinstance(out, str) or isinstance(out, list) and bool(out) or isinstance(out, dict) and "path" in out
+
+
+def loss_values(plot_payload) -> list[float]:
+    return [row[1] for row in plot_payload["value"]["data"]] if plot_payload and plot_payload.get("value") else []
+
+
+# ---- callbacks --------------------------------------------------------------------------------------------
+def test_presets_fill_every_setting():
+    for fam in tt.FAMILIES:
+        for preset in (tt.QUICK, tt.QUALITY):
+            v = tt.preset_values(fam, preset)
+            assert set(tt._PRESET_KEYS) <= set(v)
+            over = tt.model_overrides(tt.FAMILIES[fam], v["latent_dim"], v["width"], v["spectral_norm"])
+            imggen.build(tt.FAMILIES[fam], **over)  # every override is a real config field
+    assert tt._apply_preset("VAE", tt.CUSTOM)[0] is not None  # custom leaves the fields (gr.skip)
+
+
+@pytest.mark.parametrize("over, match", [
+    (dict(epochs=0), "Epochs"), (dict(epochs=tt.MAX_EPOCHS + 1), "Epochs"), (dict(name="bad name!"), "name"),
+    (dict(max_images=10**6), "Max images"), (dict(family="Diffusion"), "Unknown model family"),
+    (dict(data_source=tt.DATA_ZIP), "Upload a .zip"), (dict(lr=5.0), "learning rates"),
+])
+def test_limits_are_clear_errors(over, match):
+    with pytest.raises(gr.Error, match=match):
+        next(tt.start_training(**settings(**over)))
+
+
+def test_zip_limits(tmp_path, monkeypatch):
+    empty = tmp_path / "empty.zip"
+    empty.write_bytes(zip_bytes({"readme.txt": b"no images here"}))
+    with pytest.raises(gr.Error, match="no images"):
+        next(tt.start_training(**settings(data_source=tt.DATA_ZIP, zip_file=str(empty))))
+    notzip = tmp_path / "x.zip"
+    notzip.write_bytes(b"not a zip")
+    with pytest.raises(gr.Error, match="not a .zip"):
+        next(tt.start_training(**settings(data_source=tt.DATA_ZIP, zip_file=str(notzip))))
+    allbad = tmp_path / "bad.zip"
+    allbad.write_bytes(zip_bytes({f"{i}.png": b"garbage" for i in range(3)}))
+    with pytest.raises(gr.Error, match="no readable images"):
+        next(tt.start_training(**settings(data_source=tt.DATA_ZIP, zip_file=str(allbad))))
+    monkeypatch.setattr(tt, "MAX_UPLOAD_MB", 0)
+    with pytest.raises(gr.Error, match="limit is 0 MB"):
+        next(tt.start_training(**settings(data_source=tt.DATA_ZIP, zip_file=str(empty))))
+
+
+def test_stop_flag_ends_run_and_keeps_model():
+    tt.arm()
+    gen = tt.start_training(**settings(epochs=20, name="tiny-stopped"))
+    next(gen)  # "Starting ..."
+    t0 = time.time()
+    assert "Stopping" in tt.stop_training()
+    outs = list(gen)
+    assert time.time() - t0 < 10 and "stopped early by the user" in outs[-1][1]
+    assert "tiny-stopped" in imggen.list_models() and len(outs[-1][7]) == 2  # weights + GIF to download
+    tt.arm()
+    tt.stop_training()  # Stop while queued: the job ends before it starts
+    assert "before it started" in list(tt.start_training(**settings()))[-1][1]
+    assert "Nothing is training" in tt.stop_training()
+
+
+def test_nan_is_reported_and_weights_kept(monkeypatch):
+    from imggen.train import TrainEvent
+
+    def fake_train(family, data, cfg, *, state, out, **kw):
+        state.model, state.step = object(), 3
+        state.ckpt_path = str(tmp := tt.RUNS_DIR / "src.safetensors")
+        imggen.checkpoint.save(imggen.build("dcgan", g_width=8, d_width=8), tmp, family="dcgan",
+                               config={"g_width": 8, "d_width": 8})
+        yield TrainEvent("error", 3, 0.75, {"loss/D": math.nan}, ckpt_path=str(tmp),
+                         message="loss became NaN/inf at step 3; stopped and kept the weights from the last good epoch")
+
+    monkeypatch.setattr(tt, "train", fake_train)
+    outs = list(tt.start_training(**settings(name="tiny-nan")))
+    assert "NaN" in outs[-1][1] and "diverged" in outs[-1][6] and "tiny-nan" in imggen.list_models()
+
+
+# ---- through the running app --------------------------------------------------------------------------------
+def test_train_streams_grids_and_registers(client):
+    job = client.submit(**settings(name="tiny-client"), api_name="/train")
+    outs = list(job)
+    grids = [o[0] for o in outs if is_file(o[0])]
+    assert len(grids) >= 2  # one per epoch
+    assert "finished" in outs[-1][1] and "tiny-client" in outs[-1][1]
+    values = loss_values(outs[-1][2])
+    assert values and all(math.isfinite(v) for v in values)
+    assert "tiny-client" in imggen.list_models()
+    x = imggen.load("tiny-client").sample(4, seed=1)
+    assert x.shape == (4, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
+    assert is_file(outs[-1][7]) and any(str(f).endswith(".gif") for f in outs[-1][7])
+
+
+def test_cancel_is_prompt_keeps_model_and_resumes(client):
+    job = client.submit(**settings(epochs=30, name="tiny-cancel"), api_name="/train")
+    for out in job:
+        if is_file(out[0]):  # first epoch's grid arrived
+            break
+    t0 = time.time()
+    job.cancel()
+    while not job.done() and time.time() - t0 < 15:
+        time.sleep(0.1)
+    assert time.time() - t0 < 15
+    deadline = time.time() + 15  # the server saves the model as it closes the generator
+    while "tiny-cancel" not in imggen.list_models() and time.time() < deadline:
+        time.sleep(0.2)
+    card = imggen.list_models()["tiny-cancel"]
+    steps = card["recipe"]["steps"]
+    assert 4 <= steps < 120
+    outs = list(client.submit(1, "tiny-cancel", api_name="/resume"))  # one more epoch from where it stopped
+    assert "finished" in outs[-1][1]
+    assert imggen.list_models()["tiny-cancel"]["recipe"]["steps"] > steps
+
+
+def test_zip_with_bad_files_trains_on_good_ones(client, tmp_path):
+    files = {f"{i}-{name}": make() for i in range(2) for name, make in imagefiles.GOOD.items()}  # 18 good
+    files.update({name: make() for name, make in imagefiles.BAD.items()})  # 4 bad
+    files["notes.txt"] = b"not an image file name: ignored, not counted"
+    z = tmp_path / "mine.zip"
+    z.write_bytes(zip_bytes(files))
+    outs = list(client.submit(**settings(data_source=tt.DATA_ZIP, zip_file=handle_file(str(z)), image_size=32,
+                                         color="RGB", epochs=1, batch_size=8, name="tiny-zip"), api_name="/train"))
+    assert "4 unreadable files skipped" in outs[-1][1] and "Skipped 4" in outs[-1][6]
+    assert "finished" in outs[-1][1] and imggen.load("tiny-zip").sample(2).shape == (2, 3, 32, 32)
+
+
+def test_empty_zip_is_a_clear_error(client, tmp_path):
+    z = tmp_path / "empty.zip"
+    z.write_bytes(zip_bytes({"readme.txt": b"nothing"}))
+    with pytest.raises(AppError, match="no images"):
+        client.predict(**settings(data_source=tt.DATA_ZIP, zip_file=handle_file(str(z))), api_name="/train")
