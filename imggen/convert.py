@@ -7,7 +7,6 @@ import uuid
 import numpy as np
 import torch
 from PIL import Image, PngImagePlugin
-from torchvision.utils import make_grid
 
 
 def to01(x: torch.Tensor) -> torch.Tensor:
@@ -32,7 +31,24 @@ def grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_va
     """(N, C, H, W) in [0, 1] -> one (C, H', W') grid image."""
     n = images.shape[0]
     nrow = nrow or max(1, int(np.ceil(np.sqrt(n))))
-    return make_grid(images.detach().float().cpu(), nrow=nrow, padding=padding, pad_value=pad_value)
+    return _make_grid(images.detach().float().cpu(), nrow=nrow, padding=padding, pad_value=pad_value)
+
+
+def _make_grid(x: torch.Tensor, nrow: int, padding: int, pad_value: float) -> torch.Tensor:
+    """torchvision.utils.make_grid's layout (gray -> 3 channels, one image returned as is) without importing
+    torchvision, whose import pulls in torch._dynamo and costs seconds of app start-up."""
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    if x.shape[0] == 1:
+        return x[0].clone()
+    n, C, H, W = x.shape
+    cols, rows = min(nrow, n), int(np.ceil(n / min(nrow, n)))
+    h, w = H + padding, W + padding
+    out = torch.full((C, rows * h + padding, cols * w + padding), float(pad_value), dtype=x.dtype)
+    for k in range(n):
+        r, c = divmod(k, cols)
+        out[:, r * h + padding:r * h + padding + H, c * w + padding:c * w + padding + W] = x[k]
+    return out
 
 
 def to_pil(x: torch.Tensor, *, scale: int = 1, recipe: dict | None = None) -> Image.Image:
