@@ -18,12 +18,12 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-VERSION = 1  # bump when discovery changes: cached bases from older versions are recomputed
+VERSION = 2  # bump when discovery changes: cached bases from older versions are recomputed
 ATTRIBUTES = ("thickness", "slant", "width", "height", "ink")
 NUM_SLIDERS = 8
 SLIDER_SPAN = 3.0  # sliders move the latent by up to this many prior standard deviations
 DISCOVER_DEFAULTS = dict(num_samples=2000, sweep_bases=32)  # used by explorer()
-ROUND = 3  # slider values are rounded to this many decimals so a recipe reproduces them exactly
+ROUND = 2  # slider values are rounded to this many decimals so a recipe reproduces them exactly
 
 
 # ---- attribute measurements (pure tensor functions, images (B, C, H, W) in [-1, 1] -> (B,)) ---------------
@@ -233,11 +233,11 @@ def interfacegan(z: torch.Tensor, attrs: dict[str, torch.Tensor], quantile: floa
 
 # ---- labelling ----------------------------------------------------------------------------------------------
 def sweep_stats(net: nn.Module, dirs: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None,
-                alphas: torch.Tensor, digits: bool) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """For every attribute, the Pearson r and the regression slope between the step along each direction
-    and the attribute, centred per base latent: name -> (r (K,), slope (K,))."""
+                alphas: torch.Tensor, digits: bool, scale: float = 1.0) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """For every attribute, the Pearson r and the regression slope (per slider unit = ``scale`` latent units)
+    between the step along each direction and the attribute, centred per base latent: name -> (r, slope), (K,)."""
     K, (M, D), A = len(dirs), z.shape, len(alphas)
-    zz = z[None, :, None] + alphas[None, None, :, None] * dirs[:, None, None]  # (K, M, A, D)
+    zz = z[None, :, None] + scale * alphas[None, None, :, None] * dirs[:, None, None]  # (K, M, A, D)
     lab = None if labels is None else labels[None, :, None].expand(K, M, A).reshape(-1)
     vals = measure(decode(net, zz.reshape(-1, D), lab), digits=digits)
     ac = (alphas - alphas.mean()).double()
@@ -293,18 +293,22 @@ class Directions:
 
 
 def choose_sliders(dirs: Directions, k: int = NUM_SLIDERS, max_cos: float = 0.8) -> list[int]:
-    """Greedy by r x effect: one slider per attribute first, then the rest (unlabelled last), never two nearly
-    parallel directions."""
+    """Greedy by r x effect, never two nearly parallel directions: the best direction for each scalar attribute
+    (thickness, slant, ...), then unsupervised ones (GANSpace/SeFa) with new labels, then any new label, then
+    the rest (unlabelled last)."""
     order = sorted(range(len(dirs.r)), key=lambda i: (dirs.attributes[i] == "none", -dirs.r[i] * dirs.effect[i], i))
     chosen: list[int] = []
 
-    def ok(i):
-        return all(abs(float(dirs.vectors[i] @ dirs.vectors[j])) < max_cos for j in chosen)
+    def new_label(i):
+        return dirs.attributes[i] != "none" and dirs.attributes[i] not in {dirs.attributes[j] for j in chosen}
 
-    for unique in (True, False):
+    passes = (lambda i: new_label(i) and dirs.attributes[i] in ATTRIBUTES,
+              lambda i: new_label(i) and not dirs.names[i].startswith("boundary"),
+              new_label, lambda i: True)
+    for accept in passes:
         for i in order:
-            if len(chosen) < k and i not in chosen and ok(i) and \
-                    (not unique or dirs.attributes[i] not in {dirs.attributes[j] for j in chosen}):
+            if len(chosen) < k and i not in chosen and accept(i) and \
+                    all(abs(float(dirs.vectors[i] @ dirs.vectors[j])) < max_cos for j in chosen):
                 chosen.append(i)
     return chosen
 
@@ -327,8 +331,8 @@ def discover(net: nn.Module, *, num_samples: int = 2000, num_pca: int = 4, num_s
     names = [n for n, _ in found]
     vecs = torch.stack([v / v.norm().clamp_min(1e-12) for _, v in found])
     zb, lb = z[:sweep_bases], None if labels is None else labels[:sweep_bases]
-    alphas = torch.linspace(-2, 2, 5) * step_scale(net)
-    attr_names, r, effect = label_directions(sweep_stats(net, vecs, zb, lb, alphas, digits), attrs)
+    stats = sweep_stats(net, vecs, zb, lb, torch.linspace(-2, 2, 5), digits, step_scale(net))
+    attr_names, r, effect = label_directions(stats, attrs)
     vecs = vecs * torch.where(r < 0, -1.0, 1.0)[:, None]  # orient: the slider increases its attribute
     dirs = Directions(vecs.contiguous(), names, attr_names, [round(abs(float(v)), 4) for v in r],
                       effect=[round(float(v), 4) for v in effect.nan_to_num(0.0)])

@@ -1,0 +1,167 @@
+"""Complete tab: fill the missing part of an uploaded, drawn or sampled image with a VAE, GAN inversion or a
+classical inpainting baseline, and show what the digit classifier reads in each completion."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import torch
+
+from .. import registry
+from ..complete import MASK_PRESETS, METHODS, mask_preset, run_completion
+from ..convert import to01, to_uint8
+from ..preprocess import ImageInputError, image_to_tensor, prepare_digit
+from . import common
+
+TITLE = "Complete"
+ID = "complete"
+
+SOURCES = ("Drawing", "Upload", "Model sample")
+NO_PRESET = "none (brush only)"
+CANVAS = 280
+MAX_N = 8
+
+
+def _model(name):
+    with common.user_errors():
+        return registry.load(common.require_model(name))
+
+
+def source_image(model, source: str, drawing, upload, sample_seed) -> torch.Tensor:
+    """(C, H, W) in [0, 1] at the model's size: the digit pipeline for 1x28 models, a plain resize otherwise."""
+    cfg = model.config
+    if source == "Model sample":
+        return model.sample(1, seed=common.to_seed(sample_seed))[0]
+    if source == "Upload":
+        if not upload:
+            raise ImageInputError("No file uploaded: choose an image file first (or switch the input to Drawing).")
+        src = upload
+    else:
+        if not drawing or drawing.get("composite") is None:
+            raise ImageInputError("The canvas is empty: draw a digit first (or switch the input to Upload).")
+        src = drawing["composite"]
+    if cfg.channels == 1 and cfg.image_size == 28:
+        return to01(prepare_digit(src))
+    return to01(image_to_tensor(src, cfg.image_size, cfg.channels))
+
+
+def editor_mask(editor) -> np.ndarray | None:
+    """(H, W) float mask from the ImageEditor: painted pixels (alpha > 0) of any layer; None when unpainted."""
+    if not editor:
+        return None
+    masks = []
+    for layer in editor.get("layers") or []:
+        if layer is None:
+            continue
+        a = np.asarray(layer)
+        if a.ndim == 3 and a.shape[2] == 4:
+            masks.append(a[..., 3] > 0)
+        elif a.ndim >= 2:
+            masks.append((a if a.ndim == 2 else a.max(2)) > 0)
+    if not masks or not any(m.any() for m in masks):
+        return None
+    return np.logical_or.reduce(masks).astype(np.float32)
+
+
+def combined_mask(editor, preset: str, preset_seed, size: int) -> torch.Tensor:
+    """Brush strokes (resized to the image) OR the preset; (size, size), 1 = missing."""
+    m = torch.zeros(size, size)
+    drawn = editor_mask(editor)
+    if drawn is not None:
+        t = torch.from_numpy(drawn)[None, None]
+        m = torch.nn.functional.interpolate(t, size=(size, size), mode="area")[0, 0]
+        m = (m > 0.3).float()
+    if preset and preset != NO_PRESET:
+        if preset not in MASK_PRESETS:
+            raise gr.Error(f"Unknown mask preset {preset!r}.")
+        m = torch.maximum(m, mask_preset(preset, size, seed=common.to_seed(preset_seed))[0, 0])
+    return m
+
+
+def prepare_input(model_name, source, drawing, upload, sample_seed):
+    """Show the prepared input in the mask editor (as its background) so the missing part can be painted."""
+    model = _model(model_name)
+    with common.user_errors():
+        x = source_image(model, source, drawing, upload, sample_seed)
+    scale = max(1, CANVAS // x.shape[-1])
+    big = np.kron(to_uint8(x), np.ones((scale, scale) + ((1,) if x.shape[0] == 3 else ()), dtype=np.uint8))
+    return {"background": big, "layers": [], "composite": big}
+
+
+def _readings(images: torch.Tensor) -> list[str]:
+    if images.shape[1] != 1 or images.shape[-1] != 28:
+        return ["–"] * len(images)
+    from ..metrics import classify
+
+    probs = classify(images * 2 - 1)[1]
+    p, c = probs.max(1)
+    return [f"{int(ci)} ({pi:.0%})" for ci, pi in zip(c.tolist(), p.tolist())]
+
+
+def complete(model_name, source, drawing, upload, sample_seed, editor, preset, preset_seed, method, n, seed,
+             progress=gr.Progress()):
+    """-> (masked input PNG, completions PNG, markdown: method, note, classifier readings)."""
+    model = _model(model_name)
+    if method not in METHODS:
+        raise gr.Error(f"Unknown method {method!r}; pick one of {', '.join(METHODS)}.")
+    try:
+        n = int(n)
+    except (TypeError, ValueError):
+        raise gr.Error("The number of completions must be a whole number.") from None
+    if not 1 <= n <= MAX_N:
+        raise gr.Error(f"The number of completions must be between 1 and {MAX_N}.")
+    seed = common.to_seed(seed)
+    progress(0, desc=f"Completing with {method}")
+    with common.user_errors():
+        x = source_image(model, source, drawing, upload, sample_seed)
+        mask = combined_mask(editor, preset, preset_seed, x.shape[-1])
+        res = run_completion(model, x, mask, method, n=n, seed=seed)
+    recipe = {"tab": "complete", "model": model_name, "source": source, "preset": preset, "method": res.method,
+              "n": n, "seed": seed, "sample_seed": sample_seed if source == "Model sample" else None}
+    masked = common.png_output(res.masked[0], {**recipe, "image": "masked input"}, scale=8)
+    outs = common.png_output(res.images, recipe, scale=4, nrow=min(n, 4))
+    reads = _readings(torch.cat([x[None], res.images]))
+    md = (f"**Method:** {res.method} · {res.seconds:.2f} s · seed {seed} · {int(res.mask.sum())} of "
+          f"{res.mask.numel()} pixels missing\n\n" + (f"> {res.note}\n\n" if res.note else "")
+          + "| image | classifier reads |\n|---|---|\n| input (before masking) | " + reads[0] + " |\n"
+          + "\n".join(f"| completion {i + 1} | {r} |" for i, r in enumerate(reads[1:])))
+    return masked, outs, md
+
+
+def render() -> None:
+    gr.Markdown("Hide part of an image and let a model fill it in. ① Pick the input and press **Show input**; "
+                "② paint the missing region with the brush (or pick a preset); ③ **Complete**. Learned methods "
+                "(VAE, GAN inversion) give several different completions; Telea and biharmonic are classical "
+                "baselines.")
+    with gr.Row():
+        with gr.Column():
+            model = common.model_dropdown("Model", capability="decode", elem_id="cmp-model")
+            source = gr.Radio(list(SOURCES), value="Model sample", label="Input", elem_id="cmp-source")
+            sample_seed = gr.Number(value=0, precision=0, minimum=0, label="Sample seed (Model sample)",
+                                    elem_id="cmp-sample-seed")
+            drawing = gr.Sketchpad(label="Draw a digit", image_mode="L", canvas_size=(CANVAS, CANVAS), type="numpy",
+                                   elem_id="cmp-pad")
+            upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath",
+                             elem_id="cmp-upload")
+            show = gr.Button("① Show input", elem_id="cmp-show")
+        with gr.Column():
+            editor = gr.ImageEditor(label="② Paint the missing region", image_mode="RGBA", type="numpy",
+                                    canvas_size=(CANVAS, CANVAS), fixed_canvas=True, sources=(), transforms=(),
+                                    brush=gr.Brush(colors=["#ff3366"], color_mode="fixed", default_size=24),
+                                    layers=gr.LayerOptions(allow_additional_layers=False), elem_id="cmp-editor")
+            with gr.Row():
+                preset = gr.Dropdown([NO_PRESET, *MASK_PRESETS], value="bottom", label="Mask preset",
+                                     elem_id="cmp-preset")
+                preset_seed = gr.Number(value=0, precision=0, minimum=0, label="Strokes seed", elem_id="cmp-pseed")
+            with gr.Row():
+                method = gr.Dropdown(list(METHODS), value="auto", label="Method", elem_id="cmp-method")
+                n = gr.Slider(1, MAX_N, value=4, step=1, label="Completions", elem_id="cmp-n")
+            seed = common.seed_input(0, elem_id="cmp-seed")
+            go = gr.Button("③ Complete", variant="primary", elem_id="cmp-go")
+        with gr.Column():
+            masked = common.image_output("Masked input", elem_id="cmp-masked")
+            outs = common.image_output("Completions", elem_id="cmp-out")
+            info = gr.Markdown(elem_id="cmp-info")
+    upload.upload(lambda: "Upload", None, source, api_visibility="private", queue=False)
+    show.click(prepare_input, [model, source, drawing, upload, sample_seed], editor, api_name="complete_input")
+    go.click(complete, [model, source, drawing, upload, sample_seed, editor, preset, preset_seed, method, n, seed],
+             [masked, outs, info], api_name="complete")
