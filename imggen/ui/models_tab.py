@@ -93,7 +93,7 @@ def card_markdown(name: str | None, cards: dict[str, dict] | None = None) -> str
     lines = [f"## {name}", ""]
     if c.get("description"):
         lines += [c["description"], ""]
-    lines += ["| | |", "|---|---|",
+    lines += ["| property | value |", "|---|---|",
               f"| family | `{c['family']}` |",
               f"| data | {c.get('data', '?')} |",
               f"| parameters | {_fmt(c.get('parameters'))} ({_fmt_params(c.get('parameters'))}) |",
@@ -128,7 +128,7 @@ def render() -> None:
     with gr.Row(equal_height=True):
         pick = gr.Dropdown(choices=names, value=names[0] if names else None, label="Model card",
                            elem_id="models-pick", scale=8)
-        btn = gr.Button("↻ Refresh", size="sm", scale=1, elem_id="models-refresh")
+        btn = gr.Button("↻ Refresh", size="sm", scale=0, min_width=120, elem_id="models-refresh")
     card = gr.Markdown(card_markdown(pick.value, cards), elem_id="models-card")
     btn.click(refresh, pick, [overview, pick, card], api_name="models_refresh")
     pick.change(card_markdown, pick, card, api_name="model_card")
