@@ -64,3 +64,17 @@ def test_classifier_card_matches_metadata():
     meta, card = read_metadata(path), (ROOT / "checkpoints" / "classifier-mnist.md").read_text()
     assert f"{meta['metrics']['test_accuracy'] * 100:.2f} %" in card
     assert f"{_count_params(path):,}" in card and f"{meta['card']['train_seconds']} s" in card
+
+
+def test_make_bootstraps_a_missing_venv(tmp_path):
+    venv = tmp_path / "venv"
+    r = subprocess.run(["make", "-n", "test", f"VENV={venv}"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert f"python3.11 -m venv {venv}" in out and f"{venv}/bin/python -m pip install -e '.[test]'" in out
+    assert out.index("-m venv") < out.index("pip install") < out.index("-m pytest")
+    assert "apt-get install -y chromium" in out
+    r = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "app.py" in r.stdout
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "set -euo pipefail" in ci and "make test" in ci
