@@ -53,11 +53,13 @@ def _check_header(path: Path) -> None:
         raise CheckpointError(f"cannot read checkpoint {path}: {e}") from e
     if len(head) < 9:
         raise CheckpointError(f"{path} is not a safetensors file (too short)")
-    if head[:2] == b"PK" or head[:1] == b"\x80":
+    (n,) = struct.unpack("<Q", head[:8])
+    valid = 0 < n <= 100_000_000 and head[8:9] == b"{" and n + 8 <= path.stat().st_size
+    # a safetensors header length can start with byte 0x80 too, so only an invalid header is called a pickle
+    if not valid and (head[:2] == b"PK" or head[:1] == b"\x80"):
         raise CheckpointError(f"{path} looks like a pickle/torch.save file; imggen only loads safetensors "
                               "checkpoints (pickles can run code). Convert it with safetensors.torch.save_model.")
-    (n,) = struct.unpack("<Q", head[:8])
-    if n <= 0 or n > 100_000_000 or head[8:9] != b"{" or n + 8 > path.stat().st_size:
+    if not valid:
         raise CheckpointError(f"{path} is not a valid safetensors file (bad header)")
 
 
