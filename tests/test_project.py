@@ -78,3 +78,15 @@ def test_make_bootstraps_a_missing_venv(tmp_path):
     assert "app.py" in r.stdout
     ci = (ROOT / ".ci" / "run").read_text()
     assert "set -euo pipefail" in ci and "make test" in ci
+
+
+def test_core_never_imports_gradio():
+    pkg = ROOT / "imggen"
+    core = [".".join(p.relative_to(ROOT).with_suffix("").parts) for p in [*pkg.glob("*.py"), *pkg.glob("models/*.py")]]
+    core = [m.removesuffix(".__init__") for m in core if not m.endswith("__main__")]
+    code = ("import importlib, sys\n"
+            f"for m in {core!r}: importlib.import_module(m)\n"
+            "bad = sorted(m for m in sys.modules if m == 'gradio' or m.startswith('gradio.'))\n"
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
