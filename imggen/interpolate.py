@@ -160,3 +160,13 @@ def to_mp4(frames01: torch.Tensor, path: str | os.PathLike | None = None, fps: f
         for f in frames:
             w.append_data(f)
     return str(path)
+
+
+def manifold_positions(codes: torch.Tensor, n: int = 15, extent: float = 0.95) -> torch.Tensor:
+    """2-D codes (T, 2) -> (T, 2) positions (x, y) on the manifold map in cell units (cell j spans [j, j+1]),
+    clamped to the map."""
+    p = torch.special.ndtr(codes.double())
+    pos = (p - (1 - extent) / 2) / extent * (n - 1)  # fractional grid index of each axis
+    x = pos[:, 0] + 0.5
+    y = (n - 1 - pos[:, 1]) + 0.5
+    return torch.stack([x, y], 1).clamp(0, n).float()
