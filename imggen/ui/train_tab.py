@@ -206,18 +206,27 @@ def _record(run: Run, ev: TrainEvent, every: int) -> None:
             run.epoch_metrics.append({"epoch": round(ev.epoch, 2), "value": float(m[key]), "metric": label})
     if "coverage" in m:
         cov = int(m["coverage"])
-        if cov <= run.best_coverage - 2 or (cov < 5 and ev.epoch >= 3):
+        if cov <= run.best_coverage - 2:
             run.notes.append(f"⚠️ **Possible mode collapse** at epoch {ev.epoch:.1f}: only {cov} of 10 digit "
                              f"classes appear in the samples (best so far: {run.best_coverage}).")
         run.best_coverage = max(run.best_coverage, cov)
 
 
+def _frame(rows: list, x: str) -> pd.DataFrame:
+    return pd.DataFrame(rows).astype({x: "float64", "value": "float64"})
+
+
 def _plots(run: Run):
+    """Loss curves, the second plot and the per-epoch metric. Empty data is never sent: the browser keeps the
+    axis types of the first data it gets (an empty frame leaves the lines invisible)."""
     first, second, title2 = PLOTS[run.family]
-    df = pd.DataFrame(run.losses or [], columns=["step", "value", "series"])
-    loss = gr.LinePlot(df[df.series.isin(first)], title="losses")
-    aux = gr.LinePlot(df[df.series.isin(second)], title=title2, visible=bool(second))
-    met = pd.DataFrame(run.epoch_metrics or [], columns=["epoch", "value", "metric"])
+    df = _frame(run.losses, "step") if run.losses else None
+    loss = gr.skip() if df is None else gr.LinePlot(df[df.series.isin(first)], title="losses")
+    if not second:
+        aux = gr.update(visible=False)
+    else:
+        aux = gr.skip() if df is None else gr.LinePlot(df[df.series.isin(second)], title=title2, visible=True)
+    met = _frame(run.epoch_metrics, "epoch") if run.epoch_metrics else gr.skip()
     return loss, aux, met
 
 
@@ -403,15 +412,16 @@ def render() -> None:
             status = gr.Textbox(label="Status", lines=2, interactive=False, elem_id="train-status")
             notes = gr.Markdown(elem_id="train-warning")
             with gr.Row():
-                loss_plot = gr.LinePlot(x="step", y="value", color="series", title="losses", height=240,
-                                        elem_id="train-losses")
-                aux_plot = gr.LinePlot(x="step", y="value", color="series", title="D(x) and D(G(z))", height=240,
-                                       elem_id="train-aux")
+                loss_plot = gr.LinePlot(x="step", y="value", color="series",
+                                        title="losses", height=240, elem_id="train-losses")
+                aux_plot = gr.LinePlot(x="step", y="value", color="series",
+                                       title="D(x) and D(G(z))", height=240, elem_id="train-aux")
             with gr.Row():
-                metric_plot = gr.LinePlot(x="epoch", y="value", color="metric", title="per-epoch metric (lower is "
-                                          "better)", height=240, elem_id="train-metrics")
-                coverage = gr.BarPlot(x="digit", y="samples", title="digit classes in 500 samples", height=240,
-                                      elem_id="train-coverage")
+                metric_plot = gr.LinePlot(x="epoch", y="value", color="metric",
+                                          title="per-epoch metric (lower is better)", height=240,
+                                          elem_id="train-metrics")
+                coverage = gr.BarPlot(x="digit", y="samples", title="digit classes in the metric samples",
+                                      height=240, elem_id="train-coverage")
             files = gr.File(label="Download: weights (.safetensors) and progress GIF", file_count="multiple",
                             interactive=False, elem_id="train-files")
 

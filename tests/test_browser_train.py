@@ -1,0 +1,67 @@
+"""A real browser trains a tiny DCGAN in the Train tab: Start, the fixed-seed grid changes, the model then shows up
+in another tab's model list without a reload."""
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from imggen.ui import train_tab as tt
+
+CHROMIUM = Path("/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists() and not IN_CI, reason="/usr/bin/chromium is missing"),
+]
+
+
+@pytest.fixture
+def page(app_url, monkeypatch, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setattr(tt, "RUNS_DIR", tmp_path)  # the app runs in this process
+    monkeypatch.setattr(tt, "EVAL_SAMPLES", 100)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+        page.goto(app_url, wait_until="domcontentloaded")  # not networkidle: the queue keeps connections open
+        page.locator("gradio-app").wait_for()
+        page.get_by_role("tab", name="Train").click()
+        page.locator("#train-start").wait_for()
+        yield page
+        browser.close()
+
+
+def _fill(page, elem_id: str, value) -> None:
+    box = page.locator(f"#{elem_id} input").first
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_start_streams_changing_grid(page, artifacts):
+    from playwright.sync_api import expect
+
+    page.get_by_text("Settings (filled by the preset").click()
+    for elem_id, value in (("train-max-images", 256), ("train-width", 8), ("train-latent", 16)):
+        _fill(page, elem_id, value)
+    _fill(page, "train-epochs", 3)
+    page.locator("#train-name textarea, #train-name input").first.fill("browser-tiny")
+    page.evaluate("""() => { window.gridSrcs = [];  // every distinct grid the page showed
+        setInterval(() => { const im = document.querySelector('#train-grid img');
+            if (im && im.src && !window.gridSrcs.includes(im.src)) window.gridSrcs.push(im.src); }, 30); }""")
+    page.locator("#train-start").click()
+    status = page.locator("#train-status textarea")
+    expect(status).to_have_value(re.compile("finished after 12 steps"), timeout=150_000)
+    assert len(page.evaluate("window.gridSrcs")) >= 2  # the grid changed from epoch to epoch
+    page.screenshot(path=str(artifacts / "train-tab.png"), full_page=True)
+    files = page.locator("#train-files")
+    expect(files).to_contain_text(re.compile(r"browser-tiny\s*\.safetensors"))
+    expect(files).to_contain_text(re.compile(r"browser-tiny-progress\s*\.gif"))
+
+    page.get_by_role("tab", name="Explore").click()  # another tab sees the new model when its list opens
+    dropdown = page.locator("#exp-model input").first
+    dropdown.click()
+    expect(page.get_by_role("option", name="browser-tiny")).to_be_visible(timeout=10_000)
