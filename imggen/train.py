@@ -125,12 +125,12 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
     amp = autocast_ctx(device) if cfg.use_amp and amp_dtype(device) == torch.bfloat16 else nullcontext()
     g_fixed = torch.Generator(device=device)
     good = copy.deepcopy(model.state_dict())
-    t_start, step = time.time(), step0
+    t_start, step, seconds0 = time.time(), step0, state.seconds
     last: dict = {}
     eval_data = eval_data or data
 
     def elapsed() -> float:
-        return state.seconds + time.time() - t_start
+        return seconds0 + time.time() - t_start
 
     def timing() -> dict:
         rate = (step - step0) / max(time.time() - t_start, 1e-9)
