@@ -24,6 +24,7 @@ def tiny_models(tmp_path_factory):
     """Tiny untrained VAE and CGAN registered under names, with fast direction discovery."""
     mp = pytest.MonkeyPatch()
     mp.setattr(latent, "DISCOVER_DEFAULTS", FAST)
+    mp.setattr(ct, "METHOD_KW", {"vae": {"iters": 2, "steps": 5}, "gan": {"steps": 5}})
     d = tmp_path_factory.mktemp("ui-models")
     names = {}
     for fam, kw in (("vae", dict(latent_dim=6, hidden=8, fc_dim=16)), ("cgan", dict(latent_dim=8, g_width=8, d_width=8))):

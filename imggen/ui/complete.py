@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from .. import registry
-from ..complete import MASK_PRESETS, METHODS, mask_preset, run_completion
+from ..complete import MASK_PRESETS, METHODS, auto_method, mask_preset, run_completion
 from ..convert import to01, to_uint8
 from ..preprocess import ImageInputError, image_to_tensor, prepare_digit
 from . import common
@@ -19,6 +19,7 @@ SOURCES = ("Drawing", "Upload", "Model sample")
 NO_PRESET = "none (brush only)"
 CANVAS = 280
 MAX_N = 8
+METHOD_KW: dict[str, dict] = {}  # per-method overrides (e.g. fewer optimisation steps), tests make them tiny
 
 
 def _model(name):
@@ -114,7 +115,8 @@ def complete(model_name, source, drawing, upload, sample_seed, editor, preset, p
     with common.user_errors():
         x = source_image(model, source, drawing, upload, sample_seed)
         mask = combined_mask(editor, preset, preset_seed, x.shape[-1])
-        res = run_completion(model, x, mask, method, n=n, seed=seed)
+        method = auto_method(model.net, model.family) if method == "auto" else method
+        res = run_completion(model, x, mask, method, n=n, seed=seed, **METHOD_KW.get(method, {}))
     recipe = {"tab": "complete", "model": model_name, "source": source, "preset": preset, "method": res.method,
               "n": n, "seed": seed, "sample_seed": sample_seed if source == "Model sample" else None}
     masked = common.png_output(res.masked[0], {**recipe, "image": "masked input"}, scale=8)
