@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-VERSION = 2  # bump when discovery changes: cached bases from older versions are recomputed
+VERSION = 3  # bump when discovery changes: cached bases from older versions are recomputed
 ATTRIBUTES = ("thickness", "slant", "width", "height", "ink")
 NUM_SLIDERS = 8
 SLIDER_SPAN = 3.0  # sliders move the latent by up to this many prior standard deviations
@@ -292,7 +292,7 @@ class Directions:
                    d["effect"], d["sliders"], d["key"])
 
 
-def choose_sliders(dirs: Directions, k: int = NUM_SLIDERS, max_cos: float = 0.8) -> list[int]:
+def choose_sliders(dirs: Directions, k: int = NUM_SLIDERS, max_cos: float = 0.9) -> list[int]:
     """Greedy by r x effect, never two nearly parallel directions: the best direction for each scalar attribute
     (thickness, slant, ...), then unsupervised ones (GANSpace/SeFa) with new labels, then any new label, then
     the rest (unlabelled last)."""
@@ -302,9 +302,8 @@ def choose_sliders(dirs: Directions, k: int = NUM_SLIDERS, max_cos: float = 0.8)
     def new_label(i):
         return dirs.attributes[i] != "none" and dirs.attributes[i] not in {dirs.attributes[j] for j in chosen}
 
-    passes = (lambda i: new_label(i) and dirs.attributes[i] in ATTRIBUTES,
-              lambda i: new_label(i) and not dirs.names[i].startswith("boundary"),
-              new_label, lambda i: True)
+    passes = [lambda i, a=a: new_label(i) and dirs.attributes[i] == a for a in ATTRIBUTES]  # in this order
+    passes += [lambda i: new_label(i) and not dirs.names[i].startswith("boundary"), new_label, lambda i: True]
     for accept in passes:
         for i in order:
             if len(chosen) < k and i not in chosen and accept(i) and \
