@@ -130,7 +130,8 @@ def _frames_uint8(frames01: torch.Tensor, scale: int) -> list[np.ndarray]:
 
 
 def to_gif(frames01: torch.Tensor, fps: float = 8, scale: int = 4, boomerang: bool = False) -> bytes:
-    """(N, C, H, W) in [0, 1] -> animated GIF bytes (looping; N frames, or 2N-2 with ``boomerang``)."""
+    """(N, C, H, W) in [0, 1] -> animated GIF bytes (looping; N frames, or 2N-2 with ``boomerang``; the encoder
+    merges identical consecutive frames into one with the summed duration)."""
     from PIL import Image
 
     ims = [Image.fromarray(a) for a in _frames_uint8(frames01, scale)]

@@ -1,0 +1,130 @@
+"""Interpolate tab: a latent walk between two endpoints (each a random seed, an upload or a drawing), as a strip
+of frames, an animated GIF and an MP4; for 2-D latent models the latent-manifold map with the path drawn on it."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import gradio as gr
+import torch
+from PIL import ImageDraw
+
+from .. import registry
+from ..interpolate import interpolate, latent_path, manifold_map, manifold_positions, to_gif, to_mp4
+from ..convert import grid, to_pil
+from . import common
+from .reconstruct import model_input
+
+TITLE = "Interpolate"
+ID = "interpolate"
+
+SOURCES = ("Random seed", "Upload", "Drawing")
+MAX_STEPS = 64
+MAP_N = 15  # manifold map cells per axis
+MAP_SCALE = 2
+
+
+def endpoint(model, source: str, seed, upload, drawing):
+    """-> latent code (D,) or image (C, H, W) in [0, 1], as interp.interpolate takes them."""
+    if source == "Random seed":
+        net = model.net
+        g = torch.Generator().manual_seed(common.to_seed(seed))
+        z = torch.randn(net.config.latent_dim, generator=g)
+        if hasattr(net, "z_mean"):  # deterministic AE: its fitted code distribution
+            z = net.z_mean.cpu() + net.z_std.cpu() * z
+        return z
+    if not hasattr(model.net, "encode"):
+        raise ValueError(f"{model.name} has no encoder: use random seeds as endpoints for this model.")
+    if source == "Upload":
+        if not upload:
+            raise ValueError("An endpoint is set to Upload but no file was uploaded.")
+        return model_input(upload, model.config)[0]
+    if not drawing or drawing.get("composite") is None:
+        raise ValueError("An endpoint is set to Drawing but its canvas is empty.")
+    return model_input(drawing["composite"], model.config)[0]
+
+
+def _save(data: bytes, suffix: str) -> str:
+    fd, path = tempfile.mkstemp(suffix=suffix, prefix="imggen-walk-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return path
+
+
+def manifold_with_path(model, codes: torch.Tensor, recipe: dict):
+    """The decoded n x n grid of a 2-D latent space with the walk drawn over it (red line, green start, blue end)."""
+    tiles = manifold_map(model, MAP_N)
+    im = to_pil(grid(tiles, nrow=MAP_N, padding=0), scale=MAP_SCALE, recipe=recipe).convert("RGB")
+    cell = model.config.image_size * MAP_SCALE
+    pts = [(float(x) * cell, float(y) * cell) for x, y in manifold_positions(codes.cpu(), MAP_N)]
+    d = ImageDraw.Draw(im)
+    d.line(pts, fill=(255, 40, 40), width=3)
+    for i, (x, y) in enumerate(pts):
+        col = (40, 220, 40) if i == 0 else (60, 120, 255) if i == len(pts) - 1 else (255, 40, 40)
+        r = 6 if i in (0, len(pts) - 1) else 3
+        d.ellipse([x - r, y - r, x + r, y + r], fill=col)
+    im.info.update({"imggen": to_pil(tiles[0], recipe=recipe).info["imggen"], "request": os.urandom(8).hex()})
+    return im
+
+
+def walk(model_name, a_source, a_seed, a_upload, a_drawing, b_source, b_seed, b_upload, b_drawing,
+         mode: str, steps, fps, progress=gr.Progress()):
+    """-> (strip PNG, GIF path, MP4 path, manifold map PNG or None, info markdown)."""
+    name = common.require_model(model_name)
+    steps, fps = int(steps), float(fps)
+    if not 2 <= steps <= MAX_STEPS:
+        raise gr.Error(f"Steps must be between 2 and {MAX_STEPS}.")
+    if not 1 <= fps <= 30:
+        raise gr.Error("Frames per second must be between 1 and 30.")
+    with common.user_errors():
+        model = registry.load(name)
+        a = endpoint(model, a_source, a_seed, a_upload, a_drawing)
+        b = endpoint(model, b_source, b_seed, b_upload, b_drawing)
+        progress(0.2, desc="decoding the walk")
+        frames = interpolate(model, a, b, steps, mode)
+        codes = latent_path(model, a, b, steps, mode)
+    recipe = {"tab": "interpolate", "model": name, "mode": mode, "steps": steps,
+              "a": a_source if a_source != "Random seed" else {"seed": common.to_seed(a_seed)},
+              "b": b_source if b_source != "Random seed" else {"seed": common.to_seed(b_seed)}}
+    progress(0.6, desc="encoding GIF and MP4")
+    strip = common.png_output(frames, recipe, scale=3, nrow=min(steps, 16))
+    gif = _save(to_gif(frames, fps=fps, scale=4), ".gif")
+    mp4 = to_mp4(frames, fps=fps, scale=8)
+    mmap = manifold_with_path(model, codes, recipe) if model.config.latent_dim == 2 else None
+    info = (f"{steps} frames, {mode}, |z| from {codes[0].norm():.2f} to {codes[-1].norm():.2f}"
+            + (" — the map shows the decoded 2-D latent space; the path runs from green to blue." if mmap else ""))
+    return strip, gif, mp4, mmap, info
+
+
+def _endpoint_inputs(tag: str):
+    with gr.Column():
+        gr.Markdown(f"**Endpoint {tag.upper()}**")
+        src = gr.Radio(list(SOURCES), value="Random seed", label="Source", elem_id=f"int-{tag}-source")
+        seed = common.seed_input(0 if tag == "a" else 1, elem_id=f"int-{tag}-seed")
+        with gr.Accordion("Upload or draw", open=False):
+            up = gr.File(label="Upload", file_types=["image"], type="filepath", elem_id=f"int-{tag}-upload")
+            pad = gr.Sketchpad(label="Draw", image_mode="L", canvas_size=(280, 280), type="numpy",
+                               elem_id=f"int-{tag}-pad")
+    up.upload(lambda: "Upload", None, src, api_visibility="private", queue=False)
+    return src, seed, up, pad
+
+
+def render() -> None:
+    gr.Markdown("Walk through a model's latent space between two endpoints. Images are encoded to their posterior "
+                "means (the end frames are their reconstructions). Slerp follows the Gaussian shell; lerp goes straight.")
+    model = common.model_dropdown("Model", capability="decode", elem_id="int-model")
+    with gr.Row():
+        a = _endpoint_inputs("a")
+        b = _endpoint_inputs("b")
+    with gr.Row():
+        mode = gr.Radio(["slerp", "lerp"], value="slerp", label="Path", elem_id="int-mode")
+        steps = gr.Slider(2, MAX_STEPS, value=12, step=1, label="Steps (frames)", elem_id="int-steps")
+        fps = gr.Slider(1, 30, value=8, step=1, label="Frames per second", elem_id="int-fps")
+    btn = gr.Button("Interpolate", variant="primary", elem_id="int-btn")
+    strip = common.image_output("Frames", elem_id="int-strip")
+    with gr.Row():
+        video = gr.Video(label="MP4", elem_id="int-mp4", interactive=False)
+        gif = gr.File(label="Animated GIF", elem_id="int-gif", interactive=False)
+        mmap = common.image_output("Latent manifold (2-D models)", elem_id="int-map")
+    info = gr.Markdown(elem_id="int-info")
+    btn.click(walk, [model, *a, *b, mode, steps, fps], [strip, gif, video, mmap, info], api_name="interpolate")
