@@ -1,0 +1,97 @@
+"""Training losses, one object per method (EDM training/loss.py, StyleGAN2-ADA training/loss.py).
+
+GAN section: the non-saturating loss of Goodfellow et al. 2014 ("bce") and the hinge loss (Lim & Ye 2017,
+Miyato et al. 2018), R1 gradient penalty (Mescheder et al. 2018) as a lazy "Dreg" phase, and DiffAugment
+(Zhao et al. 2020: translation + cutout + brightness) applied identically to real and fake images.
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import torch
+import torch.nn.functional as F
+
+# ==== GANs ==================================================================================================
+GAN_LOSSES = ("hinge", "bce")
+
+
+def diff_augment(x: torch.Tensor, translation: float = 0.125, cutout: float = 0.5) -> torch.Tensor:
+    """Differentiable augmentation (B, C, H, W) in [-1, 1]: brightness, translation, cutout — per sample."""
+    B, C, H, W = x.shape
+    dev = x.device
+    x = x + (torch.rand(B, 1, 1, 1, device=dev, dtype=x.dtype) - 0.5)  # brightness
+    # translation by up to `translation` of the size, padding with the background value -1
+    sh, sw = int(H * translation + 0.5), int(W * translation + 0.5)
+    ty = torch.randint(-sh, sh + 1, (B, 1, 1), device=dev)
+    tx = torch.randint(-sw, sw + 1, (B, 1, 1), device=dev)
+    gy, gx = torch.meshgrid(torch.arange(H, device=dev), torch.arange(W, device=dev), indexing="ij")
+    gy = (gy[None] + ty).clamp(-1, H)  # (B, H, W) index into the padded image
+    gx = (gx[None] + tx).clamp(-1, W)
+    xp = F.pad(x, (1, 1, 1, 1), value=-1.0)
+    idx = ((gy + 1) * (W + 2) + (gx + 1)).view(B, 1, H * W).expand(B, C, H * W)
+    x = xp.flatten(2).gather(2, idx).view(B, C, H, W)
+    # cutout: one square of side `cutout`*size per image set to the background
+    ch, cw = int(H * cutout + 0.5), int(W * cutout + 0.5)
+    oy = torch.randint(-(ch // 2), H - ch // 2 + 1, (B, 1, 1), device=dev)  # may hang over the border
+    ox = torch.randint(-(cw // 2), W - cw // 2 + 1, (B, 1, 1), device=dev)
+    gy, gx = torch.meshgrid(torch.arange(H, device=dev), torch.arange(W, device=dev), indexing="ij")
+    inside = (gy[None] >= oy) & (gy[None] < oy + ch) & (gx[None] >= ox) & (gx[None] < ox + cw)
+    return torch.where(inside[:, None], torch.full_like(x, -1.0), x)
+
+
+def d_loss(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    if kind == "hinge":
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()  # BCE, real=1 / fake=0
+
+
+def g_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
+    if kind == "hinge":
+        return -fake_logits.mean()
+    return F.softplus(-fake_logits).mean()  # non-saturating: maximise log D(G(z))
+
+
+class GANLoss:
+    """Phase losses for a model with ``.G(z, labels)`` and ``.D(x, labels)``.
+
+    ``accumulate_gradients(phase, ...)`` runs the forward passes and ``backward()`` for one phase; the trainer
+    zeroes grads and steps the optimiser. ``G``/``D`` may be DDP wrappers of ``net.G``/``net.D``.
+    """
+
+    def __init__(self, net, kind: str = "hinge", *, r1_gamma: float = 0.0, use_augment: bool = False,
+                 G=None, D=None):
+        if kind not in GAN_LOSSES:
+            raise ValueError(f"GAN loss must be one of {GAN_LOSSES}, not {kind!r}")
+        self.net, self.kind, self.r1_gamma, self.use_augment = net, kind, r1_gamma, use_augment
+        self.G, self.D = G or net.G, D or net.D
+
+    def _D(self, D, x, labels):
+        return D(diff_augment(x) if self.use_augment else x, labels)
+
+    def accumulate_gradients(self, phase: str, real: torch.Tensor, real_labels, z: torch.Tensor, gen_labels,
+                             gain: float = 1.0, ctx=nullcontext, backward=torch.Tensor.backward) -> dict[str, float]:
+        if phase == "G":
+            with ctx():
+                fake = self.G(z, gen_labels)
+                fake_logits = self.net.D(diff_augment(fake) if self.use_augment else fake, gen_labels)
+                loss = g_loss(self.kind, fake_logits.float())
+            backward(loss * gain)
+            return {"loss/G": loss.item()}
+        if phase == "D":
+            with torch.no_grad(), ctx():
+                fake = self.net.G(z, gen_labels)
+            with ctx():
+                real_logits = self._D(self.D, real, real_labels).float()
+                fake_logits = self._D(self.D, fake.detach(), gen_labels).float()
+                loss = d_loss(self.kind, real_logits, fake_logits)
+            backward(loss * gain)
+            return {"loss/D": loss.item(), "D(x)": torch.sigmoid(real_logits).mean().item(),
+                    "D(G(z))": torch.sigmoid(fake_logits).mean().item()}
+        if phase == "Dreg":  # R1 in fp32 on un-augmented reals; the unwrapped D (DDP has no double backward)
+            x = real.detach().float().requires_grad_(True)
+            logits = self.net.D(x, real_labels)
+            (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+            r1 = grad.square().flatten(1).sum(1).mean()
+            backward(r1 * (self.r1_gamma / 2) * gain)
+            return {"loss/R1": r1.item()}
+        raise ValueError(f"unknown GAN phase {phase!r}")

@@ -1,0 +1,358 @@
+"""GANs: DCGAN (Radford et al. 2016) and a BigGAN-style class-conditional GAN (Brock et al. 2019: conditional
+BatchNorm in G, projection discriminator of Miyato & Koyama 2018, spectral norm, truncation trick).
+
+Each model is one nn.Module holding ``.G`` and ``.D`` so a checkpoint stores both; ``D`` also serves
+real-vs-fake detection (``discriminate``) and GAN inversion. Losses live in ``imggen/losses.py``; the
+trainer here only owns optimisers, EMA and the phase schedule (StyleGAN2-ADA training_loop phases).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils.parametrizations import spectral_norm
+
+from .. import distributed
+from ..device import amp_dtype, autocast_ctx
+from ..losses import GANLoss
+
+R1_EVERY = 4  # lazy R1: one "Dreg" phase every N steps, weighted by N (StyleGAN2)
+BN_CALIBRATION_BATCHES = 8  # batches used to re-estimate BatchNorm statistics for inference weights
+
+
+def _layout(image_size: int) -> tuple[int, int]:
+    """(start resolution, number of 2x up/down-samplings): 28 -> 7·2², 32 -> 4·2³, 64 -> 4·2⁴."""
+    if image_size not in (28, 32, 64):
+        raise ValueError(f"image_size must be 28, 32 or 64, not {image_size}")
+    s0 = 7 if image_size == 28 else 4
+    return s0, int(math.log2(image_size // s0))
+
+
+def _sn(module: nn.Module, on: bool) -> nn.Module:
+    return spectral_norm(module) if on else module
+
+
+def minibatch_std(x: torch.Tensor, group: int = 4) -> torch.Tensor:
+    """ProGAN minibatch standard deviation: append one channel with the mean feature std over groups."""
+    B, C, H, W = x.shape
+    G = min(group, B)
+    while B % G:
+        G -= 1
+    y = x.float().view(G, B // G, C, H, W)
+    y = (y.var(0, unbiased=False) + 1e-8).sqrt().mean([1, 2, 3])  # (B/G,)
+    y = y.view(1, B // G, 1, 1, 1).expand(G, -1, 1, H, W).reshape(B, 1, H, W)
+    return torch.cat([x, y.to(x.dtype)], 1)
+
+
+# ---- configs ------------------------------------------------------------------------------------------------
+@dataclass
+class DCGANConfig:
+    channels: int = 1  # image channels (1 grayscale, 3 RGB)
+    image_size: int = 28  # 28 | 32 | 64 pixels
+    latent_dim: int = 64  # size of the noise vector z ~ N(0, I)
+    g_width: int = 64  # generator channels at the last hidden layer (doubled per lower resolution)
+    d_width: int = 64  # discriminator channels after the first conv (doubled per lower resolution)
+    upsample: str = "conv_transpose"  # G upsampling: "conv_transpose" 4x4 s2 (Radford) | "nearest" + 3x3 conv
+    d_norm: str = "none"  # discriminator normalisation: "batch" (Radford et al.) | "none"
+    use_spectral_norm: bool = True  # spectral norm on every D layer (Miyato et al. 2018)
+    use_minibatch_std: bool = False  # minibatch-std channel before D's head (ProGAN), against mode collapse
+
+
+@dataclass
+class CGANConfig:
+    channels: int = 1
+    image_size: int = 28
+    latent_dim: int = 64
+    num_classes: int = 10  # classes for conditional BN / projection (0 = unconditional)
+    g_width: int = 64
+    d_width: int = 64
+    upsample: str = "nearest"  # nearest + 3x3 conv: no checkerboard artefacts (Odena et al. 2016)
+    d_norm: str = "none"
+    use_spectral_norm: bool = True
+    use_minibatch_std: bool = False
+
+
+# ---- blocks -------------------------------------------------------------------------------------------------
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose gain and bias come from the class (BigGAN); soft labels (B, K) mix the embeddings."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=num_classes == 0)
+        self.num_classes = num_classes
+        if num_classes:
+            self.gain = nn.Embedding(num_classes, channels)
+            self.bias = nn.Embedding(num_classes, channels)
+            nn.init.ones_(self.gain.weight)
+            nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        h = self.bn(x)
+        if not self.num_classes:
+            return h
+        g, b = (y @ self.gain.weight, y @ self.bias.weight) if y.is_floating_point() else (self.gain(y), self.bias(y))
+        return h * g[:, :, None, None] + b[:, :, None, None]
+
+
+def _up(cin: int, cout: int, kind: str, bias: bool) -> nn.Module:
+    if kind == "conv_transpose":
+        return nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=bias)
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, 1, 1, bias=bias))
+
+
+class Generator(nn.Module):
+    """z (B, latent_dim) -> linear to s0×s0 -> [BN, ReLU, 2x upsample] × k -> tanh image (B, C, H, W)."""
+
+    def __init__(self, channels: int, image_size: int, latent_dim: int, width: int, num_classes: int = 0,
+                 upsample: str = "conv_transpose"):
+        super().__init__()
+        if upsample not in ("conv_transpose", "nearest"):
+            raise ValueError(f"upsample must be 'conv_transpose' or 'nearest', not {upsample!r}")
+        self.s0, k = _layout(image_size)
+        chans = [width * 2 ** (k - 1 - i) for i in range(k)] + [channels]  # e.g. 28 px: 128, 64, C
+        self.num_classes = num_classes
+        self.fc = nn.Linear(latent_dim, chans[0] * self.s0 ** 2)
+        self.norms = nn.ModuleList(ConditionalBatchNorm2d(c, num_classes) for c in chans[:-1])
+        self.ups = nn.ModuleList(_up(a, b, upsample, bias=(b == channels)) for a, b in zip(chans[:-1], chans[1:]))
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.fc(z).view(z.shape[0], -1, self.s0, self.s0)  # (B, C0, s0, s0)
+        for norm, up in zip(self.norms, self.ups):
+            h = up(F.relu(norm(h, labels)))
+        return torch.tanh(h)
+
+
+class Discriminator(nn.Module):
+    """image -> [Conv 4x4 s2, (BN), LeakyReLU] × k -> (minibatch std) -> linear logit (+ class projection)."""
+
+    def __init__(self, channels: int, image_size: int, width: int, num_classes: int = 0, norm: str = "none",
+                 use_sn: bool = True, use_mbstd: bool = False):
+        super().__init__()
+        if norm not in ("batch", "none"):
+            raise ValueError(f"d_norm must be 'batch' or 'none', not {norm!r}")
+        s0, k = _layout(image_size)
+        chans = [channels] + [width * 2 ** i for i in range(k)]  # e.g. 28 px: C, 64, 128
+        layers = []
+        for i, (a, b) in enumerate(zip(chans[:-1], chans[1:])):
+            layers.append(_sn(nn.Conv2d(a, b, 4, 2, 1), use_sn))
+            if norm == "batch" and i > 0:  # Radford et al.: no BN on D's input layer
+                layers.append(nn.BatchNorm2d(b))
+            layers.append(nn.LeakyReLU(0.2))
+        self.body = nn.Sequential(*layers)
+        self.use_mbstd = use_mbstd
+        self.fc = _sn(nn.Linear((chans[-1] + use_mbstd) * s0 * s0, 1), use_sn)
+        self.num_classes = num_classes
+        if num_classes:
+            self.embed = _sn(nn.Embedding(num_classes, chans[-1]), use_sn)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.body(x)  # (B, C_k, s0, s0)
+        feats = minibatch_std(h) if self.use_mbstd else h
+        out = self.fc(feats.flatten(1)).squeeze(1)  # (B,)
+        if self.num_classes and labels is not None:
+            e = labels @ self.embed.weight if labels.is_floating_point() else self.embed(labels)
+            out = out + (e * h.sum([2, 3])).sum(1)  # projection: <embed(y), pooled features>
+        return out
+
+
+# ---- models -------------------------------------------------------------------------------------------------
+class _GAN(nn.Module):
+    """Shared surface of both GANs: sample/decode/discriminate/make_trainer (G and D differ by config)."""
+
+    family = ""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = c = config
+        ncls = getattr(c, "num_classes", 0)
+        self.G = Generator(c.channels, c.image_size, c.latent_dim, c.g_width, ncls, c.upsample)
+        self.D = Discriminator(c.channels, c.image_size, c.d_width, ncls, c.d_norm, c.use_spectral_norm,
+                               c.use_minibatch_std)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def num_classes(self) -> int:
+        return getattr(self.config, "num_classes", 0)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def latents(self, n: int, *, generator: torch.Generator | None = None, truncation: float | None = 1.0):
+        """z ~ N(0, I) with the truncation trick: entries with |z| > 2·truncation are redrawn (BigGAN);
+        truncation 1.0 is the usual [-2, 2] truncated normal, smaller trades diversity for fidelity, None = off."""
+        z = torch.randn(n, self.latent_dim, generator=generator, device=self.device)
+        if truncation is None:
+            return z
+        if truncation <= 0:
+            raise ValueError(f"truncation must be > 0 (or None for none), not {truncation}")
+        bound = 2.0 * truncation
+        for _ in range(100):
+            bad = z.abs() > bound
+            if not bad.any():
+                break
+            z = torch.where(bad, torch.randn(z.shape, generator=generator, device=self.device), z)
+        return z.clamp(-bound, bound)
+
+    def _labels(self, n: int, labels, generator: torch.Generator | None) -> torch.Tensor | None:
+        if not self.num_classes:
+            return None
+        if labels is None:
+            return torch.randint(0, self.num_classes, (n,), generator=generator, device=self.device)
+        y = torch.as_tensor(labels, dtype=torch.long, device=self.device).flatten()
+        if y.numel() == 0:
+            raise ValueError("labels must not be empty")
+        if y.min() < 0 or y.max() >= self.num_classes:
+            raise ValueError(f"labels must be in 0..{self.num_classes - 1}, got {y.tolist()[:10]}")
+        return y.repeat(math.ceil(n / y.numel()))[:n]  # cycle through the requested classes
+
+    def _soft_labels(self, labels, n: int) -> torch.Tensor | None:
+        """decode/discriminate labels: ints (B,), soft (B, K), or None = uniform mixture of all classes."""
+        if not self.num_classes:
+            return None
+        if labels is None:
+            return torch.full((n, self.num_classes), 1 / self.num_classes, device=self.device)
+        y = torch.as_tensor(labels, device=self.device)
+        return y.float() if y.is_floating_point() else y.long()
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, labels=None,
+               truncation: float | None = 1.0) -> torch.Tensor:
+        """(n, C, H, W) in [-1, 1]; conditional models cycle through ``labels`` (random when None)."""
+        z = self.latents(n, generator=generator, truncation=truncation)
+        return self.G(z, self._labels(n, labels, generator))
+
+    def decode(self, z: torch.Tensor, labels=None) -> torch.Tensor:
+        """The generator: latent (B, latent_dim) -> images in [-1, 1] (differentiable, for inversion)."""
+        return self.G(z, self._soft_labels(labels, len(z)))
+
+    def discriminate(self, x: torch.Tensor, labels=None) -> torch.Tensor:
+        """Real-vs-fake logits (B,). Conditional D without labels: the most real-looking class (max over classes)."""
+        if self.num_classes and labels is None:
+            B = x.shape[0]
+            ys = torch.arange(self.num_classes, device=x.device).repeat_interleave(B)
+            return self.D(x.repeat(self.num_classes, 1, 1, 1), ys).view(self.num_classes, B).max(0).values
+        return self.D(x, self._soft_labels(labels, x.shape[0]) if self.num_classes else None)
+
+    def make_trainer(self, train_config, device: torch.device) -> "GANTrainer":
+        return GANTrainer(self, train_config, device)
+
+
+class DCGAN(_GAN):
+    family = "dcgan"
+
+    def __init__(self, config: DCGANConfig = DCGANConfig()):
+        super().__init__(config)
+
+
+class CGAN(_GAN):
+    family = "cgan"
+
+    def __init__(self, config: CGANConfig = CGANConfig()):
+        super().__init__(config)
+
+
+# ---- training -----------------------------------------------------------------------------------------------
+def _ema_avg(decay: float):
+    def avg(ema_p: torch.Tensor, p: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+        beta = min(decay, (1 + float(num_averaged)) / (10 + float(num_averaged)))  # warm-up (TF EMA)
+        return ema_p * beta + p * (1 - beta)
+    return avg
+
+
+@torch.no_grad()
+def calibrate_batchnorm(net: _GAN, batches: int = BN_CALIBRATION_BATCHES, batch_size: int = 64, seed: int = 0):
+    """Re-estimate G's BatchNorm running statistics for the given weights (EMA weights never ran forward)."""
+    bns = [m for m in net.G.modules() if isinstance(m, nn.BatchNorm2d)]
+    if not bns:
+        return net
+    g = torch.Generator(device=net.device).manual_seed(seed)
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    net.G.train()
+    for _ in range(batches):
+        net.G(net.latents(batch_size, generator=g, truncation=None), net._labels(batch_size, None, g))
+    for m in bns:
+        m.momentum = 0.1
+    return net
+
+
+class GANTrainer:
+    """Alternating D/G optimisation; phases are data: [("D", d_steps), ("Dreg", every R1_EVERY), ("G", 1)]."""
+
+    def __init__(self, net: _GAN, cfg, device: torch.device):
+        self.net, self.cfg, self.device = net, cfg, device
+        self.opt_g = torch.optim.Adam(net.G.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
+        self.opt_d = torch.optim.Adam(net.D.parameters(), lr=cfg.lr_d or cfg.lr, betas=tuple(cfg.betas))
+        self.G, self.D = distributed.wrap(net.G), distributed.wrap(net.D)
+        self.loss = GANLoss(net, cfg.loss, r1_gamma=cfg.r1_gamma, use_augment=cfg.use_augment, G=self.G, D=self.D)
+        self.phases = [("D", self.opt_d, net.D, max(1, cfg.d_steps), 1)]
+        if cfg.r1_gamma > 0:
+            self.phases.append(("Dreg", self.opt_d, net.D, 1, R1_EVERY))
+        self.phases.append(("G", self.opt_g, net.G, 1, 1))
+        self.ema = None
+        if cfg.use_ema:
+            self.ema = torch.optim.swa_utils.AveragedModel(net.G, avg_fn=_ema_avg(cfg.ema_decay), use_buffers=False)
+        dtype = amp_dtype(device)
+        self.amp = lambda: autocast_ctx(device, dtype)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+        self.num_steps = 0
+
+    def _labels(self, y: torch.Tensor, n: int):
+        if not self.net.num_classes:
+            return None, None
+        return y.long(), torch.randint(0, self.net.num_classes, (n,), device=self.device)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        self.net.train()
+        B = x.shape[0]
+        out: dict[str, float] = {}
+        for phase, opt, module, repeats, every in self.phases:
+            if self.num_steps % every:
+                continue
+            module.requires_grad_(True)
+            other = self.net.G if module is self.net.D else self.net.D
+            other.requires_grad_(False)
+            for _ in range(repeats):
+                real_y, gen_y = self._labels(y, B)
+                z = torch.randn(B, self.net.latent_dim, device=self.device)
+                opt.zero_grad(set_to_none=True)
+                out.update(self.loss.accumulate_gradients(phase, x, real_y, z, gen_y, gain=every, ctx=self.amp,
+                                                          backward=lambda l: self.scaler.scale(l).backward()))
+                if phase == "Dreg" and distributed.is_dist():
+                    _allreduce_grads(module)  # the R1 pass bypasses DDP (no double backward there)
+                self.scaler.step(opt)
+                self.scaler.update()
+        self.net.requires_grad_(True)
+        self.num_steps += 1
+        if self.ema is not None and all(math.isfinite(v) for v in out.values()):
+            self.ema.update_parameters(self.net.G)  # never average in a diverged step (the loop restores weights)
+        return out
+
+    def inference_model(self) -> _GAN:
+        """A copy in eval mode with EMA generator weights (when used) and re-estimated BatchNorm statistics."""
+        net = copy.deepcopy(self.net)
+        if self.ema is not None:
+            net.G.load_state_dict(self.ema.module.state_dict())
+        calibrate_batchnorm(net, seed=self.cfg.seed)
+        return net.eval()
+
+
+def _allreduce_grads(module: nn.Module) -> None:
+    import torch.distributed as dist
+
+    for p in module.parameters():
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= distributed.world_size()
