@@ -7,7 +7,7 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-GENERATE = re.compile(r"^\s*(generate|sample)", re.I)  # buttons that must produce an image without other input
+GENERATE = re.compile(r"^\s*(generate|sample|interpolate)\b", re.I)  # buttons that must produce an image from defaults
 
 pytestmark = [
     pytest.mark.browser,
