@@ -12,7 +12,7 @@ import torch
 
 from .convert import from01
 
-SCORE_K = 64  # importance samples per score (the reference uses the same k)
+SCORE_K = 32  # importance samples per score (the reference uses the same k)
 SCORE_SEED = 0  # fixed, so the same image always gets the same score
 _cache: dict[str, dict] = {}
 _lock = threading.Lock()

@@ -6,6 +6,7 @@ Miyato et al. 2018), R1 gradient penalty (Mescheder et al. 2018) as a lazy "Dreg
 """
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 
 import torch
@@ -95,3 +96,26 @@ class GANLoss:
             backward(r1 * (self.r1_gamma / 2) * gain)
             return {"loss/R1": r1.item()}
         raise ValueError(f"unknown GAN phase {phase!r}")
+
+
+# ==== VAEs (Kingma & Welling 2014; per-image terms in nats) =============================================
+LOG_2PI = math.log(2 * math.pi)
+
+
+def recon_nll(out: torch.Tensor, x: torch.Tensor, decoder: str, log_sigma: torch.Tensor | None = None) -> torch.Tensor:
+    """-log p(x|z) per image (B,). Bernoulli: ``out`` are logits of grey levels (x+1)/2; Gaussian: ``out`` are
+    means in [-1, 1] with per-channel log-scale ``log_sigma``."""
+    if decoder == "bernoulli":
+        return F.binary_cross_entropy_with_logits(out, (x + 1) / 2, reduction="none").flatten(1).sum(1)
+    ls = log_sigma.view(1, -1, 1, 1)
+    return (0.5 * ((x - out) / ls.exp()).pow(2) + ls + 0.5 * LOG_2PI).flatten(1).sum(1)
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per row (B,)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1)
+
+
+def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, exp(logvar)) summed over the last dim."""
+    return -0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + LOG_2PI).sum(-1)

@@ -14,30 +14,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-LOG_2PI = math.log(2 * math.pi)
+from ..losses import d_loss, gaussian_kl, log_normal, recon_nll
 
-
-# ---------------------------------------------------------------------------------------------------------------
-# VAE losses (per image, nats). Kept here until imggen/losses.py (GAN section, another engineer) is committed.
-
-
-def recon_nll(out: torch.Tensor, x: torch.Tensor, decoder: str, log_sigma: torch.Tensor | None = None) -> torch.Tensor:
-    """-log p(x|z) per image (B,). Bernoulli: ``out`` are logits of grey levels (x+1)/2; Gaussian: ``out`` are
-    means in [-1, 1] with per-channel log-scale ``log_sigma``."""
-    if decoder == "bernoulli":
-        return F.binary_cross_entropy_with_logits(out, (x + 1) / 2, reduction="none").flatten(1).sum(1)
-    ls = log_sigma.view(1, -1, 1, 1)
-    return (0.5 * ((x - out) / ls.exp()).pow(2) + ls + 0.5 * LOG_2PI).flatten(1).sum(1)
-
-
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)) per row (B,)."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1)
-
-
-def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """log N(z; mu, exp(logvar)) summed over the last dim."""
-    return -0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + LOG_2PI).sum(-1)
 
 # ---------------------------------------------------------------------------------------------------------------
 # configs
@@ -282,7 +260,7 @@ class VAE(AE):
         return None
 
     @torch.no_grad()
-    def eval_metrics(self, test_images, batch_size: int = 500, iwae_k: int = 1000, iwae_images: int = 1000,
+    def eval_metrics(self, test_images, batch_size: int = 500, iwae_k: int = 1000, iwae_images: int = 500,
                      seed: int = 0) -> dict:
         """Held-out ELBO and reconstruction error on every test image; IWAE (k=iwae_k) NLL on the first
         ``iwae_images`` of a fixed random permutation (CPU time), also in bits/dim."""
@@ -450,11 +428,6 @@ class VAEGANTrainer:
         self.opt = torch.optim.Adam(vae_params, lr=cfg.lr, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(model.disc.parameters(), lr=cfg.lr_d or cfg.lr, betas=(0.5, 0.999))
 
-    def _d_loss(self, real_logits, fake_logits):
-        if self.cfg.loss == "hinge":
-            return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
-        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()  # BCE, real=1 / fake=0
-
     def step(self, x, y):
         m, c = self.model, self.model.config
         m.train()
@@ -465,7 +438,7 @@ class VAEGANTrainer:
         fakes = torch.cat([x_rec, x_gen])
         # discriminator phase
         d_real, d_fake = m.disc(x), m.disc(fakes.detach())
-        loss_d = self._d_loss(d_real, d_fake)
+        loss_d = d_loss(self.cfg.loss, d_real, d_fake)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
