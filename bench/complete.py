@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from imggen import registry  # noqa: E402
 from imggen.complete import auto_method, complete_batch, mask_preset  # noqa: E402
 from imggen.data import load_data  # noqa: E402
+from imggen.latent import file_hash  # noqa: E402
 from imggen.metrics import classify  # noqa: E402
 
 MASKS = ("bottom", "right", "centre")
@@ -210,7 +211,8 @@ def main(argv=None):
             if (name, method, mk) in done:
                 continue
             r = run(lm.net if lm else None, method, x, y, mk, a.samples, a.batch, a.seed)
-            r.update(model=name, family=lm.family if lm else "-", method=method, mask=mk)
+            r.update(model=name, family=lm.family if lm else "-", method=method, mask=mk,
+                     checkpoint=file_hash(registry.model_paths()[name]) if lm else None)
             res["rows"].append(r)
             save()
             print(f"{name:14s} {method:10s} {mk:7s} acc {r['accuracy']:.3f} psnr {r['psnr']:.2f} "
