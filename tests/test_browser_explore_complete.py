@@ -1,0 +1,64 @@
+"""A real browser drives the Explore and Complete tabs: a slider moves the image, a completion appears."""
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists() and not IN_CI, reason="/usr/bin/chromium is missing"),
+]
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from imggen.ui import common
+
+    if not common.model_choices(capability="decode"):
+        pytest.skip("no shipped generative model yet")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1100})
+        page.goto(app_url, wait_until="domcontentloaded")
+        page.locator("gradio-app").wait_for()
+        page.get_by_role("tab").first.wait_for(timeout=60_000)
+        yield page
+        browser.close()
+
+
+def _src(page, sel: str) -> str:
+    img = page.locator(f"{sel} img").first
+    img.wait_for(timeout=120_000)
+    return img.get_attribute("src")
+
+
+def test_explore_slider_updates_image(page, artifacts):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Explore").click()
+    recipe = page.locator("#exp-recipe textarea, #exp-recipe input").first
+    expect(recipe).to_have_value(re.compile(r":0:"), timeout=120_000)  # rendered at page load
+    before = _src(page, "#exp-image")
+    box = page.locator("#exp-s0 input[type=number]")
+    box.fill("2")
+    box.press("Enter")
+    expect(recipe).to_have_value(re.compile(r":0:2(,|$)"), timeout=60_000)
+    expect(page.locator("#exp-image img").first).not_to_have_attribute("src", before, timeout=60_000)
+    page.screenshot(path=str(artifacts / "explore.png"), full_page=True)
+
+
+def test_complete_shows_completions(page, artifacts):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Complete").click()
+    page.locator("#cmp-go").click()
+    expect(page.locator("#cmp-info")).to_contain_text("completion 4", timeout=180_000)
+    assert _src(page, "#cmp-out") and _src(page, "#cmp-masked")
+    page.screenshot(path=str(artifacts / "complete.png"), full_page=True)
