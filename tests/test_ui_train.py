@@ -86,8 +86,9 @@ def test_stop_flag_ends_run_and_keeps_model():
     t0 = time.time()
     assert "Stopping" in tt.stop_training()
     outs = list(gen)
-    assert time.time() - t0 < 10 and "stopped early by the user" in outs[-1][1]
+    assert time.time() - t0 < 60 and "stopped early by the user after 1 steps" in outs[-1][1]  # at the next step
     assert "tiny-stopped" in imggen.list_models() and len(outs[-1][7]) == 2  # weights + GIF to download
+    assert imggen.list_models()["tiny-stopped"]["recipe"]["steps"] == 1
     tt.arm()
     tt.stop_training()  # Stop while queued: the job ends before it starts
     assert "before it started" in list(tt.start_training(**settings()))[-1][1]
@@ -163,3 +164,25 @@ def test_empty_zip_is_a_clear_error(client, tmp_path):
     z.write_bytes(zip_bytes({"readme.txt": b"nothing"}))
     with pytest.raises(AppError, match="no images"):
         client.predict(**settings(data_source=tt.DATA_ZIP, zip_file=handle_file(str(z))), api_name="/train")
+
+
+def test_one_job_at_a_time_and_other_tabs_stay_responsive(client):
+    from gradio_client import Client
+    from gradio_client.utils import Status
+
+    first = client.submit(**settings(epochs=30, name="tiny-long"), api_name="/train")
+    for out in first:
+        if is_file(out[0]):
+            break
+    other = Client(client.src, verbose=False, download_files=False)  # a second visitor
+    second = other.submit(**settings(epochs=1, name="tiny-waiting"), api_name="/train")
+    deadline = time.time() + 10
+    while second.status().code != Status.IN_QUEUE and time.time() < deadline:
+        time.sleep(0.1)
+    assert second.status().code == Status.IN_QUEUE and second.status().rank is not None  # waits, sees its place
+    t0 = time.time()
+    other.predict(None, api_name="/models_refresh")  # another tab answers while the training runs
+    assert time.time() - t0 < 10 and not first.done()
+    first.cancel()
+    outs = list(second)  # the queued job runs once the first is gone
+    assert "finished" in outs[-1][1]
