@@ -166,6 +166,20 @@ def best_per_family(res: dict) -> dict:
     return {f: m for f, (m, _) in best.items()}
 
 
+def merge(files: list[Path], out: Path) -> None:
+    """Combine result files measured on the same digits (later files win for the same model/method/mask)."""
+    runs = [json.loads(f.read_text()) for f in files]
+    keys = {(r["images"], r["samples"], r.get("seed", 0)) for r in runs}
+    assert len(keys) == 1, f"results measured on different digits/samples cannot be merged: {keys}"
+    res, rows = dict(runs[0]), {}
+    for run_ in runs:
+        rows.update({(r["model"], r["method"], r["mask"]): r for r in run_["rows"]})
+    res["rows"] = list(rows.values())
+    res["best_per_family"] = best_per_family(res)
+    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
+    out.with_suffix(".md").write_text(markdown(res))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", type=int, default=1000)
@@ -180,7 +194,11 @@ def main(argv=None):
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "complete"))
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                    help="keep rows of an earlier run on the same digits and skip them")
+    p.add_argument("--merge", nargs="*", default=None,
+                   help="only combine these result .json files (runs in parallel on the same digits) into --out")
     a = p.parse_args(argv)
+    if a.merge is not None:
+        return merge([Path(f) for f in a.merge], Path(a.out))
     torch.set_num_threads(a.threads)
     x, y, data_name = test_digits(a.images, a.seed)
     res = {"images": len(x), "samples": a.samples, "data": data_name, "threads": a.threads,
