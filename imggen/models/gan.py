@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -304,8 +305,8 @@ class GANTrainer:
         self.ema = None
         if cfg.use_ema:
             self.ema = torch.optim.swa_utils.AveragedModel(net.G, avg_fn=_ema_avg(cfg.ema_decay), use_buffers=False)
-        dtype = amp_dtype(device)
-        self.amp = lambda: autocast_ctx(device, dtype)
+        dtype = amp_dtype(device) if getattr(cfg, "use_amp", True) else None
+        self.amp = (lambda: autocast_ctx(device, dtype)) if dtype else nullcontext
         self.scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
         self.num_steps = 0
 

@@ -1,0 +1,238 @@
+"""GANs: shapes/ranges for every config, training lowers the D loss, determinism, conditioning, checkpoints,
+NaN guard, DDP with 2 gloo processes. Tiny models, CPU, seconds."""
+import math
+
+import pytest
+import torch
+
+from imggen import checkpoint, losses
+from imggen.models.gan import CGAN, CGANConfig, DCGAN, DCGANConfig, minibatch_std
+from imggen.registry import build, load
+from imggen.train import TrainConfig, train
+
+TINY = dict(latent_dim=8, g_width=8, d_width=8)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads; on a busy shared machine oversubscription costs minutes."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny(family="dcgan", **kw):
+    torch.manual_seed(0)
+    return build(family, **{**TINY, **kw})
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("family", ["dcgan", "cgan"])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("size", [28, 32, 64])
+def test_shapes_and_ranges(family, channels, size):
+    m = tiny(family, channels=channels, image_size=size, use_minibatch_std=True)
+    x = m.sample(4, generator=gen())
+    assert x.shape == (4, channels, size, size)
+    assert x.min() >= -1 and x.max() <= 1
+    assert m.decode(torch.randn(3, m.latent_dim)).shape == (3, channels, size, size)
+    assert m.discriminate(x).shape == (4,)
+    # forward + backward through D and G are finite
+    m.D(m.G(torch.randn(2, 8), torch.tensor([0, 1]) if family == "cgan" else None),
+        torch.tensor([0, 1]) if family == "cgan" else None).sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in m.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize("upsample", ["conv_transpose", "nearest"])
+@pytest.mark.parametrize("d_norm", ["batch", "none"])
+def test_architecture_options(upsample, d_norm):
+    m = tiny("dcgan", upsample=upsample, d_norm=d_norm, use_spectral_norm=False)
+    assert m.sample(2, generator=gen()).shape == (2, 1, 28, 28)
+    with pytest.raises(ValueError):
+        tiny("dcgan", upsample="bilinear-ish")
+    with pytest.raises(ValueError):
+        tiny("dcgan", image_size=48)
+
+
+def test_minibatch_std_channel():
+    x = torch.randn(8, 3, 4, 4)
+    y = minibatch_std(x)
+    assert y.shape == (8, 4, 4, 4)
+    assert (y[:, 3] > 0).all()
+    assert minibatch_std(torch.zeros(5, 2, 3, 3))[:, 2].max() < 1e-3  # no diversity -> ~0 std
+
+
+def test_seeded_determinism_and_truncation():
+    m = tiny("cgan").eval()
+    a, b = m.sample(6, generator=gen(1)), m.sample(6, generator=gen(1))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, m.sample(6, generator=gen(2)))
+    z = m.latents(2000, generator=gen(0), truncation=0.5)
+    assert z.abs().max() <= 1.0 and z.std() < 0.8
+    assert m.latents(2000, generator=gen(0), truncation=None).abs().max() > 2.5
+    with pytest.raises(ValueError):
+        m.latents(2, truncation=0)
+
+
+def test_conditional_labels_respected():
+    m = tiny("cgan").eval()
+    with torch.no_grad():  # give each class its own conditional-BN gain/bias, as training does
+        for mod in m.G.modules():
+            if hasattr(mod, "gain"):
+                mod.gain.weight.normal_(1, 0.5)
+                mod.bias.weight.normal_(0, 0.5)
+    z = torch.randn(4, 8, generator=gen())
+    x0, x1 = m.decode(z, torch.zeros(4, dtype=torch.long)), m.decode(z, torch.ones(4, dtype=torch.long))
+    assert (x0 - x1).abs().mean() > 1e-3
+    onehot = torch.nn.functional.one_hot(torch.ones(4, dtype=torch.long), 10).float()
+    assert torch.allclose(m.decode(z, onehot), x1, atol=1e-5)  # soft labels = embedding mixtures
+    # labels cycle, are validated, and the projection D depends on them
+    assert m._labels(5, [3, 7], None).tolist() == [3, 7, 3, 7, 3]
+    with pytest.raises(ValueError):
+        m.sample(2, labels=[10])
+    xr = torch.rand(3, 1, 28, 28) * 2 - 1
+    with torch.no_grad():
+        m.D.embed.weight.normal_()
+    assert not torch.allclose(m.discriminate(xr, torch.zeros(3, dtype=torch.long)),
+                              m.discriminate(xr, torch.ones(3, dtype=torch.long)))
+    assert m.discriminate(xr).shape == (3,)  # no labels: max over classes
+
+
+def test_diff_augment_keeps_shape_and_gradients():
+    x = (torch.rand(4, 3, 32, 32) * 2 - 1).requires_grad_(True)
+    y = losses.diff_augment(x)
+    assert y.shape == x.shape
+    y.sum().backward()
+    assert x.grad.abs().sum() > 0
+
+
+def _batch(n=16):
+    from imggen.data import load_data
+
+    d = load_data("mnist5k", limit=n)
+    return d.images, d.labels
+
+
+@pytest.mark.parametrize("loss", ["hinge", "bce"])
+def test_training_lowers_discriminator_loss(loss):
+    x, y = _batch()
+    m = tiny("dcgan", g_width=16, d_width=16)
+    tr = m.make_trainer(TrainConfig(loss=loss, lr=1e-3, use_ema=False), torch.device("cpu"))
+    first = tr.step(x, y)
+    for _ in range(15):
+        last = tr.step(x, y)
+    assert set(first) >= {"loss/D", "loss/G", "D(x)", "D(G(z))"}
+    assert last["loss/D"] < first["loss/D"]
+    assert last["D(x)"] > first["D(x)"]
+
+
+def test_trainer_aids_run():
+    x, y = _batch(8)
+    m = tiny("cgan", use_minibatch_std=True)
+    cfg = TrainConfig(r1_gamma=1.0, use_augment=True, d_steps=2, use_ema=True)
+    tr = m.make_trainer(cfg, torch.device("cpu"))
+    out = tr.step(x, y)
+    assert "loss/R1" in out and all(math.isfinite(v) for v in out.values())
+    for _ in range(3):
+        tr.step(x, y)
+    net = tr.inference_model()
+    assert not net.training and net is not m
+    ema_w, live_w = net.G.fc.weight, m.G.fc.weight
+    assert not torch.equal(ema_w, live_w)  # EMA weights, not the live ones
+
+
+def test_checkpoint_round_trip(tmp_path):
+    from dataclasses import asdict
+
+    m = tiny("cgan").eval()
+    path = checkpoint.save(m, tmp_path / "c.safetensors", family="cgan", config=asdict(m.config))
+    loaded = load(str(path))
+    assert loaded.config == m.config and isinstance(loaded.net, CGAN)
+    expect = (m.sample(5, generator=gen(3), labels=[1, 2]) + 1) / 2
+    assert torch.allclose(loaded.sample(5, seed=3, labels=[1, 2]), expect.clamp(0, 1), atol=1e-6)
+    x01 = torch.rand(2, 1, 28, 28)
+    assert torch.allclose(loaded.discriminate(x01), m.discriminate(x01 * 2 - 1), atol=1e-5)
+    assert checkpoint.read_metadata(path)["config"] == asdict(m.config)
+
+
+def test_train_loop_writes_checkpoint(tmp_path):
+    from imggen.data import load_data
+
+    data = load_data("mnist5k", limit=64)
+    cfg = TrainConfig(epochs=1, batch_size=16, max_steps=3, eval_samples=0, num_grid=4, use_ema=True)
+    events = list(train("cgan", data, cfg, model_config=TINY, out=tmp_path / "g.safetensors"))
+    assert events[-1].kind == "end" and events[-1].ckpt_path
+    assert "loss/D" in events[-1].losses
+    net = load(events[-1].ckpt_path)
+    assert net.config.num_classes == 10
+    assert net.sample(3, seed=0, labels=[4]).shape == (3, 1, 28, 28)
+
+
+def test_nan_guard_keeps_weights(tmp_path, monkeypatch):
+    from imggen.data import load_data
+    from imggen.models import gan
+
+    data = load_data("mnist5k", limit=64)
+    orig_step = gan.GANTrainer.step
+
+    def bad_step(self, x, y):
+        out = orig_step(self, x, y)
+        if self.num_steps >= 2:  # diverge: poison the weights and report a NaN loss
+            with torch.no_grad():
+                self.net.G.fc.weight.fill_(float("nan"))
+            out["loss/D"] = float("nan")
+        return out
+
+    monkeypatch.setattr(gan.GANTrainer, "step", bad_step)
+    torch.manual_seed(0)
+    model = build("dcgan", **TINY)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = TrainConfig(epochs=1, batch_size=16, max_steps=4, eval_samples=0, num_grid=4)
+    events = list(train("dcgan", data, cfg, model=model, out=tmp_path / "n.safetensors"))
+    assert events[-1].kind == "error" and "NaN" in events[-1].message
+    assert all(torch.isfinite(v.float()).all() for v in model.state_dict().values())
+    assert torch.equal(model.G.fc.weight, start["G.fc.weight"])  # weights of the last good epoch (= start)
+    saved = load(events[-1].ckpt_path)
+    assert torch.isfinite(saved.sample(2, seed=0)).all()
+
+
+def _ddp_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    import torch.distributed as dist
+
+    from imggen.models.gan import DCGAN, DCGANConfig
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(rank)  # different init per rank: DDP must broadcast rank 0's weights
+        net = DCGAN(DCGANConfig(**TINY))
+        tr = net.make_trainer(TrainConfig(lr=1e-2, use_ema=False, r1_gamma=1.0), torch.device("cpu"))
+        torch.manual_seed(100 + rank)  # different data and noise per rank
+        x = torch.rand(4, 1, 28, 28) * 2 - 1
+        before = net.G.fc.weight.detach().clone()
+        tr.step(x, torch.zeros(4, dtype=torch.long))
+        assert not torch.equal(before, net.G.fc.weight)
+        torch.save({k: v.detach() for k, v in net.named_parameters()}, f"{out_dir}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_two_gloo_processes_keep_replicas_equal(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.spawn(_ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    p0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    p1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert p0.keys() == p1.keys() and len(p0) > 5
+    for k in p0:
+        assert torch.allclose(p0[k], p1[k], atol=1e-6), k
+
+
+def test_configs_are_the_registered_ones():
+    assert isinstance(build("dcgan"), DCGAN) and isinstance(build("cgan"), CGAN)
+    assert DCGANConfig().latent_dim == build("dcgan").latent_dim
+    assert CGANConfig().num_classes == 10
