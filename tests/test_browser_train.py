@@ -65,3 +65,24 @@ def test_start_streams_changing_grid(page, artifacts):
     dropdown = page.locator("#exp-model input").first
     dropdown.click()
     expect(page.get_by_role("option", name="browser-tiny")).to_be_visible(timeout=10_000)
+
+
+def test_closing_the_browser_ends_the_job_and_keeps_the_model(page):
+    """No zombie job: when the page goes away the server closes the generator, which saves the model."""
+    import time
+
+    import imggen
+
+    page.get_by_text("Settings (filled by the preset").click()
+    for elem_id, value in (("train-max-images", 256), ("train-width", 8), ("train-latent", 16)):
+        _fill(page, elem_id, value)
+    _fill(page, "train-epochs", 50)
+    page.locator("#train-name textarea, #train-name input").first.fill("browser-closed")
+    page.locator("#train-start").click()
+    page.locator("#train-grid img").wait_for(timeout=150_000)  # the first epoch is done
+    page.close()
+    deadline = time.time() + 60
+    while (tt._JOB_LOCK.locked() or "browser-closed" not in imggen.list_models()) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not tt._JOB_LOCK.locked(), "the training job kept running after the browser left"
+    assert imggen.list_models()["browser-closed"]["recipe"]["steps"] < 50 * 4
