@@ -8,11 +8,13 @@ import gradio as gr
 
 from . import common, models_tab
 from . import train_tab
+from . import sample
 from . import interpolate, reconstruct
 from . import complete as complete_tab, explore
 
 # Each tab module has TITLE, ID and render(); add yours with one line ABOVE models_tab (kept last).
 TABS = [
+    sample,
     explore,
     complete_tab,
     reconstruct,

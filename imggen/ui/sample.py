@@ -1,0 +1,228 @@
+"""Sample tab: a seeded grid from any generative model (class picker and truncation for models that take them),
+click a sample to enlarge it, and a Detection section scoring an upload with a GAN's discriminator."""
+from __future__ import annotations
+
+import functools
+import inspect
+import io
+
+import gradio as gr
+import numpy as np
+import torch
+
+from .. import registry
+from ..convert import to_pil
+from ..data import default_mnist_root, load_data
+from ..preprocess import image_to_tensor, prepare_digit
+from . import common
+
+TITLE = "Sample"
+ID = "sample"
+
+MAX_COUNT = 64
+RANDOM, EACH = "random", "each class in turn"
+REFERENCE_N = 500  # real test digits and samples behind the detection score distribution
+
+
+# ---- capabilities -------------------------------------------------------------------------------------------
+def _accepts(name: str, arg: str) -> bool:
+    try:
+        fam = registry.list_models()[name]["family"]
+        _, cls = registry.family_classes(fam)
+    except (KeyError, ValueError, ImportError, AttributeError):
+        return False
+    return arg in inspect.signature(cls.sample).parameters
+
+
+def _options(name: str | None) -> tuple[list[str], str, bool, bool]:
+    """(class choices, default class, show class picker, show truncation) for a model."""
+    card = registry.list_models().get(name or "", {})
+    ncls = card.get("config", {}).get("num_classes", 0) if card else 0
+    return [RANDOM, EACH, *map(str, range(ncls))], EACH if ncls else RANDOM, ncls > 0, \
+        bool(card) and _accepts(name, "truncation")
+
+
+def model_options(name: str | None):
+    """(class dropdown update, truncation slider update) for the chosen model."""
+    choices, value, show_cls, show_trunc = _options(name)
+    return gr.Dropdown(choices=choices, value=value, visible=show_cls), gr.Slider(visible=show_trunc)
+
+
+def _labels(choice: str | None, n: int, num_classes: int):
+    if not num_classes or choice in (None, "", RANDOM):
+        return None
+    if choice == EACH:
+        return [i % num_classes for i in range(n)]
+    try:
+        label = int(choice)
+    except ValueError:
+        raise gr.Error(f"Unknown class {choice!r}.") from None
+    if not 0 <= label < num_classes:
+        raise gr.Error(f"Class must be between 0 and {num_classes - 1}.")
+    return [label] * n
+
+
+# ---- sampling -----------------------------------------------------------------------------------------------
+def draw(model: str, count, seed, class_choice, truncation) -> tuple[torch.Tensor, dict]:
+    """The samples (n, C, H, W) in [0, 1] and the recipe that reproduces them."""
+    name = common.require_model(model)
+    try:
+        n = int(count or 0)
+    except (TypeError, ValueError):
+        raise gr.Error(f"Count must be a whole number, not {count!r}.") from None
+    if not 1 <= n <= MAX_COUNT:
+        raise gr.Error(f"Count must be between 1 and {MAX_COUNT}.")
+    seed = common.to_seed(seed)
+    with common.user_errors():
+        m = registry.load(name)
+        kw = {}
+        labels = _labels(class_choice, n, getattr(m.config, "num_classes", 0))
+        if labels is not None:
+            kw["labels"] = labels
+        if truncation is not None and _accepts(name, "truncation"):
+            kw["truncation"] = float(truncation)
+        x = m.sample(n, seed=seed, **kw)
+    recipe = {"tab": "sample", "model": name, "n": n, "seed": seed, "class": class_choice or RANDOM,
+              **({"truncation": kw["truncation"]} if "truncation" in kw else {})}
+    return x, recipe
+
+
+def sample(model, count, seed, class_choice, truncation):
+    """-> (grid PNG, gallery of single samples, info markdown, recipe state)."""
+    x, recipe = draw(model, count, seed, class_choice, truncation)
+    grid_png = common.png_output(x, recipe, scale=3)
+    scale = max(1, 112 // x.shape[-1])
+    gallery = [(to_pil(xi, scale=scale, recipe={**recipe, "index": i}), f"#{i}") for i, xi in enumerate(x)]
+    info = f"**Seed {recipe['seed']}** · {recipe['n']} samples from `{recipe['model']}`"
+    if "truncation" in recipe:
+        info += f" · truncation {recipe['truncation']:g}"
+    if recipe["class"] != RANDOM:
+        info += f" · class: {recipe['class']}"
+    return grid_png, gallery, info, recipe
+
+
+def enlarge(recipe: dict | None, index) -> object:
+    """One sample of the last grid, enlarged (re-drawn from its recipe: same seed, same sample)."""
+    if not recipe:
+        raise gr.Error("Generate samples first, then click one to enlarge it.")
+    i = int(index)
+    if not 0 <= i < recipe["n"]:
+        raise gr.Error(f"Sample index must be between 0 and {recipe['n'] - 1}.")
+    x, _ = draw(recipe["model"], recipe["n"], recipe["seed"], recipe["class"], recipe.get("truncation"))
+    return to_pil(x[i], scale=max(1, 280 // x.shape[-1]), recipe={**recipe, "index": i})
+
+
+def on_select(recipe: dict | None, evt: gr.SelectData):
+    return enlarge(recipe, evt.index)
+
+
+# ---- detection ----------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=8)
+def reference_scores(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """sigmoid(D) on held-out real test digits and on the model's own samples (seed 0)."""
+    m = registry.load(name)
+    c = m.config
+    test = load_data("mnist" if default_mnist_root() else "mnist5k", split="test", image_size=c.image_size,
+                     channels=c.channels, limit=REFERENCE_N)
+    with torch.no_grad():
+        real = torch.sigmoid(m.discriminate((test.images + 1) / 2)).numpy()
+        fake = torch.sigmoid(m.discriminate(m.sample(len(test), seed=0))).numpy()
+    return real, fake
+
+
+def _model_input(src, config) -> torch.Tensor:
+    """(1, C, H, W) in [0, 1]: the MNIST digit pipeline for 1x28 models, a plain resize otherwise."""
+    if config.channels == 1 and config.image_size == 28:
+        x = prepare_digit(src)
+    else:
+        x = image_to_tensor(src, config.image_size, config.channels)
+    return ((x + 1) / 2)[None]
+
+
+def _plot(score: float, real: np.ndarray, fake: np.ndarray):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(5, 2.4), dpi=100)
+    bins = np.linspace(0, 1, 26)
+    ax.hist(real, bins=bins, alpha=0.6, label=f"real test digits (n={len(real)})", color="tab:blue")
+    ax.hist(fake, bins=bins, alpha=0.6, label=f"model samples (n={len(fake)})", color="tab:orange")
+    ax.axvline(score, color="black", lw=2, label="your image")
+    ax.set_xlabel("discriminator score sigmoid(D): 0 = fake, 1 = real")
+    ax.legend(fontsize=7, loc="upper center")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def detect(model, upload):
+    """-> (preprocessed input PNG, score-distribution plot PNG, markdown with the score and percentiles)."""
+    name = common.require_model(model)
+    if not upload:
+        raise gr.Error("No image uploaded: choose an image file first.")
+    with common.user_errors():
+        m = registry.load(name)
+        if not hasattr(m.net, "discriminate"):
+            raise ValueError(f"{name} has no discriminator; pick a GAN for detection.")
+        x = _model_input(upload, m.config)
+        with torch.no_grad():
+            score = torch.sigmoid(m.discriminate(x)).item()
+        real, fake = reference_scores(name)
+    pr, pf = (real < score).mean() * 100, (fake < score).mean() * 100
+    verdict = ("looks **real** to this discriminator" if score >= np.median(fake) and pr >= 5
+               else "looks **generated** to this discriminator")
+    md = (f"**Score {score:.3f}** (sigmoid of D) — your image {verdict}.\n\n"
+          f"Higher than **{pr:.0f} %** of real test digits (median {np.median(real):.3f}) and **{pf:.0f} %** of "
+          f"`{name}` samples (median {np.median(fake):.3f}). A GAN's discriminator is trained to tell its own "
+          "generator's samples from the training data, so treat it as a hint, not a forensic verdict.")
+    recipe = {"tab": "sample/detect", "model": name, "score": round(score, 4)}
+    preview = to_pil(x[0], scale=4, recipe=recipe)
+    return preview, _plot(score, real, fake), md
+
+
+# ---- layout -------------------------------------------------------------------------------------------------
+def render() -> None:
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            model = common.model_dropdown("Model", capability="sample", elem_id="sample-model")
+            count = gr.Slider(1, MAX_COUNT, value=16, step=1, label="Count", elem_id="sample-count")
+            seed = common.seed_input(0, elem_id="sample-seed")
+            choices, value, show_cls, show_trunc = _options(model.value)
+            classes = gr.Dropdown(choices=choices, value=value, visible=show_cls,
+                                  label="Class", elem_id="sample-class", allow_custom_value=True,  # checked in _labels
+                                  info="for conditional models: one digit, each in turn, or random")
+            truncation = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Truncation", elem_id="sample-truncation",
+                                   visible=show_trunc,
+                                   info="latent entries beyond ±2×truncation are redrawn: lower = cleaner, less varied")
+            go = gr.Button("Generate", variant="primary", elem_id="sample-btn")
+        with gr.Column(scale=2):
+            info = gr.Markdown(elem_id="sample-info")
+            grid_img = common.image_output("Grid (PNG with its recipe)", elem_id="sample-grid")
+            gallery = gr.Gallery(label="Samples — click one to enlarge", columns=8, height="auto", format="png",
+                                 elem_id="sample-gallery", allow_preview=False)
+            zoom = common.image_output("Enlarged sample", elem_id="sample-zoom", height=300)
+    recipe = gr.State(None)
+    model.change(model_options, model, [classes, truncation], api_visibility="private", queue=False)
+    go.click(sample, [model, count, seed, classes, truncation], [grid_img, gallery, info, recipe], api_name="sample",
+             concurrency_limit=2)
+    gallery.select(on_select, recipe, zoom, api_visibility="private")
+    with gr.Accordion("Detection: real or generated?", open=False, elem_id="detect-section"):
+        gr.Markdown("Upload an image; a GAN's discriminator scores it (sigmoid of D), shown beside the scores of "
+                    "real test digits and of the model's own samples.")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=280):
+                dmodel = common.model_dropdown("Discriminator of", capability="discriminate", elem_id="detect-model")
+                upload = gr.Image(type="filepath", label="Image to score", sources=["upload", "clipboard"],
+                                  elem_id="detect-upload", height=220)
+                dgo = gr.Button("Score it", elem_id="detect-btn")
+            with gr.Column(scale=2):
+                dmd = gr.Markdown(elem_id="detect-result")
+                with gr.Row():
+                    dprev = common.image_output("What the discriminator sees", elem_id="detect-input", height=200)
+                    dplot = common.image_output("Score distribution", elem_id="detect-plot", height=240)
+    dgo.click(detect, [dmodel, upload], [dprev, dplot, dmd], api_name="detect", concurrency_limit=2)

@@ -1,0 +1,131 @@
+"""Sample tab: callbacks directly (tiny registered GANs) and through gradio_client (shipped GANs)."""
+from dataclasses import asdict
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from imggen import checkpoint, registry
+from imggen.convert import read_recipe
+from imggen.data import load_data
+from imggen.ui import sample as tab
+
+TINY = dict(latent_dim=8, g_width=8, d_width=8)
+
+
+@pytest.fixture(scope="module")
+def tiny_gans(tmp_path_factory):
+    d = tmp_path_factory.mktemp("gans")
+    names = {}
+    for fam in ("dcgan", "cgan"):
+        torch.manual_seed(0)
+        net = registry.build(fam, **TINY)
+        path = checkpoint.save(net, d / f"{fam}.safetensors", family=fam, config=asdict(net.config))
+        names[fam] = f"test-{fam}-sample"
+        registry.register(names[fam], path)
+    return names
+
+
+@pytest.fixture(scope="module")
+def digit_png(tmp_path_factory):
+    x = load_data("mnist5k", split="test", limit=1).images[0, 0]
+    p = tmp_path_factory.mktemp("up") / "digit.png"
+    Image.fromarray(((x + 1) * 127.5).round().byte().numpy()).save(p)
+    return str(p)
+
+
+def _arr(im):
+    return np.asarray(im.convert("L"))
+
+
+def test_sample_grid_gallery_and_recipe(tiny_gans):
+    grid, gallery, info, recipe = tab.sample(tiny_gans["cgan"], 6, 11, tab.EACH, 0.7)
+    assert isinstance(grid, Image.Image) and len(gallery) == 6
+    assert "Seed 11" in info and "truncation 0.7" in info
+    assert recipe == {"tab": "sample", "model": tiny_gans["cgan"], "n": 6, "seed": 11, "class": tab.EACH,
+                      "truncation": 0.7}
+    assert read_recipe(grid)["seed"] == 11
+    grid2, *_ = tab.sample(tiny_gans["cgan"], 6, 11, tab.EACH, 0.7)
+    assert np.array_equal(_arr(grid), _arr(grid2))  # same seed, same samples
+    grid3, *_ = tab.sample(tiny_gans["cgan"], 6, 12, tab.EACH, 0.7)
+    assert not np.array_equal(_arr(grid), _arr(grid3))
+    big = tab.enlarge(recipe, 2)
+    small = gallery[2][0]
+    assert big.width > small.width
+    assert np.array_equal(_arr(big.resize(small.size, Image.Resampling.NEAREST)), _arr(small))
+
+
+def test_class_and_truncation_controls(tiny_gans):
+    cls, trunc = tab.model_options(tiny_gans["cgan"])
+    assert cls.visible and "7" in [c[0] if isinstance(c, tuple) else c for c in cls.choices]
+    assert trunc.visible
+    cls, trunc = tab.model_options(tiny_gans["dcgan"])
+    assert not cls.visible and trunc.visible
+    assert tab._labels("3", 4, 10) == [3, 3, 3, 3]
+    assert tab._labels(tab.EACH, 12, 10)[10:] == [0, 1]
+    assert tab._labels(tab.RANDOM, 4, 10) is None
+    _, _, _, r = tab.sample(tiny_gans["dcgan"], 2, 0, tab.RANDOM, 1.0)
+    assert r["model"] == tiny_gans["dcgan"]
+
+
+@pytest.mark.parametrize("args, match", [
+    ((None, 4, 0, tab.RANDOM, 1.0), "No model"),
+    (("MODEL", 0, 0, tab.RANDOM, 1.0), "Count"),
+    (("MODEL", 200, 0, tab.RANDOM, 1.0), "Count"),
+    (("MODEL", 4, -3, tab.RANDOM, 1.0), "Seed"),
+    (("MODEL", 4, 0, "12", 1.0), "Class"),
+])
+def test_sample_errors(tiny_gans, args, match):
+    args = tuple(tiny_gans["cgan"] if a == "MODEL" else a for a in args)
+    with pytest.raises(gr.Error, match=match):
+        tab.sample(*args)
+    with pytest.raises(gr.Error, match="Generate samples first"):
+        tab.enlarge(None, 0)
+
+
+def test_detect_scores_upload_against_references(tiny_gans, digit_png, tmp_path):
+    prev, plot, md = tab.detect(tiny_gans["cgan"], digit_png)
+    assert prev.size == (112, 112) and plot.width > 200
+    score = float(md.split("**Score ")[1].split("**")[0])
+    assert 0 <= score <= 1 and "real test digits" in md
+    real, fake = tab.reference_scores(tiny_gans["cgan"])
+    assert len(real) == tab.REFERENCE_N and len(fake) == tab.REFERENCE_N
+    bad = tmp_path / "x.png"
+    bad.write_bytes(b"definitely not an image")
+    with pytest.raises(gr.Error):
+        tab.detect(tiny_gans["dcgan"], str(bad))
+    with pytest.raises(gr.Error, match="No image"):
+        tab.detect(tiny_gans["dcgan"], None)
+
+
+SHIPPED = ("dcgan-mnist", "cgan-mnist")
+needs_shipped = pytest.mark.skipif(not all(m in registry.model_paths() for m in SHIPPED),
+                                   reason="shipped GAN checkpoints missing")
+
+
+@needs_shipped
+def test_sample_through_client(client):
+    grid, gallery, info = client.predict("cgan-mnist", 10, 5, "3", 1.0, api_name="/sample")
+    assert "Seed 5" in info and len(gallery) == 10
+    assert read_recipe(grid)["class"] == "3"
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="minimum"):  # the slider's own bound check
+        client.predict("dcgan-mnist", 0, 5, tab.RANDOM, 1.0, api_name="/sample")
+    with pytest.raises(AppError, match="Class must be"):
+        client.predict("cgan-mnist", 4, 5, "12", 1.0, api_name="/sample")
+
+
+@needs_shipped
+def test_detect_through_client(client, digit_png, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    prev, plot, md = client.predict("dcgan-mnist", handle_file(digit_png), api_name="/detect")
+    assert "Score" in md and Image.open(plot).width > 200
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(AppError):
+        client.predict("dcgan-mnist", handle_file(str(bad)), api_name="/detect")
