@@ -12,7 +12,7 @@ from imggen import anomaly, checkpoint  # noqa: E402
 from imggen.evaluate import evaluate_model, test_data  # noqa: E402
 from imggen.registry import load, model_paths  # noqa: E402
 
-ANOMALY_IMAGES = 2000  # test images in the typicality reference (first 2000 of the 10k test set; CPU time)
+ANOMALY_IMAGES = 1000  # test images in the typicality reference (first 1000 of the 10k test set; CPU time)
 
 ABOUT = {
     "ae": "Deterministic convolutional autoencoder (no prior; samples decode codes drawn from a diagonal Gaussian "
