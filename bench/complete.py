@@ -222,6 +222,7 @@ def main(argv=None):
     jobs = [(None, "classical", m) for m in CLASSICAL if a.methods is None or m in a.methods]
     for name in names:
         lm = registry.load(name, device="cpu")
+        lm.checkpoint_hash = file_hash(registry.model_paths()[name])  # of the weights loaded (files may be replaced later)
         jobs += [(lm, name, m) for m in methods_for(lm.net) if (a.methods is None and m == auto_method(lm.net, lm.family))
                  or (a.methods is not None and m in a.methods)]
     for lm, name, method in jobs:
@@ -230,7 +231,8 @@ def main(argv=None):
                 continue
             r = run(lm.net if lm else None, method, x, y, mk, a.samples, a.batch, a.seed)
             r.update(model=name, family=lm.family if lm else "-", method=method, mask=mk,
-                     checkpoint=file_hash(registry.model_paths()[name]) if lm else None)
+                     checkpoint=lm.checkpoint_hash if lm else None,
+                     checkpoint_recipe=lm.meta["recipe"] if lm else None)
             res["rows"].append(r)
             save()
             print(f"{name:14s} {method:10s} {mk:7s} acc {r['accuracy']:.3f} psnr {r['psnr']:.2f} "
