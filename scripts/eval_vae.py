@@ -12,7 +12,7 @@ from imggen import anomaly, checkpoint  # noqa: E402
 from imggen.evaluate import evaluate_model, test_data  # noqa: E402
 from imggen.registry import load, model_paths  # noqa: E402
 
-ANOMALY_IMAGES = 1000  # test images in the typicality reference (first 1000 of the 10k test set; CPU time)
+ANOMALY_IMAGES = 500  # test images in the typicality reference (first 500 of the 10k test set; CPU time)
 
 ABOUT = {
     "ae": "Deterministic convolutional autoencoder (no prior; samples decode codes drawn from a diagonal Gaussian "
@@ -100,7 +100,7 @@ Reconstruct tab's `prepare_digit` pipeline does this for photos, scans and drawi
 if __name__ == "__main__":
     name = sys.argv[1]
     if "--card-only" not in sys.argv:
-        res = evaluate_model(name, n=2000, write=True)
+        res = evaluate_model(name, n=1000, write=True)
         print(json.dumps(res, indent=1), flush=True)
         load.cache_clear()
         model = load(name)

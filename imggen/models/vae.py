@@ -260,7 +260,7 @@ class VAE(AE):
         return None
 
     @torch.no_grad()
-    def eval_metrics(self, test_images, batch_size: int = 500, iwae_k: int = 1000, iwae_images: int = 100,
+    def eval_metrics(self, test_images, batch_size: int = 500, iwae_k: int = 1000, iwae_images: int = 50,
                      seed: int = 0) -> dict:
         """Held-out ELBO and reconstruction error on every test image; IWAE (k=iwae_k) NLL on the first
         ``iwae_images`` of a fixed random permutation (CPU time), also in bits/dim."""
