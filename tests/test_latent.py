@@ -69,9 +69,11 @@ def test_measurements_on_known_shapes():
 @pytest.mark.parametrize("family", ["vae", "dcgan", "cgan"])
 def test_directions_unit_and_deterministic(family):
     net = _tiny(family)
-    a, b = latent.discover(net, **FAST), latent.discover(net, **FAST)
+    a = latent.discover(net, **FAST)
     assert torch.allclose(a.vectors.norm(dim=1), torch.ones(len(a.vectors)), atol=1e-5)
-    assert torch.equal(a.vectors, b.vectors) and a.names == b.names and a.attributes == b.attributes
+    if family == "cgan":  # a second run (the slowest part of this file) once, on the conditional model
+        b = latent.discover(net, **FAST)
+        assert torch.equal(a.vectors, b.vectors) and a.names == b.names and a.attributes == b.attributes
     assert a.vectors.shape[1] == net.config.latent_dim and len(a.sliders) >= 6
     assert any(n.startswith("SeFa") for n in a.names) and any(n.startswith("GANSpace") for n in a.names)
     assert all(("↑ r=" in lab) or lab == "no measured change" for lab in (a.label(i) for i in a.sliders))
