@@ -67,9 +67,12 @@ def test_start_streams_changing_grid(page, artifacts):
     expect(page.get_by_role("option", name="browser-tiny")).to_be_visible(timeout=10_000)
 
 
-def test_closing_the_browser_ends_the_job_and_keeps_the_model(page):
-    """No zombie job: when the page goes away the server closes the generator, which saves the model."""
+def test_stop_resume_then_closing_the_browser_ends_the_job(page):
+    """Stop keeps the model, Resume continues it; when the page goes away the server closes the generator (no
+    zombie job), which saves the model."""
     import time
+
+    from playwright.sync_api import expect
 
     import imggen
 
@@ -78,11 +81,17 @@ def test_closing_the_browser_ends_the_job_and_keeps_the_model(page):
         _fill(page, elem_id, value)
     _fill(page, "train-epochs", 50)
     page.locator("#train-name textarea, #train-name input").first.fill("browser-closed")
+    status = page.locator("#train-status textarea")
     page.locator("#train-start").click()
     page.locator("#train-grid img").wait_for(timeout=150_000)  # the first epoch is done
+    page.locator("#train-stop").click()
+    expect(status).to_have_value(re.compile("stopped early by the user"), timeout=60_000)
+    steps = imggen.list_models()["browser-closed"]["recipe"]["steps"]
+    page.locator("#train-resume").click()
+    expect(status).to_have_value(re.compile(r"step \d+/200"), timeout=60_000)  # running again, same 50 epochs
     page.close()
     deadline = time.time() + 60
-    while (tt._JOB_LOCK.locked() or "browser-closed" not in imggen.list_models()) and time.time() < deadline:
+    while tt._JOB_LOCK.locked() and time.time() < deadline:
         time.sleep(0.2)
     assert not tt._JOB_LOCK.locked(), "the training job kept running after the browser left"
-    assert imggen.list_models()["browser-closed"]["recipe"]["steps"] < 50 * 4  # 128 images, batch 32
+    assert steps < imggen.list_models()["browser-closed"]["recipe"]["steps"] < 200  # 128 images, batch 32
