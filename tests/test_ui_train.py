@@ -123,6 +123,10 @@ def test_train_streams_grids_and_registers(client):
     assert "tiny-client" in imggen.list_models()
     x = imggen.load("tiny-client").sample(4, seed=1)
     assert x.shape == (4, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
+    from imggen.ui import sample as sample_tab  # the Sample tab's callback draws from it too
+
+    grid_png, gallery, info, recipe = sample_tab.sample("tiny-client", 4, 1, None, 1.0)
+    assert len(gallery) == 4 and "tiny-client" in info
     assert is_file(outs[-1][7]) and any(str(f).endswith(".gif") for f in outs[-1][7])
 
 
