@@ -29,7 +29,8 @@ FAMILIES = {"DCGAN": "dcgan", "Conditional GAN": "cgan", "Autoencoder": "ae", "V
             "Conditional VAE": "cvae", "VAE-GAN": "vaegan"}
 GANS = {"dcgan", "cgan"}
 DATA_5K, DATA_FULL, DATA_ZIP = "MNIST 5k (built in)", "MNIST 60k", "my images (.zip)"
-QUICK, QUALITY, CUSTOM = "quick look (~1 min on CPU)", "quality (~15 min on CPU)", "custom"
+QUICK = "quick look (a few hundred steps, 1-5 min on CPU)"  # measured on 2 shared, saturated cores
+QUALITY, CUSTOM = "quality (20 epochs, 15+ min on CPU)", "custom"
 
 MAX_EPOCHS = 50
 MAX_UPLOAD_MB = 10  # the app also refuses larger uploads (launch max_file_size)
