@@ -62,6 +62,7 @@ def write_card(name: str) -> str:
                 f"(k={ref['k']}, fixed seed) of {ref['num_images']} MNIST test digits: 1 % {q[10]:.1f}, median "
                 f"{q[500]:.1f}, 99 % {q[990]:.1f} nats. The Reconstruct tab reports an upload's score as the percentile "
                 "among these.\n")
+    sessions = f" in {r['sessions']} sessions" if r.get("sessions") else ""
     md = f"""# {name}
 
 {ABOUT.get(fam, fam)} `latent_dim={cfg['latent_dim']}`.
@@ -74,7 +75,7 @@ def write_card(name: str) -> str:
 | config | `{json.dumps(cfg)}` |
 | training data | full MNIST training set ({c.get('data', '')}, 60,000 images); evaluation on the 10,000 test images, never trained on |
 | recipe | Adam lr {r.get('lr')}, betas {r.get('betas')}, batch {r.get('batch_size')}, KL weight β={r.get('beta')}, time-boxed |
-| training | {r.get('steps')} steps ≈ {r.get('epochs', 0):.2f} epochs, {r.get('train_seconds')} s wall time on {c.get('hardware', 'CPU')} (a 2-core machine shared with other jobs) |
+| training | {r.get('steps')} steps of batch {r.get('batch_size')} ≈ {r.get('steps', 0) * r.get('batch_size', 0) / 60000:.2f} epochs{sessions}, {r.get('train_seconds')} s on {c.get('hardware', 'CPU')} (a 2-core machine shared with other jobs) |
 | reproduce | `python scripts/train_vae.py {name} MINUTES` (+ `resume`), then `python scripts/eval_vae.py {name}` |
 
 ## Measured (`python -m imggen eval {name} --write`, `scripts/eval_vae.py`)
