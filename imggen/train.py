@@ -147,8 +147,9 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
         if out is None or distributed.rank() != 0:
             return None
         net = trainer.inference_model()
-        meta = {"epochs": step / steps_per_epoch, "steps": step, "train_seconds": round(elapsed(), 1),
-                "data": data.name, "train_images": len(data), **{k: v for k, v in asdict(cfg).items() if k != "device"}}
+        meta = {**{k: v for k, v in asdict(cfg).items() if k != "device"}, "epochs_planned": cfg.epochs,
+                "epochs": step / steps_per_epoch, "steps": step, "train_seconds": round(elapsed(), 1),
+                "data": data.name, "train_images": len(data)}
         card = {"description": msg, "data": data.name, "parameters": sum(p.numel() for p in net.parameters()),
                 "train_seconds": round(elapsed(), 1), "hardware": _hardware(device)}
         state.ckpt_path = str(checkpoint.save(net, out, family=family, config=asdict(net.config),
