@@ -100,7 +100,8 @@ def model_dropdown(label: str = "Model", *, family=None, capability=None, condit
     choices = model_choices(family, capability, conditional)
     with gr.Row(equal_height=True):
         kw.setdefault("value", [] if kw.get("multiselect") else (choices[0] if choices else None))
-        dd = gr.Dropdown(choices=choices, label=label, elem_id=elem_id, allow_custom_value=False, scale=8, **kw)
+        # custom values let API callers name models trained after the app was built; require_model() checks them
+        dd = gr.Dropdown(choices=choices, label=label, elem_id=elem_id, allow_custom_value=True, scale=8, **kw)
         btn = gr.Button("↻", size="sm", scale=1, min_width=40,
                         elem_id=f"{elem_id}-refresh" if elem_id else None)
     btn.click(refresh, dd, dd, api_visibility="private", queue=False)
@@ -118,6 +119,8 @@ def require_model(name: str | None) -> str:
     """The chosen model name, or a clear error when none is registered/selected."""
     if not name:
         raise gr.Error("No model selected: pick one (or train one in the Train tab), then try again.")
+    if name not in registry.model_paths():  # names only: never load an arbitrary server path from the UI
+        raise gr.Error(f"unknown model {name!r}: pick one from the list (or train one in the Train tab).")
     return name
 
 

@@ -54,7 +54,7 @@ def reconstruct(source: str, drawing, upload, models: list[str] | None, anomaly_
         raise gr.Error("At most 6 models at a time.")
     with common.user_errors():
         src = input_source(source, drawing, upload)
-        nets = [registry.load(m) for m in models]
+        nets = [registry.load(common.require_model(m)) for m in models]
         x = model_input(src, nets[0].config)
         recs, rows = [x], []
         for name, m in zip(models, nets):
@@ -66,7 +66,7 @@ def reconstruct(source: str, drawing, upload, models: list[str] | None, anomaly_
             rows.append((name, m.family, (r - xm).pow(2).mean().item(), (r - xm).abs().mean().item()))
         score_md, pct = "", None
         if anomaly_model:
-            am = registry.load(anomaly_model)
+            am = registry.load(common.require_model(anomaly_model))
             if not hasattr(am.net, "log_likelihood"):
                 raise ValueError(f"{anomaly_model} has no likelihood; pick a VAE for the typicality score.")
             xa = x if tuple(x.shape[1:]) == _shape(am.config) else model_input(src, am.config)
