@@ -29,9 +29,3 @@ def autocast_ctx(device: torch.device, dtype: torch.dtype | None = None):
         return nullcontext()
     return torch.autocast(device.type, dtype=dtype)
 
-
-def set_cpu_threads() -> None:
-    """Use every core for torch maths unless the user already chose (``IMGGEN_THREADS``)."""
-    n = os.environ.get("IMGGEN_THREADS")
-    if n:
-        torch.set_num_threads(int(n))

@@ -40,7 +40,3 @@ def wrap(module: torch.nn.Module) -> torch.nn.Module:
     dev = next(module.parameters()).device
     return DDP(module, device_ids=[dev.index] if dev.type == "cuda" else None, broadcast_buffers=False)
 
-
-def print0(*args, **kw) -> None:
-    if rank() == 0:
-        print(*args, **kw)

@@ -111,15 +111,13 @@ class LoadedModel:
         if net is None or not hasattr(net, item):
             raise AttributeError(f"{self.__dict__.get('family', '?')} model has no {item!r}")
         fn = getattr(net, item)
-        if item in ("encode", "reconstruct", "log_likelihood", "discriminate", "elbo"):
-            return lambda x, *a, **k: _post(item, fn(from01(x).to(self.device), *a, **k))
+        if item == "reconstruct":
+            return lambda x, *a, **k: to01(fn(from01(x).to(self.device), *a, **k)).cpu()
+        if item in ("encode", "log_likelihood", "discriminate", "elbo"):
+            return lambda x, *a, **k: fn(from01(x).to(self.device), *a, **k)
         if item == "decode":
             return lambda z, *a, **k: to01(fn(z.to(self.device), *a, **k)).cpu()
         return fn
-
-
-def _post(item, out):
-    return to01(out).cpu() if item == "reconstruct" else out
 
 
 @functools.lru_cache(maxsize=16)
