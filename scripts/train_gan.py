@@ -32,6 +32,9 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", help="warm start: a checkpoint of the same family whose G and D weights to continue from")
+    p.add_argument("--lr", type=float, help="learning rate for G and D (default: the recipe's)")
+    p.add_argument("--ema-decay", type=float, help="EMA decay of G (default: the recipe's)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
 
@@ -42,31 +45,50 @@ def main() -> None:
 
     data = load_data(a.data, split="train")
     model_cfg, train_over = RECIPES[a.family]
+    train_over = dict(train_over)
+    if a.lr:
+        train_over.update(lr=a.lr, lr_d=a.lr)
+    if a.ema_decay:
+        train_over.update(ema_decay=a.ema_decay)
     cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, time_limit_s=a.time_limit, seed=a.seed,
                       eval_samples=1000, device="cpu", **train_over)
     torch.manual_seed(a.seed)
     model = build(a.family, channels=1, image_size=28, **({"num_classes": 10} if a.family == "cgan" else {}),
                   **model_cfg)
+    prior = {"steps": 0, "epochs": 0.0, "train_seconds": 0.0}
+    if a.init:  # continue from a checkpoint's weights (fresh optimiser; EMA starts from the loaded G)
+        meta = checkpoint.read_metadata(a.init)
+        if meta["family"] != a.family:
+            raise SystemExit(f"--init {a.init} is a {meta['family']} checkpoint, not {a.family}")
+        model = build(a.family, **meta["config"])
+        checkpoint.load_weights(model, a.init)
+        prior = {k: float(meta.get("recipe", {}).get(k, 0)) for k in prior}
+        prior["epochs"] = prior["steps"] / -(-len(data) // a.batch_size)
+        prior["history"] = meta.get("recipe", {}).get("history", []) + [
+            {k: meta.get("recipe", {}).get(k) for k in ("steps", "train_seconds", "lr", "lr_d", "ema_decay")}]
     captured = {}
     make = model.make_trainer
     model.make_trainer = lambda c, d: captured.setdefault("trainer", make(c, d))  # keep a handle for snapshots
     name = Path(a.out).stem
     t0 = time.time()
     print(f"{name}: {model.num_params()} params, {len(data)} images, recipe {json.dumps(train_over)}", flush=True)
-    for ev in train(a.family, data, cfg, model=model, out=a.out, name=name):
+    for ev in train(a.family, data, cfg, model=model, name=name):  # saved here, with the warm start's history
         losses = " ".join(f"{k}={v:.3f}" for k, v in ev.losses.items())
         mets = " ".join(f"{k}={v:.4g}" for k, v in ev.metrics.items() if isinstance(v, (int, float)))
         print(f"[{ev.kind}] {time.time() - t0:.0f}s step {ev.step} ep {ev.epoch:.2f} {ev.steps_per_s:.2f} it/s "
               f"{losses} {mets} {ev.message}", flush=True)
-        if ev.kind == "epoch":  # snapshot so an interrupted run still leaves a checkpoint
+        if ev.kind in ("epoch", "end"):  # snapshot so an interrupted run still leaves a checkpoint
             net = captured["trainer"].inference_model()
-            recipe = {"epochs": ev.epoch, "steps": ev.step, "train_seconds": round(time.time() - t0, 1),
-                      "data": data.name, "train_images": len(data),
-                      **{k: v for k, v in asdict(cfg).items() if k != "device"}}
+            recipe = {**{k: v for k, v in asdict(cfg).items() if k != "device"},
+                      "epochs": prior["epochs"] + ev.epoch, "steps": int(prior["steps"]) + ev.step,
+                      "train_seconds": round(prior["train_seconds"] + time.time() - t0, 1),
+                      "data": data.name, "train_images": len(data)}
+            if a.init:  # the earlier phases of this run (a warm start keeps the full history)
+                recipe["history"] = prior["history"]
             checkpoint.save(net, a.out, family=a.family, config=asdict(net.config), name=name, metrics=ev.metrics,
                             recipe=recipe, card={"description": "snapshot after an epoch", "data": data.name,
                                                  "parameters": net.num_params(),
-                                                 "train_seconds": round(time.time() - t0, 1),
+                                                 "train_seconds": recipe["train_seconds"],
                                                  "hardware": "CPU, 1 thread"})
 
 

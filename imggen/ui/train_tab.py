@@ -442,7 +442,7 @@ def render() -> None:
 
     settings = [epochs, batch_size, lr, lr_d, latent_dim, width, loss, spectral_norm, ema, augment, d_steps, beta,
                 max_images, grid_every]
-    for trigger in (family.change, preset.change):
+    for trigger in (family.input, preset.input):  # user edits only: a programmatic update never resets settings
         trigger(_apply_preset, [family, preset], settings, api_visibility="private", queue=False)
     source.change(lambda s: gr.File(visible=s == DATA_ZIP), source, zip_file, api_visibility="private", queue=False)
     outputs = [grid_img, status, loss_plot, aux_plot, metric_plot, coverage, notes, files]
