@@ -31,15 +31,16 @@ RECIPES = {
              {"loss": "hinge", "lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 64, "use_ema": True},
              "imggen: 28 px, nearest+conv G, spectral-norm D, hinge, EMA 0.999, batch 64 (the dcgan-mnist recipe)"),
     "collapse": ("dcgan", 28,
-                 {"latent_dim": 64, "g_width": 64, "d_width": 64, "upsample": "conv_transpose",
+                 {"latent_dim": 64, "g_width": 64, "d_width": 64, "upsample": "conv_transpose", "g_norm": "none",
                   "use_spectral_norm": False, "use_minibatch_std": False},
-                 {"loss": "bce", "lr": 5e-4, "betas": (0.5, 0.999), "batch_size": 16, "use_ema": False},
-                 "plain GAN: ConvT G, unnormalised D, BCE, lr 5e-4 (2.5x), batch 16"),
+                 {"loss": "bce", "lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 64, "use_ema": False},
+                 "plain GAN: DCGAN G without BatchNorm (the failure case of Arjovsky et al. 2017), unnormalised D, "
+                 "BCE, Adam 2e-4, batch 64"),
     "cure": ("dcgan", 28,
-             {"latent_dim": 64, "g_width": 64, "d_width": 64, "upsample": "nearest",
+             {"latent_dim": 64, "g_width": 64, "d_width": 64, "upsample": "nearest", "g_norm": "batch",
               "use_spectral_norm": True, "use_minibatch_std": True},
-             {"loss": "bce", "lr": 5e-4, "betas": (0.5, 0.999), "batch_size": 16, "use_ema": True},
-             "same lr/batch/loss + spectral norm, minibatch-std, EMA, nearest+conv G"),
+             {"loss": "bce", "lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 64, "use_ema": True},
+             "same loss/lr/batch + BatchNorm in G, spectral norm and minibatch-std in D, EMA of G, nearest+conv G"),
 }
 
 
@@ -53,21 +54,21 @@ def run_recipe(name: str, data, test, budget_s: float, eval_samples: int, epoch_
     import copy
 
     d = data if data.images.shape[-1] == size else _resize(copy.copy(data), size, 1)
-    cfg = TrainConfig(epochs=10_000, time_limit_s=budget_s, eval_samples=epoch_eval, seed=seed, device="cpu",
-                      num_grid=16, **train_over)
+    cfg = TrainConfig(epochs=10_000, eval_samples=epoch_eval, seed=seed, device="cpu", num_grid=16, **train_over)
     torch.manual_seed(seed)
     model = build(family, channels=1, image_size=size, **model_cfg)
     captured = {}
     make = model.make_trainer
     model.make_trainer = lambda c, dev: captured.setdefault("trainer", make(c, dev))
-    curve, t0, end = [], time.time(), None
-    for ev in train(family, d, cfg, model=model):
+    curve, t0, c0, end = [], time.time(), time.process_time(), None
+    over_budget = lambda: time.process_time() - c0 > budget_s  # CPU time: fair on a shared machine  # noqa: E731
+    for ev in train(family, d, cfg, model=model, should_stop=over_budget):
         if ev.kind == "epoch":
             curve.append({"epoch": round(ev.epoch, 2), "step": ev.step, "seconds": round(time.time() - t0, 1),
                           **{k: ev.metrics[k] for k in ("coverage", "fd", "confident_fraction") if k in ev.metrics}})
         if ev.kind in ("end", "error"):
             end = ev
-    wall = time.time() - t0
+    wall, cpu = time.time() - t0, time.process_time() - c0
     net = captured["trainer"].inference_model()
     n = min(eval_samples, len(test) // 2)
     g = torch.Generator().manual_seed(seed + 1)
@@ -75,20 +76,24 @@ def run_recipe(name: str, data, test, budget_s: float, eval_samples: int, epoch_
     perm = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))
     m = metrics.digit_metrics(fake, test.images[perm[:n]], reference=test.images[perm[n:2 * n]])
     steps_per_epoch = max(1, len(d) // cfg.batch_size)
-    sps = end.step / wall
+    sps = end.step / cpu  # per CPU second (1 thread), comparable between recipes on a shared machine
     return {"recipe": name, "about": about, "family": family, "image_size": size, "model_config": model_cfg,
             "train_config": {k: v for k, v in asdict(cfg).items() if k != "device"}, "params": net.num_params(),
-            "steps": end.step, "epochs": round(end.epoch, 3), "wall_s": round(wall, 1), "steps_per_s": round(sps, 3),
+            "steps": end.step, "epochs": round(end.epoch, 3), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+            "steps_per_s": round(sps, 3),
             "s_per_epoch": round(steps_per_epoch / sps, 1), "status": end.kind, "curve": curve,
             **{k: v for k, v in m.items() if k != "class_histogram"}, "class_histogram": m["class_histogram"]}
 
 
 def markdown(res: dict) -> str:
     a = res["args"]
+    a_sbs, a_cvc = res.get("side_by_side_args", a), res.get("collapse_vs_cure_args", a)
+    when = {p: f", measured {res[p + '_measured']}" for p in ("side_by_side", "collapse_vs_cure") if p + "_measured" in res}
     lines = [f"# GAN benchmark ({res['date']}, {res['hardware']})", "",
              f"Data: `{res['data']}` ({res['train_images']} training images); metrics on {a['eval_samples']} samples "
              f"vs the same number of `{res['test']}` test images (FD floor = real-vs-real on a disjoint half).", "",
-             f"## Classic DCGAN vs imggen's best recipe ({a['budget_s']:.0f} s CPU each)", "",
+             f"## Classic DCGAN vs imggen's best recipe ({a_sbs['budget_s']:.0f} s CPU each"
+             f"{when.get('side_by_side', '')})", "",
              "| recipe | px | params | steps | epochs | steps/s | s/epoch | FD | FD floor | FD/floor | coverage | "
              "confident | precision | recall |", "|" + "---|" * 14]
     for r in res["side_by_side"]:
@@ -97,14 +102,14 @@ def markdown(res: dict) -> str:
                      f"{r['fd_ratio']:.1f} | {r['coverage']}/10 | {r['confident_fraction']:.3f} | {r['precision']:.3f} | "
                      f"{r['recall']:.3f} |")
     lines += ["", *[f"- **{r['recipe']}**: {r['about']}" for r in res["side_by_side"]], "",
-              f"## Mode collapse vs cure ({a['collapse_budget_s']:.0f} s CPU each, epochs over "
-              f"{a['collapse_limit']} images)", "",
+              f"## Mode collapse vs cure ({a_cvc['collapse_budget_s']:.0f} s CPU each, epochs over "
+              f"{a_cvc['collapse_limit']} images{when.get('collapse_vs_cure', '')})", "",
               "| recipe | final coverage | final FD | confident | class histogram |", "|---|---|---|---|---|"]
     for r in res["collapse_vs_cure"]:
         lines.append(f"| {r['recipe']} | {r['coverage']}/10 | {r['fd']:.2f} | {r['confident_fraction']:.3f} | "
                      f"{r['class_histogram']} |")
     lines += ["", "Coverage per epoch (classes with ≥ 2% of the samples, per-epoch eval on "
-              f"{a['epoch_eval']} samples):", "", "| epoch | " + " | ".join(r["recipe"] for r in res["collapse_vs_cure"]) + " |",
+              f"{a_cvc['epoch_eval']} samples):", "", "| epoch | " + " | ".join(r["recipe"] for r in res["collapse_vs_cure"]) + " |",
               "|---" * (1 + len(res["collapse_vs_cure"])) + "|"]
     curves = [r["curve"] for r in res["collapse_vs_cure"]]
     for i in range(max(len(c) for c in curves)):
@@ -148,6 +153,14 @@ def main() -> None:
                                                       a.epoch_eval, a.seed))
             print(json.dumps(res["collapse_vs_cure"][-1]), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    prev_file = RESULTS / "gan.json"
+    if a.only and prev_file.exists():  # a partial re-run keeps the other part's earlier results (and says so)
+        prev = json.loads(prev_file.read_text())
+        for part in ("side_by_side", "collapse_vs_cure"):
+            if not res[part] and prev.get(part):
+                res[part] = prev[part]
+                res[f"{part}_measured"] = prev.get(f"{part}_measured", prev["date"])
+                res[f"{part}_args"] = prev.get(f"{part}_args", prev["args"])
     (RESULTS / "gan.json").write_text(json.dumps(res, indent=1))
     if res["side_by_side"] and res["collapse_vs_cure"]:
         (RESULTS / "gan.md").write_text(markdown(res))

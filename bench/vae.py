@@ -89,7 +89,7 @@ def main(argv=None):
     results = {}
     for name, model in arms.items():
         torch.manual_seed(0)
-        print(f"training {name} for {a.minutes} min", flush=True)
+        print(f"training {name} for " + (f"{a.cpu_seconds:g} CPU s" if a.cpu_seconds else f"{a.minutes:g} min"), flush=True)
         res = run_arm(name, model, data, cfg, a.cpu_seconds)
         res.update(score(model, test, a.iwae_k, a.iwae_images, a.fd_samples))
         results[name] = res

@@ -70,7 +70,7 @@ def _cmd_train(a):
 def _cmd_eval(a):
     from .evaluate import evaluate_model
 
-    res = evaluate_model(a.model, n=a.n, data=a.data, write=a.write)
+    res = evaluate_model(a.model, n=a.n, data=a.data, write=a.write, iwae_images=a.iwae_images)
     print(json.dumps(res, indent=2))
 
 
@@ -107,6 +107,7 @@ def main(argv=None):
     e = sub.add_parser("eval", help="measure a model's metrics on the held-out test set")
     e.add_argument("model"), e.add_argument("-n", type=int, default=5000), e.add_argument("--data", default=None)
     e.add_argument("--write", action="store_true", help="store the metrics in the checkpoint's card")
+    e.add_argument("--iwae-images", type=int, default=1000, help="test images for the IWAE k=1000 bound (VAEs)")
     e.set_defaults(fn=_cmd_eval)
     b = sub.add_parser("bench", help="run a benchmark from bench/")
     b.add_argument("name"), b.add_argument("args", nargs=argparse.REMAINDER)

@@ -252,7 +252,7 @@ def complete_vae(net, x, m, n: int = 4, *, generator: torch.Generator | None = N
     noise = torch.rand(xr.shape, generator=generator).to(dev) * 2 - 1
     cur = torch.where(mr.bool(), noise, xr)
     for _ in range(iters):
-        mu, logvar = net.encode(cur)
+        mu, logvar = net.encode(cur, labels)  # a CVAE encodes q(z | x, y) for each candidate's class
         eps = torch.randn(mu.shape, generator=generator).to(dev)
         z = mu + torch.nan_to_num((0.5 * logvar).exp()) * eps
         cur = torch.where(mr.bool(), net.decode(z, labels), xr)

@@ -15,11 +15,13 @@ def test_data(name: str | None = None, image_size: int = 28, channels: int = 1):
 
 
 @torch.no_grad()
-def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, seed: int = 0, write: bool = False) -> dict:
+def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, seed: int = 0, write: bool = False,
+                   iwae_images: int = 1000) -> dict:
     """Sample ``n`` images and compare with half of the test set; the other half gives the real-vs-real floor.
 
     Conditional models are sampled with uniformly cycling labels and also report label accuracy.
-    Families may add their own held-out metrics via ``net.eval_metrics(test_images_in_[-1,1])``.
+    Families may add their own held-out metrics via ``net.eval_metrics(test_images_in_[-1,1])``; likelihood
+    models bound log p(x) by IWAE (k=1000) on ``iwae_images`` test images.
     """
     from .registry import load, model_paths
 
@@ -39,7 +41,8 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
     out["swd"] = metrics.sliced_wasserstein(fake, real)
     out["swd_floor"] = metrics.sliced_wasserstein(ref, real)
     if hasattr(model.net, "eval_metrics"):
-        out.update(model.net.eval_metrics(test.images))
+        kw = {"iwae_images": iwae_images} if hasattr(model.net, "log_likelihood") else {}
+        out.update(model.net.eval_metrics(test.images, **kw))
     if write:
         path = model_paths().get(name_or_path, name_or_path)
         checkpoint.update_metadata(path, model.net.cpu(), metrics=out)

@@ -1,5 +1,5 @@
 """Evaluate a shipped autoencoder model on the MNIST test set, cache its anomaly reference and write its card:
-python scripts/eval_vae.py NAME [--card-only]   (1 CPU thread)."""
+python scripts/eval_vae.py NAME [--card-only] [--iwae-images 1000]   (1 CPU thread)."""
 import json
 import sys
 from pathlib import Path
@@ -18,7 +18,7 @@ ABOUT = {
     "ae": "Deterministic convolutional autoencoder (no prior; samples decode codes drawn from a diagonal Gaussian "
           "fitted to the training codes, so sample quality is not its point — reconstruction is).",
     "vae": "Convolutional VAE (Kingma & Welling 2014): Gaussian posterior, N(0, I) prior, Bernoulli decoder on grey levels.",
-    "cvae": "Conditional VAE (Sohn et al. 2015): q(z|x), decoder p(x|z, y) with a one-hot digit label. Likelihoods "
+    "cvae": "Conditional VAE (Sohn et al. 2015): encoder q(z|x, y) and decoder p(x|z, y) with a one-hot digit label, so z holds the style. Likelihoods "
             "marginalise the label under a uniform prior (k/10 importance samples per class), so they compare "
             "with the unconditional models; unlabelled reconstructions use the label that explains the image best.",
     "vaegan": "VAE-GAN (Larsen et al. 2016): the VAE's decoder is also trained against a small conv discriminator "
@@ -101,7 +101,8 @@ Reconstruct tab's `prepare_digit` pipeline does this for photos, scans and drawi
 if __name__ == "__main__":
     name = sys.argv[1]
     if "--card-only" not in sys.argv:
-        res = evaluate_model(name, n=1000, write=True)
+        iwae = int(sys.argv[sys.argv.index("--iwae-images") + 1]) if "--iwae-images" in sys.argv else 1000
+        res = evaluate_model(name, n=1000, write=True, iwae_images=iwae)
         print(json.dumps(res, indent=1), flush=True)
         load.cache_clear()
         model = load(name)

@@ -75,6 +75,14 @@ def card(name: str, log_dir: Path) -> str:
         checks.append(("≥ 97 % classified as the requested digit (truncation 1.0)",
                        f"{100 * m['label_accuracy']:.1f} %", m["label_accuracy"] >= 0.97))
     size_mb = path.stat().st_size / 1e6
+    hist = r.get("history", [])
+    phases, reproduce = "", f"`python scripts/train_gan.py {family} --out checkpoints/{name}.safetensors --time-limit 4200`"
+    if hist:  # warm-started continuation(s): list each phase
+        parts = [f"{h['steps']} steps at lr {h.get('lr')} ({h.get('train_seconds')} s)" for h in hist]
+        parts.append(f"{r['steps'] - sum(h['steps'] for h in hist)} more steps at lr {r.get('lr')}")
+        phases = "; phases: " + ", then ".join(parts)
+        reproduce += (f", then `python scripts/train_gan.py {family} --init checkpoints/{name}.safetensors "
+                      f"--out runs/{name}.safetensors --lr {r.get('lr')} --time-limit 6600`")
     lines = [f"# {name} — {title}", "",
              f"Family `{family}` (`imggen/models/gan.py`): {what}. Generator and discriminator are stored together; "
              "the discriminator powers the Sample tab's *Detection* and GAN inversion.", "",
@@ -88,8 +96,8 @@ def card(name: str, log_dir: Path) -> str:
              f"{'on (' + str(r.get('ema_decay')) + ')' if r.get('use_ema') else 'off'}, DiffAugment "
              f"{'on' if r.get('use_augment') else 'off'}, R1 γ {r.get('r1_gamma')} |",
              f"| trained | {r.get('steps')} steps = {r.get('steps', 0) * r.get('batch_size', 1) / max(r.get('train_images', 1), 1):.2f} epochs in {c.get('train_seconds')} s "
-             f"on {c.get('hardware')} (a 2-core machine shared with other jobs, load average ≈ 10+) |",
-             f"| reproduce | `python scripts/train_gan.py {family} --out checkpoints/{name}.safetensors --time-limit 4200` |",
+             f"on {c.get('hardware')} (a 2-core machine shared with other jobs){phases} |",
+             f"| reproduce | {reproduce} |",
              f"| use | {api} |", "",
              f"## Measured on the held-out MNIST test set ({m.get('num_samples')} samples vs {m.get('num_samples')} test "
              "images; floor = the other half of the test set)", "",
@@ -114,7 +122,11 @@ def card(name: str, log_dir: Path) -> str:
               *[f"| {'none' if w['truncation'] is None else w['truncation']} | {w['fd']:.2f} | {w['coverage']}/10 | "
                 f"{100 * w['confident_fraction']:.1f} % | {w['precision']:.3f} | {w['recall']:.3f} |"
                 + (f" {100 * w['label_accuracy']:.1f} % |" if cond else "") for w in sweep]]
-    epochs = _epochs_from_log(log_dir / f"{name}.log")
+    epochs = []  # the first run, then any warm-start continuation (scripts/train_gan.py --init), steps summed
+    for log in (log_dir / f"{name}.log", log_dir / f"{name}-ft.log"):
+        off = epochs[-1] if epochs else {"step": 0, "seconds": 0, "epoch": 0.0}
+        epochs += [{**e, "step": e["step"] + off["step"], "seconds": e["seconds"] + off["seconds"],
+                    "epoch": e["epoch"] + off["epoch"]} for e in _epochs_from_log(log)]
     if epochs:
         lines += ["", "## Training curve (per epoch, 1,000 samples vs 1,000 training images)", "",
                   "| epoch | step | seconds | FD | coverage | confident | D(x) | D(G(z)) |", "|---|---|---|---|---|---|---|---|",

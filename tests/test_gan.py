@@ -49,11 +49,15 @@ def test_shapes_and_ranges(family, channels, size):
 
 @pytest.mark.parametrize("upsample", ["conv_transpose", "nearest"])
 @pytest.mark.parametrize("d_norm", ["batch", "none"])
-def test_architecture_options(upsample, d_norm):
-    m = tiny("dcgan", upsample=upsample, d_norm=d_norm, use_spectral_norm=False)
+@pytest.mark.parametrize("g_norm", ["batch", "none"])
+def test_architecture_options(upsample, d_norm, g_norm):
+    m = tiny("dcgan", upsample=upsample, d_norm=d_norm, g_norm=g_norm, use_spectral_norm=False)
     assert m.sample(2, generator=gen()).shape == (2, 1, 28, 28)
+    assert any(isinstance(b, torch.nn.BatchNorm2d) for b in m.G.modules()) == (g_norm == "batch")
     with pytest.raises(ValueError):
         tiny("dcgan", upsample="bilinear-ish")
+    with pytest.raises(ValueError, match="g_norm"):
+        tiny("dcgan", g_norm="layer")
     with pytest.raises(ValueError):
         tiny("dcgan", image_size=48)
 

@@ -89,6 +89,11 @@ def test_cvae_marginal_likelihood_and_labels():
     assert s.shape == (4, 1, 28, 28)
     with pytest.raises(AssertionError, match="labels"):
         m.sample(4, labels=[1, 99, 3, 4])
+    # q(z | x, y): the posterior depends on the label; unlabelled images use the label that explains them best
+    assert not torch.allclose(m.encode(x, 3)[0], m.encode(x, 5)[0])
+    best = m.best_labels(x)
+    assert torch.equal(m.encode(x)[0], m.encode(x, best)[0])
+    assert torch.equal(m.reconstruct(x), m.decode(m.encode(x, best)[0], best))
 
 
 @pytest.mark.parametrize("family", ["ae", "vae", "cvae", "vaegan"])

@@ -58,6 +58,7 @@ class DCGANConfig:
     g_width: int = 64  # generator channels at the last hidden layer (doubled per lower resolution)
     d_width: int = 64  # discriminator channels after the first conv (doubled per lower resolution)
     upsample: str = "conv_transpose"  # G upsampling: "conv_transpose" 4x4 s2 (Radford) | "nearest" + 3x3 conv
+    g_norm: str = "batch"  # generator normalisation: "batch" | "none" (collapses easily: Arjovsky et al. 2017)
     d_norm: str = "none"  # discriminator normalisation: "batch" (Radford et al.) | "none"
     use_spectral_norm: bool = True  # spectral norm on every D layer (Miyato et al. 2018)
     use_minibatch_std: bool = False  # minibatch-std channel before D's head (ProGAN), against mode collapse
@@ -72,6 +73,7 @@ class CGANConfig:
     g_width: int = 64
     d_width: int = 64
     upsample: str = "nearest"  # nearest + 3x3 conv: no checkerboard artefacts (Odena et al. 2016)
+    g_norm: str = "batch"  # "batch" (class-conditional BatchNorm) | "none"
     d_norm: str = "none"
     use_spectral_norm: bool = True
     use_minibatch_std: bool = False
@@ -81,9 +83,9 @@ class CGANConfig:
 class ConditionalBatchNorm2d(nn.Module):
     """BatchNorm whose gain and bias come from the class (BigGAN); soft labels (B, K) mix the embeddings."""
 
-    def __init__(self, channels: int, num_classes: int):
+    def __init__(self, channels: int, num_classes: int, norm: bool = True):
         super().__init__()
-        self.bn = nn.BatchNorm2d(channels, affine=num_classes == 0)
+        self.bn = nn.BatchNorm2d(channels, affine=num_classes == 0) if norm else nn.Identity()
         self.num_classes = num_classes
         if num_classes:
             self.gain = nn.Embedding(num_classes, channels)
@@ -109,15 +111,17 @@ class Generator(nn.Module):
     """z (B, latent_dim) -> linear to s0×s0 -> [BN, ReLU, 2x upsample] × k -> tanh image (B, C, H, W)."""
 
     def __init__(self, channels: int, image_size: int, latent_dim: int, width: int, num_classes: int = 0,
-                 upsample: str = "conv_transpose"):
+                 upsample: str = "conv_transpose", norm: str = "batch"):
         super().__init__()
         if upsample not in ("conv_transpose", "nearest"):
             raise ValueError(f"upsample must be 'conv_transpose' or 'nearest', not {upsample!r}")
+        if norm not in ("batch", "none"):
+            raise ValueError(f"g_norm must be 'batch' or 'none', not {norm!r}")
         self.s0, k = _layout(image_size)
         chans = [width * 2 ** (k - 1 - i) for i in range(k)] + [channels]  # e.g. 28 px: 128, 64, C
         self.num_classes = num_classes
         self.fc = nn.Linear(latent_dim, chans[0] * self.s0 ** 2)
-        self.norms = nn.ModuleList(ConditionalBatchNorm2d(c, num_classes) for c in chans[:-1])
+        self.norms = nn.ModuleList(ConditionalBatchNorm2d(c, num_classes, norm == "batch") for c in chans[:-1])
         self.ups = nn.ModuleList(_up(a, b, upsample, bias=(b == channels)) for a, b in zip(chans[:-1], chans[1:]))
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -170,7 +174,7 @@ class _GAN(nn.Module):
         super().__init__()
         self.config = c = config
         ncls = getattr(c, "num_classes", 0)
-        self.G = Generator(c.channels, c.image_size, c.latent_dim, c.g_width, ncls, c.upsample)
+        self.G = Generator(c.channels, c.image_size, c.latent_dim, c.g_width, ncls, c.upsample, c.g_norm)
         self.D = Discriminator(c.channels, c.image_size, c.d_width, ncls, c.d_norm, c.use_spectral_norm,
                                c.use_minibatch_std)
 

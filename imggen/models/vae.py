@@ -59,20 +59,27 @@ def _widths(cfg) -> list[int]:
 
 
 class Encoder(nn.Module):
-    """Strided convs -> FC -> out_dim (2 * latent for Gaussian posteriors)."""
+    """Strided convs -> FC -> out_dim (2 * latent for Gaussian posteriors). With ``cond_dim`` a condition
+    vector (a one-hot label) joins the flattened conv features before the FC layers: q(z | x, y)."""
 
-    def __init__(self, cfg, out_dim: int):
+    def __init__(self, cfg, out_dim: int, cond_dim: int = 0):
         super().__init__()
         layers, c = [], cfg.channels
         for w in _widths(cfg):
             layers += [nn.Conv2d(c, w, 4, 2, 1), nn.SiLU()]
             c = w
         s = cfg.image_size // 2 ** len(_widths(cfg))
-        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * s * s, cfg.fc_dim), nn.SiLU(),
-                                 nn.Linear(cfg.fc_dim, out_dim))
+        head = [nn.Linear(c * s * s + cond_dim, cfg.fc_dim), nn.SiLU(), nn.Linear(cfg.fc_dim, out_dim)]
+        self.cond_dim = cond_dim
+        if cond_dim:
+            self.net, self.head = nn.Sequential(*layers, nn.Flatten()), nn.Sequential(*head)
+        else:
+            self.net = nn.Sequential(*layers, nn.Flatten(), *head)
 
-    def forward(self, x):
-        return self.net(x)
+    def forward(self, x, cond=None):
+        if not self.cond_dim:
+            return self.net(x)
+        return self.head(torch.cat([self.net(x), cond.to(x.dtype)], 1))
 
 
 class Decoder(nn.Module):
@@ -198,6 +205,10 @@ class VAE(AE):
         mu, logvar = self.encoder(x).chunk(2, dim=1)
         return mu, logvar.clamp(-12, 8)
 
+    def _posterior(self, x, labels):
+        """q(z | x) (and y for the CVAE, whose labels arrive already validated)."""
+        return self.encode(x)
+
     @torch.no_grad()
     def reconstruct(self, x, labels=None):
         return self.decode(self.encode(x)[0], labels)
@@ -211,7 +222,7 @@ class VAE(AE):
 
     def loss(self, x, y=None, beta=1.0):
         """Per-image terms of the negative ELBO: recon (B,) and kl (B,)."""
-        mu, logvar = self.encode(x)
+        mu, logvar = self._posterior(x, y)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
         out = self.decoder(self._decoder_in(z, y))
         return {"recon": self._nll(out, x), "kl": gaussian_kl(mu, logvar), "out": out, "z": z}
@@ -222,7 +233,7 @@ class VAE(AE):
     # -- likelihoods ------------------------------------------------------------------------------------------
     def _log_weights(self, x, labels, k, generator, max_batch):
         """log p(x, z_i) - log q(z_i | x) for k posterior samples: (k, B)."""
-        mu, logvar = self.encode(x)
+        mu, logvar = self._posterior(x, labels)
         std = (0.5 * logvar).exp()
         B = x.shape[0]
         m = max(1, min(k, max_batch // B))
@@ -251,9 +262,10 @@ class VAE(AE):
     @torch.no_grad()
     def elbo(self, x, labels=None):
         """One-sample estimate of the ELBO with the analytic KL, nats per image (B,)."""
-        mu, logvar = self.encode(x)
+        labels = self._labels(labels, x.shape[0])
+        mu, logvar = self._posterior(x, labels)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-        out = self.decoder(self._decoder_in(z, self._labels(labels, x.shape[0])))
+        out = self.decoder(self._decoder_in(z, labels))
         return -(self._nll(out, x) + gaussian_kl(mu, logvar))
 
     def _labels(self, labels, n):
@@ -283,8 +295,31 @@ class VAE(AE):
 
 
 class CVAE(VAE):
-    """Conditional VAE: q(z|x) and p(x|z, y). Without labels, reconstruct picks the label that explains x best
-    and log_likelihood marginalises over a uniform label prior (comparable with unconditional models)."""
+    """Conditional VAE (Sohn et al. 2015): q(z|x, y) and p(x|z, y), so z carries the style and y the digit.
+    Without labels, encode/reconstruct use the label that explains x best and log_likelihood marginalises
+    over a uniform label prior (comparable with unconditional models)."""
+
+    def __init__(self, config: CVAEConfig):
+        super().__init__(config)
+        if config.num_classes:
+            self.encoder = Encoder(config, 2 * config.latent_dim, cond_dim=config.num_classes)
+
+    def _onehot(self, labels, n):
+        if labels is None:
+            labels = torch.zeros(n, dtype=torch.long, device=self.device)
+        return labels if labels.is_floating_point() else F.one_hot(labels, self.config.num_classes)
+
+    def _posterior(self, x, labels):
+        if not self.config.num_classes:
+            return super().encode(x)
+        mu, logvar = self.encoder(x, self._onehot(labels, x.shape[0])).chunk(2, dim=1)
+        return mu, logvar.clamp(-12, 8)
+
+    def encode(self, x, labels=None):
+        """q(z | x, y) as (mu, logvar); without labels, y is the label that explains x best (``best_labels``)."""
+        if self.config.num_classes and labels is None:
+            labels = self.best_labels(x)
+        return self._posterior(x, self._labels(labels, x.shape[0]))
 
     def _labels(self, labels, n):
         if labels is None:
@@ -303,10 +338,7 @@ class CVAE(VAE):
     def _decoder_in(self, z, labels):
         if not self.config.num_classes:
             return z
-        if labels is None:
-            labels = torch.zeros(z.shape[0], dtype=torch.long, device=z.device)
-        y = labels if labels.is_floating_point() else F.one_hot(labels, self.config.num_classes)
-        return torch.cat([z, y.to(z.dtype)], 1)
+        return torch.cat([z, self._onehot(labels, z.shape[0]).to(z.dtype)], 1)
 
     def decode(self, z, labels=None):
         """Labels: ints, or soft one-hot rows (B, K) for label interpolation; class 0 when not given."""
@@ -321,17 +353,18 @@ class CVAE(VAE):
 
     @torch.no_grad()
     def best_labels(self, x):
-        """The label whose decoding of the posterior mean has the highest likelihood, (B,)."""
-        mu, _ = self.encode(x)
-        K = self.config.num_classes
-        scores = torch.stack([-self._nll(self.decoder(self._decoder_in(mu, torch.full_like(mu[:, 0], y).long())), x)
-                              for y in range(K)], 1)
-        return scores.argmax(1)
+        """The label with the highest ELBO at the posterior mean (log p(x|mu, y) - KL(q(z|x, y) || p(z))), (B,)."""
+        scores = []
+        for y in range(self.config.num_classes):
+            y = torch.full((x.shape[0],), y, dtype=torch.long, device=x.device)
+            mu, logvar = self._posterior(x, y)
+            scores.append(-self._nll(self.decoder(self._decoder_in(mu, y)), x) - gaussian_kl(mu, logvar))
+        return torch.stack(scores, 1).argmax(1)
 
     @torch.no_grad()
     def reconstruct(self, x, labels=None):
         labels = self.best_labels(x) if labels is None else labels
-        return self.decode(self.encode(x)[0], labels)
+        return self.decode(self.encode(x, labels)[0], labels)
 
     def loss(self, x, y=None, beta=1.0):
         return super().loss(x, self._labels(y, x.shape[0]) if y is not None and (y >= 0).all() else None, beta)
