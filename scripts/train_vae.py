@@ -47,7 +47,8 @@ if __name__ == "__main__":
     if resume:
         meta = checkpoint.read_metadata(out)
         rec = meta["recipe"]
-        total = {k: round(prev.get(k, 0) + rec.get(k, 0), 2) for k in ("epochs", "steps", "train_seconds")}
+        total = {k: round(prev.get(k, 0) + rec.get(k, 0), 2) for k in ("steps", "train_seconds")}
+        total["epochs"] = round(total["steps"] * bs / len(data), 2)  # from steps: older recipes stored planned epochs
         total["sessions"] = prev.get("sessions", 1) + 1
         net = load.__wrapped__(out).net
         checkpoint.update_metadata(out, net, recipe=total)
