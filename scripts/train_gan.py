@@ -65,7 +65,7 @@ def main() -> None:
         prior = {k: float(meta.get("recipe", {}).get(k, 0)) for k in prior}
         prior["epochs"] = prior["steps"] / -(-len(data) // a.batch_size)
         prior["history"] = meta.get("recipe", {}).get("history", []) + [
-            {k: meta.get("recipe", {}).get(k) for k in ("steps", "train_seconds", "lr", "lr_d", "ema_decay")}]
+            {k: meta.get("recipe", {}).get(k) for k in ("steps", "train_seconds", "lr", "lr_d", "ema_decay", "time_limit_s")}]
     captured = {}
     make = model.make_trainer
     model.make_trainer = lambda c, d: captured.setdefault("trainer", make(c, d))  # keep a handle for snapshots

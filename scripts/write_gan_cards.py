@@ -78,11 +78,13 @@ def card(name: str, log_dir: Path) -> str:
     hist = r.get("history", [])
     phases, reproduce = "", f"`python scripts/train_gan.py {family} --out checkpoints/{name}.safetensors --time-limit 4200`"
     if hist:  # warm-started continuation(s): list each phase
-        parts = [f"{h['steps']} steps at lr {h.get('lr')} ({h.get('train_seconds')} s)" for h in hist]
-        parts.append(f"{r['steps'] - sum(h['steps'] for h in hist)} more steps at lr {r.get('lr')}")
+        cum = [0] + [h["steps"] for h in hist] + [r["steps"]]  # the recipe's step counts are cumulative
+        lrs = [h.get("lr") for h in hist] + [r.get("lr")]
+        parts = [f"{b - a} steps at lr {lr}" for a, b, lr in zip(cum, cum[1:], lrs)]
         phases = "; phases: " + ", then ".join(parts)
-        reproduce += (f", then `python scripts/train_gan.py {family} --init checkpoints/{name}.safetensors "
-                      f"--out runs/{name}.safetensors --lr {r.get('lr')} --time-limit 6600`")
+        reproduce += "".join(f", then `python scripts/train_gan.py {family} --init <previous phase> --out runs/{name}.safetensors "
+                             f"--lr {h2.get('lr')} --time-limit {h2.get('time_limit_s') or 'SECONDS'}`"
+                             for h2 in [*hist[1:], r])
     lines = [f"# {name} — {title}", "",
              f"Family `{family}` (`imggen/models/gan.py`): {what}. Generator and discriminator are stored together; "
              "the discriminator powers the Sample tab's *Detection* and GAN inversion.", "",
@@ -123,7 +125,7 @@ def card(name: str, log_dir: Path) -> str:
                 f"{100 * w['confident_fraction']:.1f} % | {w['precision']:.3f} | {w['recall']:.3f} |"
                 + (f" {100 * w['label_accuracy']:.1f} % |" if cond else "") for w in sweep]]
     epochs = []  # the first run, then any warm-start continuation (scripts/train_gan.py --init), steps summed
-    for log in (log_dir / f"{name}.log", log_dir / f"{name}-ft.log"):
+    for log in [log_dir / f"{name}.log", *sorted(log_dir.glob(f"{name}-ft*.log"))]:
         off = epochs[-1] if epochs else {"step": 0, "seconds": 0, "epoch": 0.0}
         epochs += [{**e, "step": e["step"] + off["step"], "seconds": e["seconds"] + off["seconds"],
                     "epoch": e["epoch"] + off["epoch"]} for e in _epochs_from_log(log)]
