@@ -53,8 +53,6 @@ def main() -> None:
     cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, time_limit_s=a.time_limit, seed=a.seed,
                       eval_samples=1000, device="cpu", **train_over)
     torch.manual_seed(a.seed)
-    model = build(a.family, channels=1, image_size=28, **({"num_classes": 10} if a.family == "cgan" else {}),
-                  **model_cfg)
     prior = {"steps": 0, "epochs": 0.0, "train_seconds": 0.0}
     if a.init:  # continue from a checkpoint's weights (fresh optimiser; EMA starts from the loaded G)
         meta = checkpoint.read_metadata(a.init)
@@ -62,10 +60,15 @@ def main() -> None:
             raise SystemExit(f"--init {a.init} is a {meta['family']} checkpoint, not {a.family}")
         model = build(a.family, **meta["config"])
         checkpoint.load_weights(model, a.init)
-        prior = {k: float(meta.get("recipe", {}).get(k, 0)) for k in prior}
-        prior["epochs"] = prior["steps"] / -(-len(data) // a.batch_size)
-        prior["history"] = meta.get("recipe", {}).get("history", []) + [
-            {k: meta.get("recipe", {}).get(k) for k in ("steps", "train_seconds", "lr", "lr_d", "ema_decay", "time_limit_s")}]
+        rec = meta.get("recipe", {})
+        steps = float(rec.get("steps", 0))
+        prior = {"steps": steps, "epochs": steps / -(-len(data) // a.batch_size),
+                 "train_seconds": float(rec.get("train_seconds", 0)),
+                 "history": rec.get("history", []) + [
+                     {k: rec.get(k) for k in ("steps", "train_seconds", "lr", "lr_d", "ema_decay", "time_limit_s")}]}
+    else:
+        model = build(a.family, channels=1, image_size=28, **({"num_classes": 10} if a.family == "cgan" else {}),
+                      **model_cfg)
     captured = {}
     make = model.make_trainer
     model.make_trainer = lambda c, d: captured.setdefault("trainer", make(c, d))  # keep a handle for snapshots

@@ -202,12 +202,15 @@ class VAE(AE):
         del self.z_mean, self.z_std  # the prior is N(0, I)
 
     def encode(self, x, labels=None):
-        mu, logvar = self.encoder(x).chunk(2, dim=1)
-        return mu, logvar.clamp(-12, 8)
+        return self._posterior(x, None)
 
     def _posterior(self, x, labels):
-        """q(z | x) (and y for the CVAE, whose labels arrive already validated)."""
-        return self.encode(x)
+        """q(z | x) as (mu, logvar); a conditional encoder also gets the (validated) labels via ``_encoder_cond``."""
+        mu, logvar = self.encoder(x, self._encoder_cond(labels, x.shape[0])).chunk(2, dim=1)
+        return mu, logvar.clamp(-12, 8)
+
+    def _encoder_cond(self, labels, n):
+        return None
 
     @torch.no_grad()
     def reconstruct(self, x, labels=None):
@@ -309,11 +312,8 @@ class CVAE(VAE):
             labels = torch.zeros(n, dtype=torch.long, device=self.device)
         return labels if labels.is_floating_point() else F.one_hot(labels, self.config.num_classes)
 
-    def _posterior(self, x, labels):
-        if not self.config.num_classes:
-            return super().encode(x)
-        mu, logvar = self.encoder(x, self._onehot(labels, x.shape[0])).chunk(2, dim=1)
-        return mu, logvar.clamp(-12, 8)
+    def _encoder_cond(self, labels, n):
+        return self._onehot(labels, n) if self.config.num_classes else None
 
     def encode(self, x, labels=None):
         """q(z | x, y) as (mu, logvar); without labels, y is the label that explains x best (``best_labels``)."""
