@@ -29,3 +29,16 @@ def autocast_ctx(device: torch.device, dtype: torch.dtype | None = None):
         return nullcontext()
     return torch.autocast(device.type, dtype=dtype)
 
+
+
+def randn(*shape: int, generator: torch.Generator | None = None, device: torch.device | str | None = None):
+    """N(0, 1) drawn on the generator's own device, then moved to ``device``: a CPU generator gives the same
+    numbers for a CUDA model as for a CPU one, so a seed means the same image on every machine."""
+    src = generator.device if generator is not None else device
+    return torch.randn(*shape, generator=generator, device=src).to(device)
+
+
+def randint(high: int, shape: tuple, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+    """Like ``randn``: integers in [0, high) drawn on the generator's device, then moved to ``device``."""
+    src = generator.device if generator is not None else device
+    return torch.randint(0, high, shape, generator=generator, device=src).to(device)

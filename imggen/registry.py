@@ -98,7 +98,8 @@ class LoadedModel:
         return next(self.net.parameters()).device
 
     def generator(self, seed: int) -> torch.Generator:
-        return torch.Generator(device=self.device).manual_seed(int(seed))
+        """A CPU generator whatever the model's device: the same seed gives the same image on CPU and GPU."""
+        return torch.Generator().manual_seed(int(seed))
 
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, **kw) -> torch.Tensor:

@@ -30,13 +30,17 @@ def main() -> None:
     p.add_argument("--time-limit", type=float, default=3300.0, help="seconds of training")
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (CPU runs)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda (bf16 autocast), cuda:1 ...")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", help="warm start: a checkpoint of the same family whose G and D weights to continue from")
     p.add_argument("--lr", type=float, help="learning rate for G and D (default: the recipe's)")
     p.add_argument("--ema-decay", type=float, help="EMA decay of G (default: the recipe's)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    device = torch.device(a.device)
+    hardware = (f"{torch.cuda.get_device_name(device)} (bf16 autocast)" if device.type == "cuda"
+                else f"CPU, {a.threads} thread{'s' * (a.threads > 1)}")
 
     from imggen import checkpoint
     from imggen.data import load_data
@@ -51,7 +55,7 @@ def main() -> None:
     if a.ema_decay:
         train_over.update(ema_decay=a.ema_decay)
     cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, time_limit_s=a.time_limit, seed=a.seed,
-                      eval_samples=1000, device="cpu", **train_over)
+                      eval_samples=1000, device=a.device, **train_over)
     torch.manual_seed(a.seed)
     prior = {"steps": 0, "epochs": 0.0, "train_seconds": 0.0}
     if a.init:  # continue from a checkpoint's weights (fresh optimiser; EMA starts from the loaded G)
@@ -62,10 +66,12 @@ def main() -> None:
         checkpoint.load_weights(model, a.init)
         rec = meta.get("recipe", {})
         steps = float(rec.get("steps", 0))
-        prior = {"steps": steps, "epochs": steps / -(-len(data) // a.batch_size),
+        prior = {"steps": steps, "epochs": float(rec.get("epochs", steps / -(-len(data) // a.batch_size))),
                  "train_seconds": float(rec.get("train_seconds", 0)),
                  "history": rec.get("history", []) + [
-                     {k: rec.get(k) for k in ("steps", "train_seconds", "lr", "lr_d", "ema_decay", "time_limit_s")}]}
+                     {**{k: rec.get(k) for k in ("steps", "epochs", "train_seconds", "lr", "lr_d", "ema_decay",
+                                                  "time_limit_s", "batch_size")},
+                      "hardware": meta["card"].get("hardware")}]}
     else:
         model = build(a.family, channels=1, image_size=28, **({"num_classes": 10} if a.family == "cgan" else {}),
                       **model_cfg)
@@ -92,7 +98,7 @@ def main() -> None:
                             recipe=recipe, card={"description": "snapshot after an epoch", "data": data.name,
                                                  "parameters": net.num_params(),
                                                  "train_seconds": recipe["train_seconds"],
-                                                 "hardware": "CPU, 1 thread"})
+                                                 "hardware": hardware})
 
 
 if __name__ == "__main__":

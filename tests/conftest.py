@@ -6,6 +6,7 @@ from pathlib import Path
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no version-check thread / network in tests
 os.environ.setdefault("GRADIO_RUN_HISTORY", "False")
+os.environ.setdefault("IMGGEN_DEVICE", "cpu")  # the suite expects CPU numbers; tests/test_cuda.py asks for CUDA itself
 
 import pytest  # noqa: E402
 

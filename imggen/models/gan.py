@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from .. import distributed
-from ..device import amp_dtype, autocast_ctx
+from ..device import amp_dtype, autocast_ctx, randint, randn
 from ..losses import GANLoss
 
 R1_EVERY = 4  # lazy R1: one "Dreg" phase every N steps, weighted by N (StyleGAN2)
@@ -196,7 +196,7 @@ class _GAN(nn.Module):
     def latents(self, n: int, *, generator: torch.Generator | None = None, truncation: float | None = 1.0):
         """z ~ N(0, I) with the truncation trick: entries with |z| > 2·truncation are redrawn (BigGAN);
         truncation 1.0 is the usual [-2, 2] truncated normal, smaller trades diversity for fidelity, None = off."""
-        z = torch.randn(n, self.latent_dim, generator=generator, device=self.device)
+        z = randn(n, self.latent_dim, generator=generator, device=self.device)
         if truncation is None:
             return z
         if truncation <= 0:
@@ -206,14 +206,14 @@ class _GAN(nn.Module):
             bad = z.abs() > bound
             if not bad.any():
                 break
-            z = torch.where(bad, torch.randn(z.shape, generator=generator, device=self.device), z)
+            z = torch.where(bad, randn(*z.shape, generator=generator, device=self.device), z)
         return z.clamp(-bound, bound)
 
     def _labels(self, n: int, labels, generator: torch.Generator | None) -> torch.Tensor | None:
         if not self.num_classes:
             return None
         if labels is None:
-            return torch.randint(0, self.num_classes, (n,), generator=generator, device=self.device)
+            return randint(self.num_classes, (n,), generator=generator, device=self.device)
         y = torch.as_tensor(labels, dtype=torch.long, device=self.device).flatten()
         if y.numel() == 0:
             raise ValueError("labels must not be empty")

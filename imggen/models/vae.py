@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..device import randint, randn
 from ..losses import d_loss, gaussian_kl, log_normal, recon_nll
 
 
@@ -165,7 +166,7 @@ class AE(nn.Module):
         return self.decode(self.encode(x)[0], labels)
 
     def _randn(self, n, generator):
-        return torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)
+        return randn(n, self.config.latent_dim, generator=generator, device=self.device)
 
     @torch.no_grad()
     def sample(self, n, *, generator=None, labels=None, truncation=1.0):
@@ -243,7 +244,7 @@ class VAE(AE):
         out = []
         for i in range(0, k, m):
             kk = min(m, k - i)
-            eps = torch.randn(kk, *mu.shape, generator=generator, device=mu.device)
+            eps = randn(kk, *mu.shape, generator=generator, device=mu.device)
             z = mu + std * eps  # (kk, B, D)
             zf = z.reshape(kk * B, -1)
             lab = None if labels is None else labels.repeat(kk)
@@ -348,7 +349,7 @@ class CVAE(VAE):
     def sample(self, n, *, generator=None, labels=None, truncation=1.0):
         z = self._randn(n, generator) * truncation
         if labels is None and self.config.num_classes:
-            labels = torch.randint(0, self.config.num_classes, (n,), generator=generator, device=self.device)
+            labels = randint(self.config.num_classes, (n,), generator=generator, device=self.device)
         return self.decode(z, labels)
 
     @torch.no_grad()
@@ -425,7 +426,7 @@ class AETrainer:
         loss.backward()
         self.opt.step()
         with torch.no_grad():  # running Gaussian fit of the codes, used by sample()
-            z = out["z"]
+            z = out["z"].float()  # bf16 under CUDA autocast
             self.model.z_mean.lerp_(z.mean(0), 0.01)
             self.model.z_std.lerp_(z.std(0) if len(z) > 1 else self.model.z_std, 0.01)
         return {"loss/recon": loss.item()}

