@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One lent-GPU session in one command: the CUDA/bf16-autocast tests, and warm-started continuations of the
-# shipped GANs on full MNIST (batch 256 and batch 64 side by side, all four runs sharing the GPU).
+# shipped GANs on full MNIST (batch 256 and batch 64 side by side, all four runs sharing the GPU), or with
+# MODE=deep SKIP_TESTS=1 new runs of the deeper DCGAN (--blocks 1) at batch 64 and 128.
 #
 #   OUT=runs/gpu TRAIN_SECONDS=420 bash scripts/gpu_session.sh
 #
@@ -19,12 +20,19 @@ fi
 { nvidia-smi; $PY -c "import torch; print(torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())"; } \
   > "$OUT/env.txt" 2>&1
 
-run() {  # tag batch family: continue checkpoints/{family}-mnist at lr 1e-4
-  $PY scripts/train_gan.py "$3" --init "checkpoints/$3-mnist.safetensors" --lr 1e-4 --batch-size "$2" \
-    --device "$DEV" --threads 2 --time-limit "$T" --out "$OUT/$1/$3-mnist.safetensors" 2>&1 \
-    | sed -u "s/^/$1-$3 /" >> "$OUT/train.log"
+run() {  # tag batch family [train_gan args]: by default continue checkpoints/{family}-mnist at lr 1e-4
+  local tag=$1 bs=$2 fam=$3; shift 3
+  [ $# -gt 0 ] || set -- --init "checkpoints/$fam-mnist.safetensors" --lr 1e-4
+  $PY scripts/train_gan.py "$fam" --batch-size "$bs" --device "$DEV" --threads 2 --time-limit "$T" \
+    --out "$OUT/$tag/$fam-mnist.safetensors" "$@" 2>&1 \
+    | sed -u "s/^/$tag-$fam /" >> "$OUT/train.log"
 }
-run b256 256 cgan & run b256 256 dcgan & run b64 64 cgan & run b64 64 dcgan &
+if [ "${MODE:-continue}" = deep ]; then  # new runs of the deeper G/D (--blocks 1), two batch sizes
+  mkdir -p "$OUT/d64" "$OUT/d128"
+  run d64 64 dcgan --blocks 1 & run d128 128 dcgan --blocks 1 &
+else
+  run b256 256 cgan & run b256 256 dcgan & run b64 64 cgan & run b64 64 dcgan &
+fi
 if [ -z "${SKIP_TESTS:-}" ]; then
   timeout 300 $PY -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_gan.py tests/test_vae.py \
     tests/test_train_loop.py > "$OUT/pytest.log" 2>&1

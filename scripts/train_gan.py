@@ -36,6 +36,7 @@ def main() -> None:
     p.add_argument("--init", help="warm start: a checkpoint of the same family whose G and D weights to continue from")
     p.add_argument("--lr", type=float, help="learning rate for G and D (default: the recipe's)")
     p.add_argument("--ema-decay", type=float, help="EMA decay of G (default: the recipe's)")
+    p.add_argument("--blocks", type=int, help="extra 3x3 convs per resolution in G and D (new runs; default: the recipe's)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     device = torch.device(a.device)
@@ -74,7 +75,7 @@ def main() -> None:
                       "hardware": meta["card"].get("hardware")}]}
     else:
         model = build(a.family, channels=1, image_size=28, **({"num_classes": 10} if a.family == "cgan" else {}),
-                      **model_cfg)
+                      **{**model_cfg, **({"blocks": a.blocks} if a.blocks is not None else {})})
     captured = {}
     make = model.make_trainer
     model.make_trainer = lambda c, d: captured.setdefault("trainer", make(c, d))  # keep a handle for snapshots

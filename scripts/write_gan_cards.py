@@ -79,12 +79,16 @@ def card(name: str, log_dir: Path) -> str:
     phases, reproduce = "", f"`python scripts/train_gan.py {family} --out checkpoints/{name}.safetensors --time-limit 4200`"
     if hist:  # warm-started continuation(s): list each phase
         cum = [0] + [h["steps"] for h in hist] + [r["steps"]]  # the recipe's step counts are cumulative
-        lrs = [h.get("lr") for h in hist] + [r.get("lr")]
-        parts = [f"{b - a} steps at lr {lr}" for a, b, lr in zip(cum, cum[1:], lrs)]
+        secs = [0] + [h.get("train_seconds", 0) for h in hist] + [c.get("train_seconds", 0)]
+        runs = [*hist, {**r, "hardware": c.get("hardware")}]
+        parts = [f"{b - a} steps at batch {h.get('batch_size') or 64}, lr {h.get('lr')} on {h.get('hardware') or 'CPU, 1 thread'} "
+                 f"({t1 - t0:.0f} s)" for a, b, t0, t1, h in zip(cum, cum[1:], secs, secs[1:], runs)]
         phases = "; phases: " + ", then ".join(parts)
         reproduce += "".join(f", then `python scripts/train_gan.py {family} --init <previous phase> --out runs/{name}.safetensors "
-                             f"--lr {h2.get('lr')} --time-limit {h2.get('time_limit_s') or 'SECONDS'}`"
-                             for h2 in [*hist[1:], r])
+                             f"--lr {h2.get('lr')} --batch-size {h2.get('batch_size') or 64} "
+                             f"--time-limit {h2.get('time_limit_s') or 'SECONDS'}"
+                             f"{' --device cuda' if 'CPU' not in str(h2.get('hardware') or 'CPU') else ''}`"
+                             for h2 in runs[1:])
     lines = [f"# {name} — {title}", "",
              f"Family `{family}` (`imggen/models/gan.py`): {what}. Generator and discriminator are stored together; "
              "the discriminator powers the Sample tab's *Detection* and GAN inversion.", "",
@@ -97,8 +101,8 @@ def card(name: str, log_dir: Path) -> str:
              f"{tuple(r.get('betas', ()))}, batch {r.get('batch_size')}, D steps {r.get('d_steps')}, EMA of G "
              f"{'on (' + str(r.get('ema_decay')) + ')' if r.get('use_ema') else 'off'}, DiffAugment "
              f"{'on' if r.get('use_augment') else 'off'}, R1 γ {r.get('r1_gamma')} |",
-             f"| trained | {r.get('steps')} steps = {r.get('steps', 0) * r.get('batch_size', 1) / max(r.get('train_images', 1), 1):.2f} epochs in {c.get('train_seconds')} s "
-             f"on {c.get('hardware')} (a 2-core machine shared with other jobs){phases} |",
+             f"| trained | {r.get('steps')} steps = {r.get('epochs', 0):.2f} epochs in {c.get('train_seconds')} s "
+             f"{'' if hist else 'on ' + str(c.get('hardware')) + ' (a 2-core machine shared with other jobs)'}{phases} |",
              f"| reproduce | {reproduce} |",
              f"| use | {api} |", "",
              f"## Measured on the held-out MNIST test set ({m.get('num_samples')} samples vs {m.get('num_samples')} test "

@@ -62,6 +62,22 @@ def test_architecture_options(upsample, d_norm, g_norm):
         tiny("dcgan", image_size=48)
 
 
+@pytest.mark.parametrize("family", ["dcgan", "cgan"])
+@pytest.mark.parametrize("size", [28, 32, 64])
+def test_blocks_add_depth_at_every_resolution(family, size):
+    """blocks=N adds N 3x3 convs per resolution to G and D; blocks=0 is the classic layout (old checkpoints)."""
+    convs = lambda mod: sum(isinstance(c, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) for c in mod.modules())  # noqa: E731
+    base, deep = tiny(family, image_size=size), tiny(family, image_size=size, blocks=2)
+    k = {28: 2, 32: 3, 64: 4}[size]  # resolutions below the image's
+    assert convs(base.G) == k and convs(base.D) == k
+    assert convs(deep.G) == k + 2 * (k + 1) and convs(deep.D) == k + 2 * k
+    labels = [0, 1, 2] if family == "cgan" else None
+    x = deep.sample(3, generator=gen(), labels=labels)
+    assert x.shape == (3, 1, size, size) and x.min() >= -1 and x.max() <= 1
+    deep.D(x, torch.tensor(labels) if labels else None).sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in deep.D.parameters() if p.grad is not None)
+
+
 def test_minibatch_std_channel():
     x = torch.randn(8, 3, 4, 4)
     y = minibatch_std(x)

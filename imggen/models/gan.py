@@ -62,6 +62,7 @@ class DCGANConfig:
     d_norm: str = "none"  # discriminator normalisation: "batch" (Radford et al.) | "none"
     use_spectral_norm: bool = True  # spectral norm on every D layer (Miyato et al. 2018)
     use_minibatch_std: bool = False  # minibatch-std channel before D's head (ProGAN), against mode collapse
+    blocks: int = 0  # extra 3x3 conv layers per resolution in G and D (0 = the classic DCGAN depth)
 
 
 @dataclass
@@ -77,6 +78,7 @@ class CGANConfig:
     d_norm: str = "none"
     use_spectral_norm: bool = True
     use_minibatch_std: bool = False
+    blocks: int = 0
 
 
 # ---- blocks -------------------------------------------------------------------------------------------------
@@ -108,21 +110,29 @@ def _up(cin: int, cout: int, kind: str, bias: bool) -> nn.Module:
 
 
 class Generator(nn.Module):
-    """z (B, latent_dim) -> linear to s0×s0 -> [BN, ReLU, 2x upsample] × k -> tanh image (B, C, H, W)."""
+    """z (B, latent_dim) -> linear to s0×s0 -> ([BN, ReLU, 3x3 conv] × blocks, [BN, ReLU, 2x upsample]) × k
+    (-> [BN, ReLU, 3x3 conv] to C when blocks) -> tanh image (B, C, H, W)."""
 
     def __init__(self, channels: int, image_size: int, latent_dim: int, width: int, num_classes: int = 0,
-                 upsample: str = "conv_transpose", norm: str = "batch"):
+                 upsample: str = "conv_transpose", norm: str = "batch", blocks: int = 0):
         super().__init__()
         if upsample not in ("conv_transpose", "nearest"):
             raise ValueError(f"upsample must be 'conv_transpose' or 'nearest', not {upsample!r}")
         if norm not in ("batch", "none"):
             raise ValueError(f"g_norm must be 'batch' or 'none', not {norm!r}")
         self.s0, k = _layout(image_size)
-        chans = [width * 2 ** (k - 1 - i) for i in range(k)] + [channels]  # e.g. 28 px: 128, 64, C
+        # e.g. 28 px: 128, 64, C (blocks: 128, 64, width/2, then a 3x3 conv to C at full resolution)
+        chans = [width * 2 ** (k - 1 - i) for i in range(k)] + [max(width // 2, 8) if blocks else channels]
+        units = []  # (in, out, op) applied as op(ReLU(norm(h)))
+        for a, b in zip(chans[:-1], chans[1:]):
+            units += [(a, a, "conv")] * blocks + [(a, b, "up")]
+        if blocks:
+            units += [(chans[-1], chans[-1], "conv")] * (blocks - 1) + [(chans[-1], channels, "conv")]
         self.num_classes = num_classes
         self.fc = nn.Linear(latent_dim, chans[0] * self.s0 ** 2)
-        self.norms = nn.ModuleList(ConditionalBatchNorm2d(c, num_classes, norm == "batch") for c in chans[:-1])
-        self.ups = nn.ModuleList(_up(a, b, upsample, bias=(b == channels)) for a, b in zip(chans[:-1], chans[1:]))
+        self.norms = nn.ModuleList(ConditionalBatchNorm2d(a, num_classes, norm == "batch") for a, _, _ in units)
+        self.ups = nn.ModuleList(_up(a, b, upsample, bias=b == channels) if op == "up"
+                                 else nn.Conv2d(a, b, 3, 1, 1, bias=b == channels) for a, b, op in units)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.fc(z).view(z.shape[0], -1, self.s0, self.s0)  # (B, C0, s0, s0)
@@ -132,10 +142,11 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """image -> [Conv 4x4 s2, (BN), LeakyReLU] × k -> (minibatch std) -> linear logit (+ class projection)."""
+    """image -> ([Conv 4x4 s2, (BN), LeakyReLU], [Conv 3x3, LeakyReLU] × blocks) × k -> (minibatch std)
+    -> linear logit (+ class projection)."""
 
     def __init__(self, channels: int, image_size: int, width: int, num_classes: int = 0, norm: str = "none",
-                 use_sn: bool = True, use_mbstd: bool = False):
+                 use_sn: bool = True, use_mbstd: bool = False, blocks: int = 0):
         super().__init__()
         if norm not in ("batch", "none"):
             raise ValueError(f"d_norm must be 'batch' or 'none', not {norm!r}")
@@ -147,6 +158,8 @@ class Discriminator(nn.Module):
             if norm == "batch" and i > 0:  # Radford et al.: no BN on D's input layer
                 layers.append(nn.BatchNorm2d(b))
             layers.append(nn.LeakyReLU(0.2))
+            for _ in range(blocks):  # extra 3x3 convs at this resolution
+                layers += [_sn(nn.Conv2d(b, b, 3, 1, 1), use_sn), nn.LeakyReLU(0.2)]
         self.body = nn.Sequential(*layers)
         self.use_mbstd = use_mbstd
         self.fc = _sn(nn.Linear((chans[-1] + use_mbstd) * s0 * s0, 1), use_sn)
@@ -174,9 +187,9 @@ class _GAN(nn.Module):
         super().__init__()
         self.config = c = config
         ncls = getattr(c, "num_classes", 0)
-        self.G = Generator(c.channels, c.image_size, c.latent_dim, c.g_width, ncls, c.upsample, c.g_norm)
+        self.G = Generator(c.channels, c.image_size, c.latent_dim, c.g_width, ncls, c.upsample, c.g_norm, c.blocks)
         self.D = Discriminator(c.channels, c.image_size, c.d_width, ncls, c.d_norm, c.use_spectral_norm,
-                               c.use_minibatch_std)
+                               c.use_minibatch_std, c.blocks)
 
     @property
     def latent_dim(self) -> int:
