@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from imggen import registry  # noqa: E402
 from imggen.complete import auto_method, complete_batch, mask_preset  # noqa: E402
 from imggen.data import load_data  # noqa: E402
-from imggen.latent import file_hash  # noqa: E402
+from imggen.latent import weights_hash  # noqa: E402
 from imggen.metrics import classify  # noqa: E402
 
 MASKS = ("bottom", "right", "centre")
@@ -222,7 +222,7 @@ def main(argv=None):
     jobs = [(None, "classical", m) for m in CLASSICAL if a.methods is None or m in a.methods]
     for name in names:
         lm = registry.load(name, device="cpu")
-        lm.checkpoint_hash = file_hash(registry.model_paths()[name])  # of the weights loaded (files may be replaced later)
+        lm.checkpoint_hash = weights_hash(registry.model_paths()[name])  # of the weights loaded (files may be replaced later)
         jobs += [(lm, name, m) for m in methods_for(lm.net) if (a.methods is None and m == auto_method(lm.net, lm.family))
                  or (a.methods is not None and m in a.methods)]
     for lm, name, method in jobs:

@@ -340,9 +340,14 @@ def discover(net: nn.Module, *, num_samples: int = 2000, num_pca: int = 4, num_s
 
 
 # ---- cache --------------------------------------------------------------------------------------------------
-def file_hash(path: str | Path) -> str:
-    h = hashlib.sha256()
+def weights_hash(path: str | Path) -> str:
+    """Hash of a safetensors file's tensors (layout + bytes), not its metadata: rewriting a card or metrics
+    (``eval --write``) keeps the key, new weights change it."""
     with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        header.pop("__metadata__", None)
+        h = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()[:16]
@@ -355,11 +360,11 @@ def cache_path(ckpt: str | Path) -> Path:
 
 
 def directions_for(net: nn.Module, ckpt: str | Path | None = None, **kw) -> Directions:
-    """The cached basis next to ``ckpt`` when its key (content hash + version) matches, else discover and
+    """The cached basis next to ``ckpt`` when its key (weights hash + version) matches, else discover and
     write it (atomically). Without a checkpoint path, discover without caching."""
     if ckpt is None:
         return discover(net, **kw)
-    key = f"v{VERSION}-{file_hash(ckpt)}"
+    key = f"v{VERSION}-{weights_hash(ckpt)}"
     path = cache_path(ckpt)
     if path.exists():
         try:

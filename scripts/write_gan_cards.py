@@ -76,19 +76,21 @@ def card(name: str, log_dir: Path) -> str:
                        f"{100 * m['label_accuracy']:.1f} %", m["label_accuracy"] >= 0.97))
     size_mb = path.stat().st_size / 1e6
     hist = r.get("history", [])
-    phases, reproduce = "", f"`python scripts/train_gan.py {family} --out checkpoints/{name}.safetensors --time-limit 4200`"
+    runs = [*hist, {**r, "hardware": c.get("hardware")}]  # one entry per training phase (warm starts)
+    dev = lambda h: "" if "CPU" in str(h.get("hardware") or "CPU") else " --device cuda"  # noqa: E731
+    first = runs[0]
+    phases, reproduce = "", (f"`python scripts/train_gan.py {family}{' --blocks ' + str(cfg['blocks']) if cfg.get('blocks') else ''} "
+                             f"--batch-size {first.get('batch_size') or 64} --lr {first.get('lr')} --out runs/{name}.safetensors "
+                             f"--time-limit {first.get('time_limit_s') or 4200:g}{dev(first)}`")
     if hist:  # warm-started continuation(s): list each phase
         cum = [0] + [h["steps"] for h in hist] + [r["steps"]]  # the recipe's step counts are cumulative
         secs = [0] + [h.get("train_seconds", 0) for h in hist] + [c.get("train_seconds", 0)]
-        runs = [*hist, {**r, "hardware": c.get("hardware")}]
         parts = [f"{b - a} steps at batch {h.get('batch_size') or 64}, lr {h.get('lr')} on {h.get('hardware') or 'CPU, 1 thread'} "
                  f"({t1 - t0:.0f} s)" for a, b, t0, t1, h in zip(cum, cum[1:], secs, secs[1:], runs)]
         phases = "; phases: " + ", then ".join(parts)
         reproduce += "".join(f", then `python scripts/train_gan.py {family} --init <previous phase> --out runs/{name}.safetensors "
                              f"--lr {h2.get('lr')} --batch-size {h2.get('batch_size') or 64} "
-                             f"--time-limit {h2.get('time_limit_s') or 'SECONDS'}"
-                             f"{' --device cuda' if 'CPU' not in str(h2.get('hardware') or 'CPU') else ''}`"
-                             for h2 in runs[1:])
+                             f"--time-limit {h2.get('time_limit_s') or 'SECONDS'}{dev(h2)}`" for h2 in runs[1:])
     lines = [f"# {name} — {title}", "",
              f"Family `{family}` (`imggen/models/gan.py`): {what}. Generator and discriminator are stored together; "
              "the discriminator powers the Sample tab's *Detection* and GAN inversion.", "",

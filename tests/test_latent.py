@@ -160,6 +160,8 @@ def test_cache_written_reused_and_invalidated(tmp_path, monkeypatch):
     monkeypatch.setattr(latent, "discover", boom)
     d2 = latent.directions_for(net, ckpt, **FAST)
     assert torch.equal(d1.vectors, d2.vectors) and d1.sliders == d2.sliders
+    checkpoint.update_metadata(ckpt, net, metrics={"fd": 1.0}, card={"description": "re-evaluated"})
+    assert latent.directions_for(net, ckpt, **FAST).key == d1.key  # a metadata rewrite keeps the cache
     monkeypatch.undo()
     with torch.no_grad():
         net.G.fc.weight.mul_(-1)
