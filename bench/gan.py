@@ -39,8 +39,9 @@ RECIPES = {
     "cure": ("dcgan", 28,
              {"latent_dim": 64, "g_width": 64, "d_width": 64, "upsample": "nearest", "g_norm": "batch",
               "use_spectral_norm": True, "use_minibatch_std": True},
-             {"loss": "bce", "lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 64, "use_ema": True},
-             "same loss/lr/batch + BatchNorm in G, spectral norm and minibatch-std in D, EMA of G, nearest+conv G"),
+             {"loss": "bce", "lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 64, "use_ema": True, "use_augment": True},
+             "same loss/lr/batch + BatchNorm in G, spectral norm and minibatch-std in D, EMA of G, nearest+conv G, "
+             "DiffAugment (the small-data cure of Zhao et al. 2020)"),
 }
 
 

@@ -77,6 +77,7 @@ def test_iwae_bound_tightens_with_k_and_exceeds_elbo(tmp_path, mnist):
     mets = m.eval_metrics(x, iwae_k=50, iwae_images=8)
     assert mets["iwae_images"] == 8 and mets["iwae_k"] == 50
     assert -mets["iwae_nll"] > mets["elbo"] - 1.0 and mets["iwae_bits_per_dim"] > 0 and mets["recon_mse"] > 0
+    assert 0 < mets["iwae_nll_sem"] < mets["iwae_nll"]  # standard error over the 8 images
 
 
 def test_cvae_marginal_likelihood_and_labels():
