@@ -39,9 +39,8 @@ RECIPES = {
     "cure": ("dcgan", 28,
              {"latent_dim": 64, "g_width": 64, "d_width": 64, "upsample": "nearest", "g_norm": "batch",
               "use_spectral_norm": True, "use_minibatch_std": True},
-             {"loss": "bce", "lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 64, "use_ema": True, "use_augment": True},
-             "same loss/lr/batch + BatchNorm in G, spectral norm and minibatch-std in D, EMA of G, nearest+conv G, "
-             "DiffAugment (the small-data cure of Zhao et al. 2020)"),
+             {"loss": "bce", "lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 64, "use_ema": True},
+             "same loss/lr/batch + BatchNorm in G, spectral norm and minibatch-std in D, EMA of G, nearest+conv G"),
 }
 
 
@@ -162,6 +161,9 @@ def main() -> None:
                 res[part] = prev[part]
                 res[f"{part}_measured"] = prev.get(f"{part}_measured", prev["date"])
                 res[f"{part}_args"] = prev.get(f"{part}_args", prev["args"])
+            elif res[part] and {r["recipe"] for r in prev.get(part, [])} - {r["recipe"] for r in res[part]}:
+                raise SystemExit(f"--only {a.only} re-runs part of '{part}'; its recipes are compared side by side in "
+                                 f"one run, so re-run all of {[r['recipe'] for r in prev[part]]} together")
     (RESULTS / "gan.json").write_text(json.dumps(res, indent=1))
     if res["side_by_side"] and res["collapse_vs_cure"]:
         (RESULTS / "gan.md").write_text(markdown(res))
