@@ -103,8 +103,8 @@ def card(name: str, log_dir: Path) -> str:
              f"{tuple(r.get('betas', ()))}, batch {r.get('batch_size')}, D steps {r.get('d_steps')}, EMA of G "
              f"{'on (' + str(r.get('ema_decay')) + ')' if r.get('use_ema') else 'off'}, DiffAugment "
              f"{'on' if r.get('use_augment') else 'off'}, R1 γ {r.get('r1_gamma')} |",
-             f"| trained | {r.get('steps')} steps = {r.get('epochs', 0):.2f} epochs in {c.get('train_seconds')} s "
-             f"{'' if hist else 'on ' + str(c.get('hardware')) + ' (a 2-core machine shared with other jobs)'}{phases} |",
+             f"| trained | {r.get('steps')} steps = {r.get('epochs', 0):.2f} epochs in {c.get('train_seconds')} s"
+             f"{'' if hist else ' on ' + str(c.get('hardware')) + ' (a 2-core machine shared with other jobs)'}{phases} |",
              f"| reproduce | {reproduce} |",
              f"| use | {api} |", "",
              f"## Measured on the held-out MNIST test set ({m.get('num_samples')} samples vs {m.get('num_samples')} test "
