@@ -51,6 +51,18 @@ def test_presets_fill_every_setting():
     assert tt._apply_preset("VAE", tt.CUSTOM)[0] is not None  # custom leaves the fields (gr.skip)
 
 
+def test_depth_reaches_gan_configs_only():
+    assert tt.model_overrides("dcgan", 16, 8, True, 2)["blocks"] == 2
+    assert imggen.build("cgan", **tt.model_overrides("cgan", 16, 8, True, 1)).config.blocks == 1
+    assert "blocks" not in tt.model_overrides("vae", 16, 8, True, 2)
+    with pytest.raises(gr.Error, match="Extra conv layers"):
+        tt.check_settings(1, 32, 1e-3, 1e-3, 16, 8, 1, depth=tt.MAX_DEPTH + 1)
+    tt.arm()
+    outs = list(tt.start_training(**settings(epochs=1, depth=1, name="tiny-deep")))
+    assert "finished" in outs[-1][1]
+    assert imggen.list_models()["tiny-deep"]["config"]["blocks"] == 1  # the trained model has the extra layers
+
+
 @pytest.mark.parametrize("over, match", [
     (dict(epochs=0), "Epochs"), (dict(epochs=tt.MAX_EPOCHS + 1), "Epochs"), (dict(name="bad name!"), "name"),
     (dict(max_images=10**6), "Max images"), (dict(family="Diffusion"), "Unknown model family"),
