@@ -44,17 +44,21 @@ RECIPES = {
 }
 
 
-def run_recipe(name: str, data, test, budget_s: float, eval_samples: int, epoch_eval: int, seed: int) -> dict:
+def run_recipe(name: str, data, test, budget_s: float, eval_samples: int, epoch_eval: int, seed: int,
+               spec: tuple | None = None, max_steps: int | None = None) -> dict:
+    """Train one recipe (``RECIPES[name]``, or ``spec`` in the same form) until ``budget_s`` CPU seconds or
+    ``max_steps`` steps, then measure ``eval_samples`` samples against the test set."""
     from imggen import metrics
     from imggen.registry import build
     from imggen.train import TrainConfig, train
 
-    family, size, model_cfg, train_over, about = RECIPES[name]
+    family, size, model_cfg, train_over, about = spec or RECIPES[name]
     from imggen.data import _resize  # same images, resized for the 64 px recipe
     import copy
 
     d = data if data.images.shape[-1] == size else _resize(copy.copy(data), size, 1)
-    cfg = TrainConfig(epochs=10_000, eval_samples=epoch_eval, seed=seed, device="cpu", num_grid=16, **train_over)
+    cfg = TrainConfig(epochs=10_000, eval_samples=epoch_eval, seed=seed, device="cpu", num_grid=16, max_steps=max_steps,
+                      **train_over)
     torch.manual_seed(seed)
     model = build(family, channels=1, image_size=size, **model_cfg)
     captured = {}
