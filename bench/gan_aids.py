@@ -47,7 +47,7 @@ def markdown(res: dict) -> str:
                      f"{r['confident_fraction']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | {spp:.3f} | "
                      f"{spp / (base['cpu_s'] / max(base['steps'], 1)):.2f} |")
     lines += ["", *[f"- **{r['recipe']}**: {r['about']}" for r in res["runs"]], "",
-              "One seed per recipe: differences of a few per cent in FD are within run-to-run noise.", ""]
+              "One seed per recipe; the run-to-run spread was not measured.", ""]
     return "\n".join(lines)
 
 
