@@ -225,6 +225,12 @@ def main(argv=None):
         lm.checkpoint_hash = weights_hash(registry.model_paths()[name])  # of the weights loaded (files may be replaced later)
         jobs += [(lm, name, m) for m in methods_for(lm.net) if (a.methods is None and m == auto_method(lm.net, lm.family))
                  or (a.methods is not None and m in a.methods)]
+    current = {name: lm.checkpoint_hash for lm, name, _ in jobs if lm is not None}
+    stale = [r for r in res["rows"] if r["model"] in current and r.get("checkpoint") != current[r["model"]]]
+    if stale:  # rows of weights that have since been replaced are measured again
+        print(f"re-measuring {len(stale)} rows of replaced checkpoints", flush=True)
+        res["rows"] = [r for r in res["rows"] if r not in stale]
+        done = {(r["model"], r["method"], r["mask"]) for r in res["rows"]}
     for lm, name, method in jobs:
         for mk in a.masks:
             if (name, method, mk) in done:
