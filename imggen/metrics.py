@@ -49,7 +49,7 @@ def frechet_distance(f1: torch.Tensor, f2: torch.Tensor) -> float:
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        covmean = linalg.sqrtm(s1 @ s2)  # scipy >= 1.16 dropped disp=; the array is returned either way
+        covmean = linalg.sqrtm(s1 @ s2)  # newer scipy has no disp=; the array is returned either way
     if not np.isfinite(covmean).all():
         eps = np.eye(len(s1)) * 1e-6
         covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
