@@ -211,7 +211,6 @@ def main(argv=None):
         if (old["images"], old["samples"], old.get("seed", 0)) == (len(x), a.samples, a.seed):
             res["rows"] = old["rows"]
     res["seed"] = a.seed
-    done = {(r["model"], r["method"], r["mask"]) for r in res["rows"]}
 
     def save():
         res["best_per_family"] = best_per_family(res)
@@ -230,7 +229,7 @@ def main(argv=None):
     if stale:  # rows of weights that have since been replaced are measured again
         print(f"re-measuring {len(stale)} rows of replaced checkpoints", flush=True)
         res["rows"] = [r for r in res["rows"] if r not in stale]
-        done = {(r["model"], r["method"], r["mask"]) for r in res["rows"]}
+    done = {(r["model"], r["method"], r["mask"]) for r in res["rows"]}
     for lm, name, method in jobs:
         for mk in a.masks:
             if (name, method, mk) in done:

@@ -171,7 +171,6 @@ def main() -> None:
                 res[part] = prev[part]
                 res[f"{part}_measured"] = prev.get(f"{part}_measured", prev["date"])
                 res[f"{part}_args"] = prev.get(f"{part}_args", prev["args"])
-
     (RESULTS / "gan.json").write_text(json.dumps(res, indent=1))
     if res["side_by_side"] and res["collapse_vs_cure"]:
         (RESULTS / "gan.md").write_text(markdown(res))

@@ -30,7 +30,6 @@ def autocast_ctx(device: torch.device, dtype: torch.dtype | None = None):
     return torch.autocast(device.type, dtype=dtype)
 
 
-
 def randn(*shape: int, generator: torch.Generator | None = None, device: torch.device | str | None = None):
     """N(0, 1) drawn on the generator's own device, then moved to ``device``: a CPU generator gives the same
     numbers for a CUDA model as for a CPU one, so a seed means the same image on every machine."""

@@ -130,7 +130,8 @@ def card(name: str, log_dir: Path) -> str:
     lines.append(f"| class histogram of samples | {m.get('class_histogram')} |")
     lines += ["", "## Targets (issue #4)", "", "| target | measured | met? |", "|---|---|---|",
               *[f"| {t} | {v} | {'yes' if ok else '**no**'} |" for t, v, ok in checks]]
-    lines += ["", *NOTES.get(name, [])] if name in NOTES else []
+    if name in NOTES:
+        lines += ["", *NOTES[name]]
     sweep = truncation_sweep(name)
     cond = "label_accuracy" in sweep[0]
     lines += ["", "## Truncation trick (1,000 samples vs 1,000 test images, seed 1)", "",
