@@ -27,8 +27,15 @@ def world_size() -> int:
     return dist.get_world_size() if is_dist() else 1
 
 
-def should_stop() -> bool:
-    return False
+def any_rank(*flags: bool) -> tuple[bool, ...]:
+    """Each flag OR-ed over all ranks (one all-reduce), so every rank takes the same branch: a rank that
+    stops, or rolls back a NaN step, alone would leave its peers waiting in the next collective forever."""
+    if not is_dist():
+        return tuple(bool(f) for f in flags)
+    dev = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    t = torch.tensor([float(f) for f in flags], device=dev)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return tuple(bool(v) for v in t.tolist())
 
 
 def wrap(module: torch.nn.Module) -> torch.nn.Module:

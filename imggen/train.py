@@ -164,7 +164,10 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
                 with amp:
                     losses = trainer.step(x, y)
                 step += 1
-                if not all(math.isfinite(v) for v in losses.values()):
+                diverged, user_stop, timed_out = distributed.any_rank(
+                    not all(math.isfinite(v) for v in losses.values()), should_stop(),
+                    cfg.time_limit_s is not None and elapsed() > cfg.time_limit_s)
+                if diverged:
                     model.load_state_dict(good)
                     trainer = state.trainer = model.make_trainer(cfg, device)  # optimiser/EMA may hold NaNs
                     path, saved = save(f"stopped at step {step}: non-finite loss; last good weights kept"), True
@@ -177,9 +180,9 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
                     yield TrainEvent("step", step, step / steps_per_epoch, losses, samples=grid_now(), **timing())
                 elif cfg.log_every and step % cfg.log_every == 0 and step % steps_per_epoch:
                     yield TrainEvent("step", step, step / steps_per_epoch, losses, **timing())
-                if should_stop() or distributed.should_stop():
-                    stopped, user_stop = "stopped early by the user", True
-                elif cfg.time_limit_s is not None and elapsed() > cfg.time_limit_s:
+                if user_stop:
+                    stopped = "stopped early by the user"
+                elif timed_out:
                     stopped = f"stopped at the time limit of {cfg.time_limit_s:g}s"
                 if step >= total or stopped or step % steps_per_epoch == 0:
                     break

@@ -8,7 +8,7 @@ import torch
 from imggen import checkpoint, losses
 from imggen.models.gan import CGAN, CGANConfig, DCGAN, DCGANConfig, minibatch_std
 from imggen.registry import build, load
-from imggen.train import TrainConfig, train
+from imggen.train import TrainConfig, TrainState, train
 
 TINY = dict(latent_dim=8, g_width=8, d_width=8)
 
@@ -251,6 +251,43 @@ def test_ddp_two_gloo_processes_keep_replicas_equal(tmp_path):
     assert p0.keys() == p1.keys() and len(p0) > 5
     for k in p0:
         assert torch.allclose(p0[k], p1[k], atol=1e-6), k
+
+
+def _ddp_stop_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    import torch.distributed as dist
+
+    from imggen.data import ImageData
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)
+        data = ImageData(torch.rand(64, 1, 28, 28) * 2 - 1, torch.full((64,), -1), "toy")
+        calls = []
+
+        def stop():  # only rank 1 asks to stop, after its third step
+            calls.append(1)
+            return rank == 1 and len(calls) >= 3
+
+        cfg = TrainConfig(epochs=1, batch_size=4, max_steps=12, eval_samples=0, num_grid=4, use_ema=False)
+        state = TrainState()
+        events = list(train("dcgan", data, cfg, model_config=TINY, should_stop=stop, state=state))
+        assert events[-1].kind == "end" and events[-1].step == 3, (rank, events[-1])
+        torch.save({k: v.detach() for k, v in state.model.named_parameters()}, f"{out_dir}/rank{rank}.pt")
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.timeout(120)
+def test_ddp_one_rank_stopping_stops_every_rank(tmp_path):
+    """Stops (user, time limit, NaN) are agreed over ranks: one rank leaving alone would hang the others."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(_ddp_stop_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    p0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    p1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert all(torch.allclose(p0[k], p1[k], atol=1e-6) for k in p0)
 
 
 def test_configs_are_the_registered_ones():
