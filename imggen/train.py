@@ -164,9 +164,7 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
                 with amp:
                     losses = trainer.step(x, y)
                 step += 1
-                diverged, user_stop, timed_out = distributed.any_rank(
-                    not all(math.isfinite(v) for v in losses.values()), should_stop(),
-                    cfg.time_limit_s is not None and elapsed() > cfg.time_limit_s)
+                diverged, = distributed.any_rank(not all(math.isfinite(v) for v in losses.values()))
                 if diverged:
                     model.load_state_dict(good)
                     trainer = state.trainer = model.make_trainer(cfg, device)  # optimiser/EMA may hold NaNs
@@ -180,6 +178,8 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
                     yield TrainEvent("step", step, step / steps_per_epoch, losses, samples=grid_now(), **timing())
                 elif cfg.log_every and step % cfg.log_every == 0 and step % steps_per_epoch:
                     yield TrainEvent("step", step, step / steps_per_epoch, losses, **timing())
+                user_stop, timed_out = distributed.any_rank(
+                    should_stop(), cfg.time_limit_s is not None and elapsed() > cfg.time_limit_s)
                 if user_stop:
                     stopped = "stopped early by the user"
                 elif timed_out:
