@@ -41,3 +41,12 @@ def randint(high: int, shape: tuple, generator: torch.Generator | None = None, d
     """Like ``randn``: integers in [0, high) drawn on the generator's device, then moved to ``device``."""
     src = generator.device if generator is not None else device
     return torch.randint(0, high, shape, generator=generator, device=src).to(device)
+
+
+def describe(device: torch.device, amp: bool = False) -> str:
+    """What a model card records as hardware: "NVIDIA H200 (bf16 autocast)", "CPU, 2 threads"."""
+    if device.type == "cuda":
+        dtype = amp_dtype(device) if amp else None
+        return torch.cuda.get_device_name(device) + (f" ({'bf16' if dtype == torch.bfloat16 else 'fp16'} autocast)" if dtype else "")
+    n = torch.get_num_threads()
+    return f"CPU, {n} thread{'s' * (n > 1)}"

@@ -20,7 +20,7 @@ import torch
 from . import checkpoint, distributed
 from .convert import grid, to01
 from .data import ImageData
-from .device import amp_dtype, autocast_ctx, pick_device
+from .device import amp_dtype, autocast_ctx, describe, pick_device
 
 
 @dataclass
@@ -151,7 +151,7 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
                 "epochs": step / steps_per_epoch, "steps": step, "train_seconds": round(elapsed(), 1),
                 "data": data.name, "train_images": len(data)}
         card = {"description": msg, "data": data.name, "parameters": sum(p.numel() for p in net.parameters()),
-                "train_seconds": round(elapsed(), 1), "hardware": _hardware(device)}
+                "train_seconds": round(elapsed(), 1), "hardware": describe(device, cfg.use_amp)}
         state.ckpt_path = str(checkpoint.save(net, out, family=family, config=asdict(net.config),
                                               name=name or Path(out).stem, metrics=state.metrics, recipe=meta, card=card))
         return state.ckpt_path
@@ -208,8 +208,3 @@ def _config_fields(family: str) -> set:
 
     return {f.name for f in fields(family_classes(family)[0])}
 
-
-def _hardware(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU, {torch.get_num_threads()} threads"

@@ -40,11 +40,10 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     device = torch.device(a.device)
-    hardware = (f"{torch.cuda.get_device_name(device)} (bf16 autocast)" if device.type == "cuda"
-                else f"CPU, {a.threads} thread{'s' * (a.threads > 1)}")
 
     from imggen import checkpoint
     from imggen.data import load_data
+    from imggen.device import describe
     from imggen.registry import build
     from imggen.train import TrainConfig, train
 
@@ -99,7 +98,7 @@ def main() -> None:
                             recipe=recipe, card={"description": "snapshot after an epoch", "data": data.name,
                                                  "parameters": net.num_params(),
                                                  "train_seconds": recipe["train_seconds"],
-                                                 "hardware": hardware})
+                                                 "hardware": describe(device, cfg.use_amp)})
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def test_train_on_cuda_with_amp_then_load_on_cpu(family, cfg, tmp_path):
     assert end.kind == "end", end.message
     assert all(math.isfinite(v) for e in events for v in e.losses.values())
     assert end.samples is None or torch.isfinite(end.samples).all()
-    assert checkpoint.read_metadata(end.ckpt_path)["card"]["hardware"] == torch.cuda.get_device_name(CUDA)
+    assert checkpoint.read_metadata(end.ckpt_path)["card"]["hardware"] == torch.cuda.get_device_name(CUDA) + " (bf16 autocast)"
     on_gpu, on_cpu = load.__wrapped__(end.ckpt_path, "cuda"), load.__wrapped__(end.ckpt_path, "cpu")
     assert on_gpu.device.type == "cuda" and on_cpu.device.type == "cpu"
     z = torch.randn(6, on_cpu.config.latent_dim, generator=torch.Generator().manual_seed(0))
