@@ -71,7 +71,8 @@ def run_recipe(name: str, data, test, budget_s: float, eval_samples: int, epoch_
     for ev in train(family, d, cfg, model=model, should_stop=over_budget):
         if ev.kind == "epoch":
             curve.append({"epoch": round(ev.epoch, 2), "step": ev.step, "seconds": round(time.time() - t0, 1),
-                          **{k: ev.metrics[k] for k in ("coverage", "fd", "confident_fraction") if k in ev.metrics}})
+                          **{k: ev.metrics[k] for k in ("coverage", "class_entropy", "fd", "confident_fraction")
+                             if k in ev.metrics}})
         if ev.kind in ("end", "error"):
             end = ev
     wall, cpu = time.time() - t0, time.process_time() - c0
@@ -110,16 +111,18 @@ def markdown(res: dict) -> str:
     lines += ["", *[f"- **{r['recipe']}**: {r['about']}" for r in res["side_by_side"]], "",
               f"## Mode collapse vs cure ({a_cvc['collapse_budget_s']:.0f} s CPU each, epochs over "
               f"{a_cvc['collapse_limit']} images{when.get('collapse_vs_cure', '')})", "",
-              "| recipe | final coverage | final FD | confident | class histogram |", "|---|---|---|---|---|"]
+              "| recipe | steps | final coverage | class entropy (bits) | final FD | confident | class histogram |",
+              "|---|---|---|---|---|---|---|"]
     for r in res["collapse_vs_cure"]:
-        lines.append(f"| {r['recipe']} | {r['coverage']}/10 | {r['fd']:.2f} | {r['confident_fraction']:.3f} | "
-                     f"{r['class_histogram']} |")
-    lines += ["", "Coverage per epoch (classes with ≥ 2% of the samples, per-epoch eval on "
-              f"{a_cvc['epoch_eval']} samples):", "", "| epoch | " + " | ".join(r["recipe"] for r in res["collapse_vs_cure"]) + " |",
+        lines.append(f"| {r['recipe']} | {r['steps']} | {r['coverage']}/10 | {r.get('class_entropy', float('nan')):.2f} | "
+                     f"{r['fd']:.2f} | {r['confident_fraction']:.3f} | {r['class_histogram']} |")
+    lines += ["", "Coverage per epoch (classes with ≥ 2% of the samples; H = entropy of the class histogram in bits, "
+              f"3.32 = all 10 equally often; per-epoch eval on {a_cvc['epoch_eval']} samples):", "", "| epoch | " + " | ".join(r["recipe"] for r in res["collapse_vs_cure"]) + " |",
               "|---" * (1 + len(res["collapse_vs_cure"])) + "|"]
     curves = [r["curve"] for r in res["collapse_vs_cure"]]
     for i in range(max(len(c) for c in curves)):
-        cells = [f"{c[i]['coverage']} (FD {c[i]['fd']:.1f})" if i < len(c) else "" for c in curves]
+        cells = [(f"{c[i]['coverage']} (H {c[i]['class_entropy']:.2f}, FD {c[i]['fd']:.1f})" if "class_entropy" in c[i]
+                  else f"{c[i]['coverage']} (FD {c[i]['fd']:.1f})") if i < len(c) else "" for c in curves]
         lines.append(f"| {i + 1} | " + " | ".join(cells) + " |")
     lines += ["", *[f"- **{r['recipe']}**: {r['about']}" for r in res["collapse_vs_cure"]], ""]
     return "\n".join(lines)
