@@ -167,13 +167,20 @@ def best_per_family(res: dict) -> dict:
 
 
 def merge(files: list[Path], out: Path) -> None:
-    """Combine result files measured on the same digits (later files win for the same model/method/mask)."""
+    """Combine result files measured on the same digits: for the same model/method/mask a row of the weights
+    shipped now beats one of replaced weights, else later files win."""
     runs = [json.loads(f.read_text()) for f in files]
     keys = {(r["images"], r["samples"], r.get("seed", 0)) for r in runs}
     assert len(keys) == 1, f"results measured on different digits/samples cannot be merged: {keys}"
+    paths = registry.model_paths()
+    current = {m: weights_hash(paths[m]) for m in {r["model"] for run_ in runs for r in run_["rows"]} if m in paths}
+    fresh = lambda r: r.get("checkpoint") == current.get(r["model"])  # noqa: E731  (classical rows: None == None)
     res, rows = dict(runs[0]), {}
     for run_ in runs:
-        rows.update({(r["model"], r["method"], r["mask"]): r for r in run_["rows"]})
+        for r in run_["rows"]:
+            k = (r["model"], r["method"], r["mask"])
+            if k not in rows or fresh(r) or not fresh(rows[k]):
+                rows[k] = r
     res["rows"] = list(rows.values())
     res["best_per_family"] = best_per_family(res)
     out.with_suffix(".json").write_text(json.dumps(res, indent=1))

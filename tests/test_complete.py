@@ -118,3 +118,30 @@ def test_batched_core_shapes():
     out = complete_batch(_tiny("cvae"), x, m, "vae", 3, generator=torch.Generator().manual_seed(0), iters=1, steps=1)
     assert out.shape == (2, 3, 1, 28, 28)
     assert torch.equal(torch.where(m[:, None].bool(), x[:, None], out), x[:, None].expand_as(out))
+
+
+def test_bench_merge_prefers_rows_of_the_shipped_weights(tmp_path):
+    """Parallel benchmark runs each carry the other model's old rows; merging keeps the rows of today's weights."""
+    import importlib.util
+    import json
+
+    from imggen.latent import weights_hash
+
+    spec = importlib.util.spec_from_file_location("bench_complete", registry.CHECKPOINT_DIR.parent / "bench" / "complete.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    name = "dcgan-mnist"
+    row = dict(accuracy=0.5, any_of_n_accuracy=0.5, psnr=10.0, ssim=0.5, diversity=0.1, seconds_per_image=1.0,
+               images=2, samples=1, model=name, family="dcgan", method="gan", mask="bottom")
+    base = dict(images=2, samples=1, seed=0, data="mnist", threads=1, machine="x", masks=["bottom"],
+                reference={"clean": 1.0, "masked_bottom": 0.5})
+    fresh = {**base, "rows": [{**row, "accuracy": 0.9, "checkpoint": weights_hash(registry.model_paths()[name])}]}
+    stale = {**base, "rows": [{**row, "accuracy": 0.1, "checkpoint": "replaced"}]}
+    for order in ((fresh, stale), (stale, fresh)):
+        files = []
+        for i, r in enumerate(order):
+            files.append(tmp_path / f"{i}.json")
+            files[-1].write_text(json.dumps(r))
+        bench.merge(files, tmp_path / "merged")
+        assert [r["accuracy"] for r in json.loads((tmp_path / "merged.json").read_text())["rows"]] == [0.9]
+    assert "90.0%" in (tmp_path / "merged.md").read_text()
