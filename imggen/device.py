@@ -47,6 +47,7 @@ def describe(device: torch.device, amp: bool = False) -> str:
     """What a model card records as hardware: "NVIDIA H200 (bf16 autocast)", "CPU, 2 threads"."""
     if device.type == "cuda":
         dtype = amp_dtype(device) if amp else None
-        return torch.cuda.get_device_name(device) + (f" ({'bf16' if dtype == torch.bfloat16 else 'fp16'} autocast)" if dtype else "")
+        suffix = f" ({'bf16' if dtype == torch.bfloat16 else 'fp16'} autocast)" if dtype else ""
+        return torch.cuda.get_device_name(device) + suffix
     n = torch.get_num_threads()
     return f"CPU, {n} thread{'s' * (n > 1)}"
