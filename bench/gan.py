@@ -134,33 +134,49 @@ def markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
+def add_common_args(p: argparse.ArgumentParser) -> None:
+    """The options every GAN benchmark (this one, gan_aids.py) shares."""
+    p.add_argument("--data", default=None, help="mnist (default when available) or mnist5k")
+    p.add_argument("--eval-samples", type=int, default=2000)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def start(a: argparse.Namespace) -> str:
+    """Apply --threads; the data set to use: --data, else full MNIST when present, else the built-in 5k digits."""
+    from imggen.data import default_mnist_root
+
+    torch.set_num_threads(a.threads)
+    return a.data or ("mnist" if default_mnist_root() else "mnist5k")
+
+
+def header(a: argparse.Namespace, name: str, train_images: int) -> dict:
+    """Date, machine, data and arguments at the top of a results file."""
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "hardware": f"{platform.processor() or platform.machine()}, {a.threads} thread(s), shared 2-core machine",
+            "data": name, "train_images": train_images, "args": vars(a)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--budget-s", type=float, default=180.0, help="CPU seconds per recipe (classic vs best)")
     p.add_argument("--collapse-budget-s", type=float, default=150.0, help="seconds per recipe (collapse vs cure)")
     p.add_argument("--collapse-limit", type=int, default=960, help="training images for the collapse runs")
-    p.add_argument("--data", default=None, help="mnist (default when available) or mnist5k")
-    p.add_argument("--eval-samples", type=int, default=2000)
     p.add_argument("--epoch-eval", type=int, default=500, help="samples for per-epoch coverage")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", default="", help="comma-separated subset of recipes (for quick checks)")
+    add_common_args(p)
     a = p.parse_args()
-    torch.set_num_threads(a.threads)
+    name = start(a)
 
-    from imggen.data import default_mnist_root, load_data
+    from imggen.data import load_data
 
-    name = a.data or ("mnist" if default_mnist_root() else "mnist5k")
     data, test = load_data(name, split="train"), load_data(name, split="test")
     only = set(a.only.split(",")) if a.only else set(RECIPES)
     for pair in (("classic-dcgan", "best"), ("collapse", "cure")):  # compared side by side: never half a pair
         if only & set(pair) and not set(pair) <= only:
             raise SystemExit(f"--only {a.only}: {pair[0]} and {pair[1]} are compared side by side in one run; "
                              "re-run both or neither")
-    res = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           "hardware": f"{platform.processor() or platform.machine()}, {a.threads} thread(s), shared 2-core machine",
-           "data": name, "train_images": len(data), "test": name, "args": vars(a),
-           "side_by_side": [], "collapse_vs_cure": []}
+    res = {**header(a, name, len(data)), "test": name, "side_by_side": [], "collapse_vs_cure": []}
     for r in ("classic-dcgan", "best"):
         if r in only:
             res["side_by_side"].append(run_recipe(r, data, test, a.budget_s, a.eval_samples, 0, a.seed))

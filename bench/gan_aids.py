@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
-import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gan import RESULTS, run_recipe  # noqa: E402
+from gan import RESULTS, add_common_args, header, run_recipe, start  # noqa: E402
 
 BASE_MODEL = {"latent_dim": 64, "g_width": 32, "d_width": 32, "upsample": "nearest", "use_spectral_norm": True}
 BASE_TRAIN = {"loss": "hinge", "lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 64, "use_ema": False}
@@ -55,22 +51,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--limit", type=int, default=960, help="training images")
-    p.add_argument("--data", default=None, help="mnist (default when available) or mnist5k")
-    p.add_argument("--eval-samples", type=int, default=2000)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", default="", help="comma-separated subset of recipes (quick checks; base is always run)")
+    add_common_args(p)
     a = p.parse_args()
-    torch.set_num_threads(a.threads)
+    name = start(a)
 
-    from imggen.data import default_mnist_root, load_data
+    from imggen.data import load_data
 
-    name = a.data or ("mnist" if default_mnist_root() else "mnist5k")
     data, test = load_data(name, split="train", limit=a.limit), load_data(name, split="test")
     names = ["base"] + [n for n in AIDS if n != "base" and (not a.only or n in a.only.split(","))]
-    res = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           "hardware": f"{platform.processor() or platform.machine()}, {a.threads} thread(s), shared 2-core machine",
-           "data": name, "train_images": len(data), "args": vars(a), "runs": []}
+    res = {**header(a, name, len(data)), "runs": []}
     for n in names:
         dm, dt, about = AIDS[n]
         spec = ("dcgan", 28, {**BASE_MODEL, **dm}, {**BASE_TRAIN, **dt}, about)
