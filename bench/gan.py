@@ -114,11 +114,11 @@ def markdown(res: dict) -> str:
               "| recipe | steps | final coverage | class entropy (bits) | final FD | confident | class histogram |",
               "|---|---|---|---|---|---|---|"]
     for r in res["collapse_vs_cure"]:
-        lines.append(f"| {r['recipe']} | {r['steps']} | {r['coverage']}/10 | {r.get('class_entropy', float('nan')):.2f} | "
+        lines.append(f"| {r['recipe']} | {r['steps']} | {r['coverage']}/10 | {r['class_entropy']:.2f} | "
                      f"{r['fd']:.2f} | {r['confident_fraction']:.3f} | {r['class_histogram']} |")
     for r in res["collapse_vs_cure"]:
         c = r["curve"]
-        if c and "class_entropy" in c[0]:
+        if c:
             lines.append(f"\n- {r['recipe']}, {len(c)} epochs: ≥ 8 classes in {sum(e['coverage'] >= 8 for e in c) / len(c):.0%} "
                          f"of them, all 10 in {sum(e['coverage'] == 10 for e in c) / len(c):.0%}; mean class entropy "
                          f"{sum(e['class_entropy'] for e in c) / len(c):.2f} bits")
@@ -127,8 +127,8 @@ def markdown(res: dict) -> str:
               "|---" * (1 + len(res["collapse_vs_cure"])) + "|"]
     curves = [r["curve"] for r in res["collapse_vs_cure"]]
     for i in range(max(len(c) for c in curves)):
-        cells = [(f"{c[i]['coverage']} (H {abs(c[i]['class_entropy']):.2f}, FD {c[i]['fd']:.1f})" if "class_entropy" in c[i]
-                  else f"{c[i]['coverage']} (FD {c[i]['fd']:.1f})") if i < len(c) else "" for c in curves]
+        cells = [f"{c[i]['coverage']} (H {abs(c[i]['class_entropy']):.2f}, FD {c[i]['fd']:.1f})" if i < len(c) else ""
+                 for c in curves]
         lines.append(f"| {i + 1} | " + " | ".join(cells) + " |")
     lines += ["", *[f"- **{r['recipe']}**: {r['about']}" for r in res["collapse_vs_cure"]], ""]
     return "\n".join(lines)
