@@ -1,7 +1,7 @@
 """GAN benchmark: the classic DCGAN recipe vs the project's best recipe on the same data and CPU time budget,
 then a mode-collapse recipe vs its cure with class coverage per epoch.
 
-    python -m imggen bench gan --budget-s 180 --collapse-budget-s 150      # 1 thread by default
+    python -m imggen bench gan --budget-s 180 --collapse-steps 2000      # 1 thread by default
 
 Writes bench/results/gan.json and bench/results/gan.md. Every number is measured in this run.
 """
@@ -46,10 +46,10 @@ RECIPES = {
 }
 
 
-def run_recipe(name: str, data, test, budget_s: float, eval_samples: int, epoch_eval: int, seed: int,
+def run_recipe(name: str, data, test, budget_s: float | None, eval_samples: int, epoch_eval: int, seed: int,
                spec: tuple | None = None, max_steps: int | None = None) -> dict:
-    """Train one recipe (``RECIPES[name]``, or ``spec`` in the same form) until ``budget_s`` CPU seconds or
-    ``max_steps`` steps, then measure ``eval_samples`` samples against the test set."""
+    """Train one recipe (``RECIPES[name]``, or ``spec`` in the same form) until ``budget_s`` CPU seconds (None: no
+    limit) or ``max_steps`` steps, then measure ``eval_samples`` samples against the test set."""
     from imggen import metrics
     from imggen.registry import build
     from imggen.train import TrainConfig, train
@@ -67,7 +67,7 @@ def run_recipe(name: str, data, test, budget_s: float, eval_samples: int, epoch_
     make = model.make_trainer
     model.make_trainer = lambda c, dev: captured.setdefault("trainer", make(c, dev))
     curve, t0, c0, end = [], time.time(), time.process_time(), None
-    over_budget = lambda: time.process_time() - c0 > budget_s  # CPU time: fair on a shared machine  # noqa: E731
+    over_budget = lambda: budget_s is not None and time.process_time() - c0 > budget_s  # CPU time: fair on a shared machine  # noqa: E731
     for ev in train(family, d, cfg, model=model, should_stop=over_budget):
         if ev.kind == "epoch":
             curve.append({"epoch": round(ev.epoch, 2), "step": ev.step, "seconds": round(time.time() - t0, 1),
@@ -92,6 +92,26 @@ def run_recipe(name: str, data, test, budget_s: float, eval_samples: int, epoch_
             **{k: v for k, v in m.items() if k != "class_histogram"}, "class_histogram": m["class_histogram"]}
 
 
+def coverage_summary(curve: list[dict]) -> str:
+    """One line on a per-epoch coverage curve: when it first covers all 10 classes and whether it keeps them."""
+    cov = [e["coverage"] for e in curve]
+    n = len(cov)
+    text = (f"{n} epochs; ≥ 8 classes in {sum(c >= 8 for c in cov) / n:.0%} of them, all 10 in "
+            f"{sum(c == 10 for c in cov) / n:.0%}; mean class entropy {sum(e['class_entropy'] for e in curve) / n:.2f} bits")
+    if 10 not in cov:
+        return text + f"; never covers all 10 (at most {max(cov)})"
+    first = cov.index(10)
+    after = cov[first:]
+    if min(after) == 10:
+        return text + f"; all 10 from epoch {first + 1} to the end"
+    text += (f"; first all 10 at epoch {first + 1}, then below 10 in {sum(c < 10 for c in after)} of the "
+             f"{len(after)} epochs from there (down to {min(after)})")
+    if cov[-1] < 10:
+        return text + f", {cov[-1]} at the last epoch"
+    streak = next(i for i in range(n - 1, -1, -1) if cov[i] < 10) + 2
+    return text + f"; all 10 from epoch {streak} to the end"
+
+
 def markdown(res: dict) -> str:
     a = res["args"]
     a_sbs, a_cvc = res.get("side_by_side_args", a), res.get("collapse_vs_cure_args", a)
@@ -109,19 +129,15 @@ def markdown(res: dict) -> str:
                      f"{r['fd_ratio']:.1f} | {r['coverage']}/10 | {r['confident_fraction']:.3f} | {r['precision']:.3f} | "
                      f"{r['recall']:.3f} |")
     lines += ["", *[f"- **{r['recipe']}**: {r['about']}" for r in res["side_by_side"]], "",
-              f"## Mode collapse vs cure ({a_cvc['collapse_budget_s']:.0f} s CPU each, epochs over "
-              f"{a_cvc['collapse_limit']} images{when.get('collapse_vs_cure', '')})", "",
-              "| recipe | steps | final coverage | class entropy (bits) | final FD | confident | class histogram |",
-              "|---|---|---|---|---|---|---|"]
+              f"## Mode collapse vs cure ({a_cvc['collapse_steps']} steps each, epochs of "
+              f"{a_cvc['collapse_limit']} training images{when.get('collapse_vs_cure', '')})", "",
+              "| recipe | steps | CPU s | final coverage | class entropy (bits) | final FD | confident | class histogram |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in res["collapse_vs_cure"]:
-        lines.append(f"| {r['recipe']} | {r['steps']} | {r['coverage']}/10 | {r['class_entropy']:.2f} | "
+        lines.append(f"| {r['recipe']} | {r['steps']} | {r['cpu_s']:.0f} | {r['coverage']}/10 | {r['class_entropy']:.2f} | "
                      f"{r['fd']:.2f} | {r['confident_fraction']:.3f} | {r['class_histogram']} |")
-    for r in res["collapse_vs_cure"]:
-        c = r["curve"]
-        if c:
-            lines.append(f"\n- {r['recipe']}, {len(c)} epochs: ≥ 8 classes in {sum(e['coverage'] >= 8 for e in c) / len(c):.0%} "
-                         f"of them, all 10 in {sum(e['coverage'] == 10 for e in c) / len(c):.0%}; mean class entropy "
-                         f"{sum(e['class_entropy'] for e in c) / len(c):.2f} bits")
+    lines.append("")
+    lines += [f"- {r['recipe']}: {coverage_summary(r['curve'])}" for r in res["collapse_vs_cure"] if r["curve"]]
     lines += ["", "Coverage per epoch (classes with ≥ 2% of the samples; H = entropy of the class histogram in bits, "
               f"3.32 = all 10 equally often; per-epoch eval on {a_cvc['epoch_eval']} samples):", "", "| epoch | " + " | ".join(r["recipe"] for r in res["collapse_vs_cure"]) + " |",
               "|---" * (1 + len(res["collapse_vs_cure"])) + "|"]
@@ -160,8 +176,11 @@ def header(a: argparse.Namespace, name: str, train_images: int) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--budget-s", type=float, default=180.0, help="CPU seconds per recipe (classic vs best)")
-    p.add_argument("--collapse-budget-s", type=float, default=150.0, help="seconds per recipe (collapse vs cure)")
-    p.add_argument("--collapse-limit", type=int, default=960, help="training images for the collapse runs")
+    p.add_argument("--collapse-steps", type=int, default=2000, help="steps per recipe (collapse vs cure)")
+    p.add_argument("--collapse-budget-s", type=float, default=None, help="optional CPU-seconds cap per recipe "
+                   "(collapse vs cure)")
+    p.add_argument("--collapse-limit", type=int, default=6400, help="training images for the collapse runs "
+                   "(one epoch = this many images)")
     p.add_argument("--epoch-eval", type=int, default=500, help="samples for per-epoch coverage")
     p.add_argument("--only", default="", help="comma-separated subset of recipes (for quick checks)")
     add_common_args(p)
@@ -185,7 +204,7 @@ def main() -> None:
     for r in ("collapse", "cure"):
         if r in only:
             res["collapse_vs_cure"].append(run_recipe(r, small, test, a.collapse_budget_s, a.eval_samples,
-                                                      a.epoch_eval, a.seed))
+                                                      a.epoch_eval, a.seed, max_steps=a.collapse_steps))
             print(json.dumps(res["collapse_vs_cure"][-1]), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     prev_file = RESULTS / "gan.json"

@@ -89,9 +89,7 @@ def test_stop_resume_then_closing_the_browser_ends_the_job(page):
     import imggen
 
     page.get_by_text("Settings (filled by the preset").click()
-    for elem_id, value in (("train-max-images", 128), ("train-width", 8), ("train-latent", 16)):
-        _fill(page, elem_id, value)
-    _fill(page, "train-epochs", 50)
+    _fill_settings(page, {"train-max-images": 128, "train-width": 8, "train-latent": 16, "train-epochs": 50})
     page.locator("#train-name textarea, #train-name input").first.fill("browser-closed")
     status = page.locator("#train-status textarea")
     page.locator("#train-start").click()
