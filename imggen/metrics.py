@@ -90,8 +90,9 @@ def digit_metrics(samples: torch.Tensor, real: torch.Tensor, reference: torch.Te
     """All digit metrics for ``samples`` vs ``real`` (both [-1, 1]). ``reference`` (disjoint real images of the
     same count) gives the real-vs-real FD floor; ``labels`` (requested classes) gives label accuracy."""
     fs, ps = classify(samples)
-    fr, _ = classify(real)
+    fr, pr = classify(real)
     out = {"fd": frechet_distance(fs, fr), **class_stats(ps)}
+    out["real_confident_fraction"] = class_stats(pr)["confident_fraction"]  # what real digits reach
     out["precision"], out["recall"] = precision_recall(fr, fs)
     if reference is not None:
         out["fd_floor"] = frechet_distance(classify(reference)[0], fr)

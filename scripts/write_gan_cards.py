@@ -84,6 +84,8 @@ def card(name: str, log_dir: Path) -> str:
     if "label_accuracy" in m:
         checks.append(("≥ 97 % classified as the requested digit (truncation 1.0)",
                        f"{100 * m['label_accuracy']:.1f} %", m["label_accuracy"] >= 0.97))
+    real_conf = (f" (real test digits: {100 * m['real_confident_fraction']:.1f} %)"
+                 if "real_confident_fraction" in m else "")
     size_mb = path.stat().st_size / 1e6
     hist = r.get("history", [])
     runs = [*hist, {**r, "hardware": c.get("hardware")}]  # one entry per training phase (warm starts)
@@ -122,7 +124,7 @@ def card(name: str, log_dir: Path) -> str:
              "| metric | value |", "|---|---|",
              f"| classifier-FD | **{m['fd']:.2f}** (real-vs-real floor {m['fd_floor']:.2f}, ratio {ratio:.1f}×) |",
              f"| class coverage | {m['coverage']}/10 (class entropy {m['class_entropy']:.3f} bits of 3.32) |",
-             f"| confident fraction (max prob ≥ 0.8) | {100 * m['confident_fraction']:.1f} % |",
+             f"| confident fraction (max prob ≥ 0.8) | {100 * m['confident_fraction']:.1f} %{real_conf} |",
              f"| precision / recall (k=3, classifier features) | {m['precision']:.3f} / {m['recall']:.3f} |",
              f"| sliced Wasserstein (×1e3) | {m.get('swd', float('nan')):.2f} (floor {m.get('swd_floor', float('nan')):.2f}) |"]
     if "label_accuracy" in m:

@@ -71,6 +71,9 @@ def test_digit_metrics_keys(digits):
     m = metrics.digit_metrics(x[:300], x[300:600], reference=x[600:900], labels=y[:300])
     assert {"fd", "fd_floor", "fd_ratio", "coverage", "precision", "recall", "label_accuracy"} <= set(m)
     assert m["label_accuracy"] > 0.98
+    assert m["real_confident_fraction"] > 0.9  # real digits: the level the samples' confident fraction aims at
+    blends = metrics.digit_metrics(torch.maximum(x[:300], x[300:600].roll(1, 0)), x[600:900])  # two digits overlaid
+    assert blends["confident_fraction"] < blends["real_confident_fraction"] - 0.2
 
 
 def test_classifier_accuracy_on_heldout_mnist5k():
