@@ -118,36 +118,45 @@ def markdown(res: dict) -> str:
     when = {p: f", measured {res[p + '_measured']}" for p in ("side_by_side", "collapse_vs_cure") if p + "_measured" in res}
     lines = [f"# GAN benchmark ({res['date']}, {res['hardware']})", "",
              f"Data: `{res['data']}` ({res['train_images']} training images); metrics on {a['eval_samples']} samples "
-             f"vs the same number of `{res['test']}` test images (FD floor = real-vs-real on a disjoint half).", "",
-             f"## Classic DCGAN vs imggen's best recipe ({a_sbs['budget_s']:.0f} s CPU each"
-             f"{when.get('side_by_side', '')})", "",
+             f"vs the same number of `{res['test']}` test images (FD floor = real-vs-real on a disjoint half).", ""]
+    if res["side_by_side"]:
+        lines += side_by_side_markdown(res["side_by_side"], a_sbs, when.get("side_by_side", ""))
+    if res["collapse_vs_cure"]:
+        lines += collapse_markdown(res["collapse_vs_cure"], a_cvc, when.get("collapse_vs_cure", ""))
+    return "\n".join(lines)
+
+
+def side_by_side_markdown(rows: list[dict], a: dict, when: str) -> list[str]:
+    lines = [f"## Classic DCGAN vs imggen's best recipe ({a['budget_s']:.0f} s CPU each{when})", "",
              "| recipe | px | params | steps | epochs | steps/s | s/epoch | FD | FD floor | FD/floor | coverage | "
              "confident | precision | recall |", "|" + "---|" * 14]
-    for r in res["side_by_side"]:
+    for r in rows:
         lines.append(f"| {r['recipe']} | {r['image_size']} | {r['params'] / 1e6:.2f}M | {r['steps']} | {r['epochs']:.2f} | "
                      f"{r['steps_per_s']:.2f} | {r['s_per_epoch']:.0f} | {r['fd']:.2f} | {r['fd_floor']:.2f} | "
                      f"{r['fd_ratio']:.1f} | {r['coverage']}/10 | {r['confident_fraction']:.3f} | {r['precision']:.3f} | "
                      f"{r['recall']:.3f} |")
-    lines += ["", *[f"- **{r['recipe']}**: {r['about']}" for r in res["side_by_side"]], "",
-              f"## Mode collapse vs cure ({a_cvc['collapse_steps']} steps each, epochs of "
-              f"{a_cvc['collapse_limit']} training images{when.get('collapse_vs_cure', '')})", "",
+    return lines + ["", *[f"- **{r['recipe']}**: {r['about']}" for r in rows], ""]
+
+
+def collapse_markdown(rows: list[dict], a: dict, when: str) -> list[str]:
+    lines = [f"## Mode collapse vs cure ({a['collapse_steps']} steps each, epochs of {a['collapse_limit']} training "
+             f"images, seed {a['seed']}{when})", "",
               "| recipe | steps | CPU s | final coverage | class entropy (bits) | final FD | confident | class histogram |",
               "|---|---|---|---|---|---|---|---|"]
-    for r in res["collapse_vs_cure"]:
+    for r in rows:
         lines.append(f"| {r['recipe']} | {r['steps']} | {r['cpu_s']:.0f} | {r['coverage']}/10 | {r['class_entropy']:.2f} | "
                      f"{r['fd']:.2f} | {r['confident_fraction']:.3f} | {r['class_histogram']} |")
     lines.append("")
-    lines += [f"- {r['recipe']}: {coverage_summary(r['curve'])}" for r in res["collapse_vs_cure"] if r["curve"]]
+    lines += [f"- {r['recipe']}: {coverage_summary(r['curve'])}" for r in rows if r["curve"]]
     lines += ["", "Coverage per epoch (classes with ≥ 2% of the samples; H = entropy of the class histogram in bits, "
-              f"3.32 = all 10 equally often; per-epoch eval on {a_cvc['epoch_eval']} samples):", "", "| epoch | " + " | ".join(r["recipe"] for r in res["collapse_vs_cure"]) + " |",
-              "|---" * (1 + len(res["collapse_vs_cure"])) + "|"]
-    curves = [r["curve"] for r in res["collapse_vs_cure"]]
+              f"3.32 = all 10 equally often; per-epoch eval on {a['epoch_eval']} samples):", "", "| epoch | " + " | ".join(r["recipe"] for r in rows) + " |",
+              "|---" * (1 + len(rows)) + "|"]
+    curves = [r["curve"] for r in rows]
     for i in range(max(len(c) for c in curves)):
         cells = [f"{c[i]['coverage']} (H {abs(c[i]['class_entropy']):.2f}, FD {c[i]['fd']:.1f})" if i < len(c) else ""
                  for c in curves]
         lines.append(f"| {i + 1} | " + " | ".join(cells) + " |")
-    lines += ["", *[f"- **{r['recipe']}**: {r['about']}" for r in res["collapse_vs_cure"]], ""]
-    return "\n".join(lines)
+    return lines + ["", *[f"- **{r['recipe']}**: {r['about']}" for r in rows], ""]
 
 
 def add_common_args(p: argparse.ArgumentParser) -> None:
@@ -183,6 +192,7 @@ def main() -> None:
                    "(one epoch = this many images)")
     p.add_argument("--epoch-eval", type=int, default=500, help="samples for per-epoch coverage")
     p.add_argument("--only", default="", help="comma-separated subset of recipes (for quick checks)")
+    p.add_argument("--out", default=str(RESULTS / "gan"), help="results path without extension (.json and .md)")
     add_common_args(p)
     a = p.parse_args()
     name = start(a)
@@ -206,8 +216,9 @@ def main() -> None:
             res["collapse_vs_cure"].append(run_recipe(r, small, test, a.collapse_budget_s, a.eval_samples,
                                                       a.epoch_eval, a.seed, max_steps=a.collapse_steps))
             print(json.dumps(res["collapse_vs_cure"][-1]), flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    prev_file = RESULTS / "gan.json"
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    prev_file = out.with_suffix(".json")
     if a.only and prev_file.exists():  # a partial re-run keeps the other part's earlier results (and says so)
         prev = json.loads(prev_file.read_text())
         for part in ("side_by_side", "collapse_vs_cure"):
@@ -215,10 +226,9 @@ def main() -> None:
                 res[part] = prev[part]
                 res[f"{part}_measured"] = prev.get(f"{part}_measured", prev["date"])
                 res[f"{part}_args"] = prev.get(f"{part}_args", prev["args"])
-    (RESULTS / "gan.json").write_text(json.dumps(res, indent=1))
-    if res["side_by_side"] and res["collapse_vs_cure"]:
-        (RESULTS / "gan.md").write_text(markdown(res))
-    print(f"wrote {RESULTS / 'gan.json'}")
+    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
+    out.with_suffix(".md").write_text(markdown(res))
+    print(f"wrote {out.with_suffix('.json')} and .md")
 
 
 if __name__ == "__main__":

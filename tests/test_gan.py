@@ -334,3 +334,15 @@ def test_bench_collapse_recipe_runs_a_few_steps():
     r = _bench_gan().run_recipe("collapse", train_data, test, None, eval_samples=32, epoch_eval=32, seed=0, max_steps=2)
     assert r["steps"] == 2 and r["status"] == "end" and len(r["curve"]) == 2
     assert 1 <= r["curve"][0]["coverage"] <= 10 and 0 <= r["coverage"] <= 10 and math.isfinite(r["fd"])
+
+
+def test_bench_markdown_of_one_part():
+    """A collapse-vs-cure-only run (e.g. another seed into its own --out) still gets its markdown table."""
+    row = {"recipe": "cure", "about": "x", "steps": 2, "cpu_s": 1.0, "coverage": 10, "class_entropy": 3.3, "fd": 1.0,
+           "confident_fraction": 0.9, "class_histogram": [1] * 10,
+           "curve": [{"coverage": 10, "class_entropy": 3.3, "fd": 1.0}]}
+    args = {"eval_samples": 2, "budget_s": 1, "collapse_steps": 2, "collapse_limit": 64, "epoch_eval": 2, "seed": 1}
+    md = _bench_gan().markdown({"date": "d", "hardware": "h", "data": "mnist5k", "train_images": 64, "test": "mnist5k",
+                                "args": args, "side_by_side": [], "collapse_vs_cure": [row]})
+    assert "## Mode collapse vs cure (2 steps each, epochs of 64 training images, seed 1)" in md
+    assert "Classic DCGAN" not in md and "all 10 from epoch 1 to the end" in md
