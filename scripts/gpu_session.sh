@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One lent-GPU session in one command: the CUDA/bf16-autocast tests, and warm-started continuations of the
 # shipped GANs on full MNIST (batch 256 and batch 64 side by side, all four runs sharing the GPU), or with
-# MODE=deep SKIP_TESTS=1 new runs of the deeper DCGAN (--blocks 1) at batch 64 and 128.
+# MODE=deep SKIP_TESTS=1 new runs of the deeper DCGAN (--blocks 1) at batch 64 and 128, or with MODE=next the two
+# runs the GAN cards ask for: a new deeper cgan (--blocks 1) and dcgan-mnist continued at batch 128, lr 1e-4.
 #
 #   OUT=runs/gpu TRAIN_SECONDS=420 bash scripts/gpu_session.sh
 #
@@ -30,6 +31,9 @@ run() {  # tag batch family [train_gan args]: by default continue checkpoints/{f
 if [ "${MODE:-continue}" = deep ]; then  # new runs of the deeper G/D (--blocks 1), two batch sizes
   mkdir -p "$OUT/d64" "$OUT/d128"
   run d64 64 dcgan --blocks 1 & run d128 128 dcgan --blocks 1 &
+elif [ "${MODE:-continue}" = next ]; then
+  mkdir -p "$OUT/c128" "$OUT/d128"
+  run c128 128 cgan --blocks 1 & run d128 128 dcgan &
 else
   run b256 256 cgan & run b256 256 dcgan & run b64 64 cgan & run b64 64 dcgan &
 fi
