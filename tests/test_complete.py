@@ -120,16 +120,13 @@ def test_batched_core_shapes():
     assert torch.equal(torch.where(m[:, None].bool(), x[:, None], out), x[:, None].expand_as(out))
 
 
-def test_bench_merge_prefers_rows_of_the_shipped_weights(tmp_path):
+def test_bench_merge_prefers_rows_of_the_shipped_weights(tmp_path, load_bench):
     """Parallel benchmark runs each carry the other model's old rows; merging keeps the rows of today's weights."""
-    import importlib.util
     import json
 
     from imggen.latent import weights_hash
 
-    spec = importlib.util.spec_from_file_location("bench_complete", registry.CHECKPOINT_DIR.parent / "bench" / "complete.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("complete")
     name = "dcgan-mnist"
     row = dict(accuracy=0.5, any_of_n_accuracy=0.5, psnr=10.0, ssim=0.5, diversity=0.1, seconds_per_image=1.0,
                images=2, samples=1, model=name, family="dcgan", method="gan", mask="bottom")

@@ -302,47 +302,36 @@ def test_configs_are_the_registered_ones():
     assert CGANConfig().num_classes == 10
 
 
-def _bench_gan():
-    import importlib.util
-
-    from imggen import registry
-
-    spec = importlib.util.spec_from_file_location("bench_gan", registry.CHECKPOINT_DIR.parent / "bench" / "gan.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
 @pytest.mark.parametrize("coverage, says", [
     ([1, 8, 10, 10], "all 10 from epoch 3 to the end"),
     ([8, 10, 9, 10], "then below 10 in 1 of the 3 epochs from there (down to 9); all 10 from epoch 4 to the end"),
     ([1, 10, 10, 8], "then below 10 in 1 of the 3 epochs from there (down to 8), 8 at the last epoch"),
     ([1, 5, 9], "never covers all 10 (at most 9)"),
 ])
-def test_bench_coverage_summary_tells_kept_from_lost(coverage, says):
+def test_bench_coverage_summary_tells_kept_from_lost(load_bench, coverage, says):
     """The collapse-vs-cure summary that the README quotes: a class lost after reaching 10 must show."""
-    line = _bench_gan().coverage_summary([{"coverage": c, "class_entropy": 1.0} for c in coverage])
+    line = load_bench("gan").coverage_summary([{"coverage": c, "class_entropy": 1.0} for c in coverage])
     assert line.startswith(f"{len(coverage)} epochs;") and line.endswith(says)
 
 
-def test_bench_collapse_recipe_runs_a_few_steps():
+def test_bench_collapse_recipe_runs_a_few_steps(load_bench):
     """The benchmark's per-recipe path (train, per-epoch coverage, final metrics) on 64 images for 2 steps."""
     from imggen.data import load_data
 
     train_data = load_data("mnist5k", split="train", limit=64)
     test = load_data("mnist5k", split="test", limit=64)
-    r = _bench_gan().run_recipe("collapse", train_data, test, None, eval_samples=32, epoch_eval=32, seed=0, max_steps=2)
+    r = load_bench("gan").run_recipe("collapse", train_data, test, None, eval_samples=32, epoch_eval=32, seed=0, max_steps=2)
     assert r["steps"] == 2 and r["status"] == "end" and len(r["curve"]) == 2
     assert 1 <= r["curve"][0]["coverage"] <= 10 and 0 <= r["coverage"] <= 10 and math.isfinite(r["fd"])
 
 
-def test_bench_markdown_of_one_part():
+def test_bench_markdown_of_one_part(load_bench):
     """A collapse-vs-cure-only run (e.g. another seed into its own --out) still gets its markdown table."""
     row = {"recipe": "cure", "about": "x", "steps": 2, "cpu_s": 1.0, "coverage": 10, "class_entropy": 3.3, "fd": 1.0,
            "confident_fraction": 0.9, "class_histogram": [1] * 10,
            "curve": [{"coverage": 10, "class_entropy": 3.3, "fd": 1.0}]}
     args = {"eval_samples": 2, "budget_s": 1, "collapse_steps": 2, "collapse_limit": 64, "epoch_eval": 2, "seed": 1}
-    md = _bench_gan().markdown({"date": "d", "hardware": "h", "data": "mnist5k", "train_images": 64, "test": "mnist5k",
+    md = load_bench("gan").markdown({"date": "d", "hardware": "h", "data": "mnist5k", "train_images": 64, "test": "mnist5k",
                                 "args": args, "side_by_side": [], "collapse_vs_cure": [row]})
     assert "## Mode collapse vs cure (2 steps each, epochs of 64 training images, seed 1)" in md
     assert "Classic DCGAN" not in md and "all 10 from epoch 1 to the end" in md
