@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One lent-GPU session in one command: the CUDA/bf16-autocast tests, and warm-started continuations of the
 # shipped GANs on full MNIST (batch 256 and batch 64 side by side, all four runs sharing the GPU), or with
-# MODE=deep SKIP_TESTS=1 new runs of the deeper DCGAN (--blocks 1) at batch 64 and 128, or with MODE=next the two
-# runs the GAN cards ask for: a new deeper cgan (--blocks 1) and dcgan-mnist continued at batch 128, lr 1e-4.
+# MODE=deep SKIP_TESTS=1 new runs of the deeper DCGAN (--blocks 1) at batch 64 and 128, or with MODE=next the
+# runs the GAN cards ask for: a new deeper cgan (--blocks 1) at batch 128 and 256, and dcgan-mnist continued at
+# lr 1e-4, batch 128 and 256.
 #
 #   OUT=runs/gpu TRAIN_SECONDS=420 bash scripts/gpu_session.sh
 #
@@ -24,7 +25,7 @@ fi
 run() {  # tag batch family [train_gan args]: by default continue checkpoints/{family}-mnist at lr 1e-4
   local tag=$1 bs=$2 fam=$3; shift 3
   [ $# -gt 0 ] || set -- --init "checkpoints/$fam-mnist.safetensors" --lr 1e-4
-  $PY scripts/train_gan.py "$fam" --batch-size "$bs" --device "$DEV" --threads 2 --time-limit "$T" \
+  $PY scripts/train_gan.py "$fam" --batch-size "$bs" --device "$DEV" --threads 2 --epochs 200 --time-limit "$T" \
     --out "$OUT/$tag/$fam-mnist.safetensors" "$@" 2>&1 \
     | sed -u "s/^/$tag-$fam /" >> "$OUT/train.log"
 }
@@ -32,8 +33,8 @@ if [ "${MODE:-continue}" = deep ]; then  # new runs of the deeper G/D (--blocks 
   mkdir -p "$OUT/d64" "$OUT/d128"
   run d64 64 dcgan --blocks 1 & run d128 128 dcgan --blocks 1 &
 elif [ "${MODE:-continue}" = next ]; then
-  mkdir -p "$OUT/c128" "$OUT/d128"
-  run c128 128 cgan --blocks 1 & run d128 128 dcgan &
+  mkdir -p "$OUT/c128" "$OUT/c256" "$OUT/d128" "$OUT/d256"
+  run c128 128 cgan --blocks 1 & run c256 256 cgan --blocks 1 & run d128 128 dcgan & run d256 256 dcgan &
 else
   run b256 256 cgan & run b256 256 dcgan & run b64 64 cgan & run b64 64 dcgan &
 fi
