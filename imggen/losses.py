@@ -56,14 +56,18 @@ class GANLoss:
     """Phase losses for a model with ``.G(z, labels)`` and ``.D(x, labels)``.
 
     ``accumulate_gradients(phase, ...)`` runs the forward passes and ``backward()`` for one phase; the trainer
-    zeroes grads and steps the optimiser. ``G``/``D`` may be DDP wrappers of ``net.G``/``net.D``.
+    zeroes grads and steps the optimiser. ``G``/``D`` may be DDP wrappers of ``net.G``/``net.D``. ``g_topk`` < 1
+    trains G only on that fraction of its batch that D finds most real (top-k training, Sinha et al. 2020).
     """
 
     def __init__(self, net, kind: str = "hinge", *, r1_gamma: float = 0.0, use_augment: bool = False,
-                 G=None, D=None):
+                 g_topk: float = 1.0, G=None, D=None):
         if kind not in GAN_LOSSES:
             raise ValueError(f"GAN loss must be one of {GAN_LOSSES}, not {kind!r}")
+        if not 0 < g_topk <= 1:
+            raise ValueError(f"g_topk is the fraction of the generator batch that trains G: in (0, 1], not {g_topk}")
         self.net, self.kind, self.r1_gamma, self.use_augment = net, kind, r1_gamma, use_augment
+        self.g_topk = g_topk
         self.G, self.D = G or net.G, D or net.D
 
     def _D(self, D, x, labels):
@@ -74,8 +78,10 @@ class GANLoss:
         if phase == "G":
             with ctx():
                 fake = self.G(z, gen_labels)
-                fake_logits = self.net.D(diff_augment(fake) if self.use_augment else fake, gen_labels)
-                loss = g_loss(self.kind, fake_logits.float())
+                fake_logits = self.net.D(diff_augment(fake) if self.use_augment else fake, gen_labels).float()
+                if self.g_topk < 1:
+                    fake_logits = fake_logits.topk(max(1, round(self.g_topk * len(fake_logits)))).values
+                loss = g_loss(self.kind, fake_logits)
             backward(loss * gain)
             return {"loss/G": loss.item()}
         if phase == "D":

@@ -36,6 +36,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     use_augment: bool = False  # DiffAugment-style differentiable augmentation (GANs)
     r1_gamma: float = 0.0  # R1 penalty weight (0 = off)
+    g_topk: float = 1.0  # GANs: fraction of each generator batch, most real-looking first, that trains G (top-k, 1 = all)
     beta: float = 1.0  # KL weight (VAEs)
     max_steps: int | None = None  # stop after this many steps (overrides epochs)
     time_limit_s: float | None = None  # stop after this much wall time
