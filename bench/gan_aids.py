@@ -24,8 +24,9 @@ AIDS = {  # name -> (model config changes, TrainConfig changes, what it is)
     "+DiffAugment": ({}, {"use_augment": True}, "differentiable translation/cutout/brightness on real and fake (Zhao et al. 2020)"),
     "+minibatch-std": ({"use_minibatch_std": True}, {}, "minibatch standard-deviation channel before D's head (ProGAN)"),
     "+R1": ({}, {"r1_gamma": 1.0}, "R1 gradient penalty on real images, γ = 1 (Mescheder et al. 2018)"),
+    "+top-k": ({}, {"g_topk": 0.5}, "G trained on the half of each batch D finds most real (Sinha et al. 2020)"),
     "all": ({"use_minibatch_std": True}, {"use_ema": True, "ema_decay": 0.999, "use_augment": True, "r1_gamma": 1.0},
-            "all four aids together"),
+            "EMA, DiffAugment, minibatch-std and R1 together"),
 }
 
 
