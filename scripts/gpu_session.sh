@@ -3,7 +3,7 @@
 # shipped GANs on full MNIST (batch 256 and batch 64 side by side, all four runs sharing the GPU), or with
 # MODE=deep SKIP_TESTS=1 new runs of the deeper DCGAN (--blocks 1) at batch 64 and 128, or with MODE=next the
 # runs the GAN cards ask for: a new deeper cgan (--blocks 1) at batch 128 and 256, and dcgan-mnist continued at
-# lr 1e-4, batch 128 and 256; MODE=more FROM=runs/gpu2 SKIP_TESTS=1 continues those cgan runs; MODE=dcgan continues
+# lr 1e-4, batch 128 and 256; MODE=more FROM=<that OUT> SKIP_TESTS=1 continues those cgan runs; MODE=dcgan continues
 # dcgan-mnist at lr 1e-4 and 5e-5 (batch 128) for its 95 %-confident target.
 #
 #   OUT=runs/gpu TRAIN_SECONDS=420 bash scripts/gpu_session.sh
@@ -39,9 +39,9 @@ elif [ "${MODE:-continue}" = next ]; then
 elif [ "${MODE:-continue}" = dcgan ]; then  # dcgan-mnist continued at lr 1e-4 and 5e-5 (the confidence target)
   mkdir -p "$OUT/d1e4" "$OUT/d5e5"
   run d1e4 128 dcgan & run d5e5 128 dcgan --init checkpoints/dcgan-mnist.safetensors --lr 5e-5 &
-elif [ "${MODE:-continue}" = more ]; then  # continue the blocks-1 cgan runs of MODE=next from $FROM/{c128,c256}-…
+elif [ "${MODE:-continue}" = more ]; then  # continue the blocks-1 cgan runs of MODE=next (FROM = its OUT)
   mkdir -p "$OUT/c128" "$OUT/c256"
-  for b in 128 256; do run c$b $b cgan --init "$FROM/c$b-cgan-mnist.safetensors" --lr 2e-4 & done
+  for b in 128 256; do run c$b $b cgan --init "$FROM/c$b/cgan-mnist.safetensors" --lr 2e-4 & done
 else
   run b256 256 cgan & run b256 256 dcgan & run b64 64 cgan & run b64 64 dcgan &
 fi
