@@ -114,7 +114,9 @@ def card(name: str, log_dir: Path) -> str:
     size_mb = path.stat().st_size / 1e6
     hist = r.get("history", [])
     runs = [*hist, {**r, "hardware": c.get("hardware")}]  # one entry per training phase (warm starts)
-    dev = lambda h: "" if "CPU" in str(h.get("hardware") or "CPU") else " --device cuda"  # noqa: E731
+    def dev(h: dict) -> str:  # a phase's flags beyond lr/batch/time: top-k training, the GPU
+        topk = f" --g-topk {h['g_topk']}" if (h.get("g_topk") or 1) < 1 else ""
+        return topk + ("" if "CPU" in str(h.get("hardware") or "CPU") else " --device cuda")
     first = runs[0]
     phases, reproduce = "", (f"`python scripts/train_gan.py {family}{' --blocks ' + str(cfg['blocks']) if cfg.get('blocks') else ''} "
                              f"--batch-size {first.get('batch_size') or 64} --lr {first.get('lr')} --out runs/{name}.safetensors "
@@ -139,7 +141,8 @@ def card(name: str, log_dir: Path) -> str:
              f"| recipe | {r.get('loss')} loss, Adam lr G {r.get('lr')} / D {r.get('lr_d') or r.get('lr')}, betas "
              f"{tuple(r.get('betas', ()))}, batch {r.get('batch_size')}, D steps {r.get('d_steps')}, EMA of G "
              f"{'on (' + str(r.get('ema_decay')) + ')' if r.get('use_ema') else 'off'}, DiffAugment "
-             f"{'on' if r.get('use_augment') else 'off'}, R1 γ {r.get('r1_gamma')} |",
+             f"{'on' if r.get('use_augment') else 'off'}, R1 γ {r.get('r1_gamma')}"
+             f"{', top-k ' + str(r['g_topk']) if (r.get('g_topk') or 1) < 1 else ''} |",
              f"| trained | {r.get('steps')} steps = {r.get('epochs', 0):.2f} epochs in {c.get('train_seconds')} s"
              f"{'' if hist else ' on ' + str(c.get('hardware')) + ' (a 2-core machine shared with other jobs)'}{phases} |",
              f"| reproduce | {reproduce} |",
