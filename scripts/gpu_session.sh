@@ -4,7 +4,8 @@
 # MODE=deep SKIP_TESTS=1 new runs of the deeper DCGAN (--blocks 1) at batch 64 and 128, or with MODE=next the
 # runs the GAN cards ask for: a new deeper cgan (--blocks 1) at batch 128 and 256, and dcgan-mnist continued at
 # lr 1e-4, batch 128 and 256; MODE=more FROM=<that OUT> SKIP_TESTS=1 continues those cgan runs; MODE=dcgan continues
-# dcgan-mnist at lr 1e-4 and 5e-5 (batch 128) for its 95 %-confident target.
+# dcgan-mnist four ways side by side (batch 128: lr 1e-4; lr 5e-5; lr 1e-4 with EMA decay 0.9999; lr 1e-4 with
+# top-k 0.5) for its 95 %-confident target.
 #
 #   OUT=runs/gpu TRAIN_SECONDS=420 bash scripts/gpu_session.sh
 #
@@ -36,9 +37,11 @@ if [ "${MODE:-continue}" = deep ]; then  # new runs of the deeper G/D (--blocks 
 elif [ "${MODE:-continue}" = next ]; then
   mkdir -p "$OUT/c128" "$OUT/c256" "$OUT/d128" "$OUT/d256"
   run c128 128 cgan --blocks 1 & run c256 256 cgan --blocks 1 & run d128 128 dcgan & run d256 256 dcgan &
-elif [ "${MODE:-continue}" = dcgan ]; then  # dcgan-mnist continued at lr 1e-4 and 5e-5 (the confidence target)
-  mkdir -p "$OUT/d1e4" "$OUT/d5e5"
-  run d1e4 128 dcgan & run d5e5 128 dcgan --init checkpoints/dcgan-mnist.safetensors --lr 5e-5 &
+elif [ "${MODE:-continue}" = dcgan ]; then  # dcgan-mnist continued four ways (the confidence target)
+  mkdir -p "$OUT/d1e4" "$OUT/d5e5" "$OUT/ema4" "$OUT/topk"
+  init=checkpoints/dcgan-mnist.safetensors
+  run d1e4 128 dcgan & run d5e5 128 dcgan --init $init --lr 5e-5 &
+  run ema4 128 dcgan --init $init --lr 1e-4 --ema-decay 0.9999 & run topk 128 dcgan --init $init --lr 1e-4 --g-topk 0.5 &
 elif [ "${MODE:-continue}" = more ]; then  # continue the blocks-1 cgan runs of MODE=next (FROM = its OUT)
   mkdir -p "$OUT/c128" "$OUT/c256"
   for b in 128 256; do run c$b $b cgan --init "$FROM/c$b/cgan-mnist.safetensors" --lr 2e-4 & done
