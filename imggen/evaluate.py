@@ -14,6 +14,14 @@ def test_data(name: str | None = None, image_size: int = 28, channels: int = 1):
     return load_data(name, split="test", image_size=image_size, channels=channels)
 
 
+def halves(test, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two disjoint random halves of the test images (at most ``n`` each, fixed seed): the images samples are
+    compared with, and the reference that gives the real-vs-real floor."""
+    half = min(n, len(test) // 2)
+    perm = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))  # halves from the same writers
+    return test.images[perm[:half]], test.images[perm[half:2 * half]]
+
+
 @torch.no_grad()
 def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, seed: int = 0, write: bool = False,
                    iwae_images: int = 1000) -> dict:
@@ -27,9 +35,8 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
 
     model = load(name_or_path)
     test = test_data(data, model.config.image_size, model.config.channels)  # same shape as the samples
-    half = min(n, len(test) // 2)
-    perm = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))  # halves from the same writers
-    real, ref = test.images[perm[:half]], test.images[perm[half:2 * half]]
+    real, ref = halves(test, n)
+    half = len(real)
     kw, labels = {}, None
     if getattr(model.config, "num_classes", 0):
         labels = torch.arange(half) % model.config.num_classes

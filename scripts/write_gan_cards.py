@@ -114,9 +114,14 @@ def card(name: str, log_dir: Path) -> str:
     size_mb = path.stat().st_size / 1e6
     hist = r.get("history", [])
     runs = [*hist, {**r, "hardware": c.get("hardware")}]  # one entry per training phase (warm starts)
-    def dev(h: dict) -> str:  # a phase's flags beyond lr/batch/time: top-k training, the GPU
+    from train_gan import RECIPES  # scripts/ is on sys.path when this script runs
+
+    recipe_ema = RECIPES[family][1]["ema_decay"]  # a phase with another decay shows --ema-decay
+
+    def dev(h: dict) -> str:  # a phase's flags beyond lr/batch/time: EMA decay, top-k training, the GPU
+        ema = f" --ema-decay {h['ema_decay']}" if h.get("ema_decay") not in (None, recipe_ema) else ""
         topk = f" --g-topk {h['g_topk']}" if (h.get("g_topk") or 1) < 1 else ""
-        return topk + ("" if "CPU" in str(h.get("hardware") or "CPU") else " --device cuda")
+        return ema + topk + ("" if "CPU" in str(h.get("hardware") or "CPU") else " --device cuda")
     first = runs[0]
     phases, reproduce = "", (f"`python scripts/train_gan.py {family}{' --blocks ' + str(cfg['blocks']) if cfg.get('blocks') else ''} "
                              f"--batch-size {first.get('batch_size') or 64} --lr {first.get('lr')} --out runs/{name}.safetensors "

@@ -57,17 +57,28 @@ def test_sample_grid_gallery_and_recipe(tiny_gans):
     assert np.array_equal(_arr(big.resize(small.size, Image.Resampling.NEAREST)), _arr(small))
 
 
-def test_class_and_truncation_controls(tiny_gans):
-    cls, trunc = tab.model_options(tiny_gans["cgan"])
+def test_class_truncation_and_refine_controls(tiny_gans):
+    cls, trunc, refine = tab.model_options(tiny_gans["cgan"])
     assert cls.visible and "7" in [c[0] if isinstance(c, tuple) else c for c in cls.choices]
-    assert trunc.visible
-    cls, trunc = tab.model_options(tiny_gans["dcgan"])
-    assert not cls.visible and trunc.visible
+    assert trunc.visible and refine.visible
+    cls, trunc, refine = tab.model_options(tiny_gans["dcgan"])
+    assert not cls.visible and trunc.visible and refine.visible
     assert tab._labels("3", 4, 10) == [3, 3, 3, 3]
     assert tab._labels(tab.EACH, 12, 10)[10:] == [0, 1]
     assert tab._labels(tab.RANDOM, 4, 10) is None
     _, _, _, r = tab.sample(tiny_gans["dcgan"], 2, 0, tab.RANDOM, 1.0)
-    assert r["model"] == tiny_gans["dcgan"]
+    assert r["model"] == tiny_gans["dcgan"] and "refine_steps" not in r
+
+
+def test_refined_grid_carries_its_steps_and_reproduces(tiny_gans):
+    plain, *_ = tab.sample(tiny_gans["dcgan"], 4, 3, tab.RANDOM, 1.0, 0)
+    grid, gallery, info, recipe = tab.sample(tiny_gans["dcgan"], 4, 3, tab.RANDOM, 1.0, 5)
+    assert recipe["refine_steps"] == 5 and read_recipe(grid)["refine_steps"] == 5 and "refined 5 steps" in info
+    assert not np.array_equal(_arr(grid), _arr(plain))
+    again, *_ = tab.sample(tiny_gans["dcgan"], 4, 3, tab.RANDOM, 1.0, 5)
+    assert np.array_equal(_arr(grid), _arr(again))
+    big = tab.enlarge(recipe, 1)  # redrawn with the same refinement
+    assert np.array_equal(_arr(big.resize(gallery[1][0].size, Image.Resampling.NEAREST)), _arr(gallery[1][0]))
 
 
 @pytest.mark.parametrize("args, match", [
@@ -76,6 +87,8 @@ def test_class_and_truncation_controls(tiny_gans):
     (("MODEL", 200, 0, tab.RANDOM, 1.0), "Count"),
     (("MODEL", 4, -3, tab.RANDOM, 1.0), "Seed"),
     (("MODEL", 4, 0, "12", 1.0), "Class"),
+    (("MODEL", 4, 0, tab.RANDOM, 1.0, 500), "Refinement steps"),
+    (("MODEL", 4, 0, tab.RANDOM, 1.0, "many"), "Refinement steps"),
 ])
 def test_sample_errors(tiny_gans, args, match):
     args = tuple(tiny_gans["cgan"] if a == "MODEL" else a for a in args)
@@ -107,15 +120,17 @@ needs_shipped = pytest.mark.skipif(not all(m in registry.model_paths() for m in 
 
 @needs_shipped
 def test_sample_through_client(client):
-    grid, gallery, info = client.predict("cgan-mnist", 10, 5, "3", 1.0, api_name="/sample")
+    grid, gallery, info = client.predict("cgan-mnist", 10, 5, "3", 1.0, 0, api_name="/sample")
     assert "Seed 5" in info and len(gallery) == 10
     assert read_recipe(grid)["class"] == "3"
+    grid, gallery, info = client.predict("dcgan-mnist", 4, 5, tab.RANDOM, 1.0, 10, api_name="/sample")
+    assert "refined 10 steps" in info and read_recipe(grid)["refine_steps"] == 10
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="minimum"):  # the slider's own bound check
-        client.predict("dcgan-mnist", 0, 5, tab.RANDOM, 1.0, api_name="/sample")
+        client.predict("dcgan-mnist", 0, 5, tab.RANDOM, 1.0, 0, api_name="/sample")
     with pytest.raises(AppError, match="Class must be"):
-        client.predict("cgan-mnist", 4, 5, "12", 1.0, api_name="/sample")
+        client.predict("cgan-mnist", 4, 5, "12", 1.0, 0, api_name="/sample")
 
 
 @needs_shipped

@@ -23,6 +23,8 @@ from ..losses import GANLoss
 
 R1_EVERY = 4  # lazy R1: one "Dreg" phase every N steps, weighted by N (StyleGAN2)
 BN_CALIBRATION_BATCHES = 8  # batches used to re-estimate BatchNorm statistics for inference weights
+REFINE_STEP_SIZE = 0.01  # default step of discriminator-guided latent refinement (bench/refine.py)
+MAX_REFINE_STEPS = 100
 
 
 def _layout(image_size: int) -> tuple[int, int]:
@@ -245,10 +247,38 @@ class _GAN(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, labels=None,
-               truncation: float | None = 1.0) -> torch.Tensor:
-        """(n, C, H, W) in [-1, 1]; conditional models cycle through ``labels`` (random when None)."""
+               truncation: float | None = 1.0, refine_steps: int = 0,
+               refine_step_size: float = REFINE_STEP_SIZE) -> torch.Tensor:
+        """(n, C, H, W) in [-1, 1]; conditional models cycle through ``labels`` (random when None);
+        ``refine_steps`` > 0 moves each latent toward what D finds real first (:meth:`refine`)."""
         z = self.latents(n, generator=generator, truncation=truncation)
-        return self.G(z, self._labels(n, labels, generator))
+        y = self._labels(n, labels, generator)
+        if refine_steps:
+            z = self.refine(z, y, steps=refine_steps, step_size=refine_step_size)
+        return self.G(z, y)
+
+    def refine(self, z: torch.Tensor, labels: torch.Tensor | None = None, *, steps: int = 10,
+               step_size: float = REFINE_STEP_SIZE, batch_size: int = 500) -> torch.Tensor:
+        """Discriminator-guided latent refinement: ``steps`` of gradient descent z -= step_size/2 * grad E(z) on
+        E(z) = |z|^2/2 - D(G(z)), the latent energy of DDLS (Che et al. 2020, "Your GAN is secretly an
+        energy-based model") without its Langevin noise. Samples move toward what D finds real while the prior
+        term keeps z typical: fewer unrecognisable digits, some diversity lost (measured in bench/refine.py)."""
+        steps = int(steps)
+        if not 0 <= steps <= MAX_REFINE_STEPS:
+            raise ValueError(f"refine steps must be between 0 and {MAX_REFINE_STEPS}, not {steps}")
+        if not 0 < step_size <= 1:
+            raise ValueError(f"refine step size must be in (0, 1], not {step_size}")
+        out = []
+        with torch.enable_grad():
+            for i in range(0, len(z), batch_size):
+                zb, yb = z[i:i + batch_size].detach(), None if labels is None else labels[i:i + batch_size]
+                for _ in range(steps):
+                    zb.requires_grad_(True)
+                    energy = 0.5 * zb.pow(2).sum(1) - self.D(self.G(zb, yb), yb).flatten()
+                    grad, = torch.autograd.grad(energy.sum(), zb)
+                    zb = (zb - 0.5 * step_size * grad).detach()
+                out.append(zb)
+        return torch.cat(out) if out else z
 
     def decode(self, z: torch.Tensor, labels=None) -> torch.Tensor:
         """The generator: latent (B, latent_dim) -> images in [-1, 1] (differentiable, for inversion)."""

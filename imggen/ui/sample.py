@@ -1,5 +1,6 @@
-"""Sample tab: a seeded grid from any generative model (class picker and truncation for models that take them),
-click a sample to enlarge it, and a Detection section scoring an upload with a GAN's discriminator."""
+"""Sample tab: a seeded grid from any generative model (class picker, truncation and discriminator-guided
+refinement for models that take them), click a sample to enlarge it, and a Detection section scoring an upload
+with a GAN's discriminator."""
 from __future__ import annotations
 
 import functools
@@ -20,6 +21,7 @@ TITLE = "Sample"
 ID = "sample"
 
 MAX_COUNT = 64
+MAX_REFINE = 50  # slider bound; the core allows more (imggen.models.gan.MAX_REFINE_STEPS)
 RANDOM, EACH = "random", "each class in turn"
 REFERENCE_N = 500  # real test digits and samples behind the detection score distribution
 
@@ -34,18 +36,19 @@ def _accepts(name: str, arg: str) -> bool:
     return arg in inspect.signature(cls.sample).parameters
 
 
-def _options(name: str | None) -> tuple[list[str], str, bool, bool]:
-    """(class choices, default class, show class picker, show truncation) for a model."""
+def _options(name: str | None) -> tuple[list[str], str, bool, bool, bool]:
+    """(class choices, default class, show class picker, show truncation, show refinement) for a model."""
     card = registry.list_models().get(name or "", {})
     ncls = card.get("config", {}).get("num_classes", 0) if card else 0
     return [RANDOM, EACH, *map(str, range(ncls))], EACH if ncls else RANDOM, ncls > 0, \
-        bool(card) and _accepts(name, "truncation")
+        bool(card) and _accepts(name, "truncation"), bool(card) and _accepts(name, "refine_steps")
 
 
 def model_options(name: str | None):
-    """(class dropdown update, truncation slider update) for the chosen model."""
-    choices, value, show_cls, show_trunc = _options(name)
-    return gr.Dropdown(choices=choices, value=value, visible=show_cls), gr.Slider(visible=show_trunc)
+    """(class dropdown, truncation slider, refinement slider) updates for the chosen model."""
+    choices, value, show_cls, show_trunc, show_refine = _options(name)
+    return (gr.Dropdown(choices=choices, value=value, visible=show_cls), gr.Slider(visible=show_trunc),
+            gr.Slider(visible=show_refine))
 
 
 def _labels(choice: str | None, n: int, num_classes: int):
@@ -63,7 +66,7 @@ def _labels(choice: str | None, n: int, num_classes: int):
 
 
 # ---- sampling -----------------------------------------------------------------------------------------------
-def draw(model: str, count, seed, class_choice, truncation) -> tuple[torch.Tensor, dict]:
+def draw(model: str, count, seed, class_choice, truncation, refine=0) -> tuple[torch.Tensor, dict]:
     """The samples (n, C, H, W) in [0, 1] and the recipe that reproduces them."""
     name = common.require_model(model)
     try:
@@ -73,6 +76,12 @@ def draw(model: str, count, seed, class_choice, truncation) -> tuple[torch.Tenso
     if not 1 <= n <= MAX_COUNT:
         raise gr.Error(f"Count must be between 1 and {MAX_COUNT}.")
     seed = common.to_seed(seed)
+    try:
+        steps = int(refine or 0)
+    except (TypeError, ValueError):
+        raise gr.Error(f"Refinement steps must be a whole number, not {refine!r}.") from None
+    if not 0 <= steps <= MAX_REFINE:
+        raise gr.Error(f"Refinement steps must be between 0 and {MAX_REFINE}.")
     with common.user_errors():
         m = registry.load(name)
         kw = {}
@@ -81,21 +90,25 @@ def draw(model: str, count, seed, class_choice, truncation) -> tuple[torch.Tenso
             kw["labels"] = labels
         if truncation is not None and _accepts(name, "truncation"):
             kw["truncation"] = float(truncation)
+        if steps and _accepts(name, "refine_steps"):
+            kw["refine_steps"] = steps
         x = m.sample(n, seed=seed, **kw)
     recipe = {"tab": "sample", "model": name, "n": n, "seed": seed, "class": class_choice or RANDOM,
-              **({"truncation": kw["truncation"]} if "truncation" in kw else {})}
+              **{k: kw[k] for k in ("truncation", "refine_steps") if k in kw}}
     return x, recipe
 
 
-def sample(model, count, seed, class_choice, truncation):
+def sample(model, count, seed, class_choice, truncation, refine=0):
     """-> (grid PNG, gallery of single samples, info markdown, recipe state)."""
-    x, recipe = draw(model, count, seed, class_choice, truncation)
+    x, recipe = draw(model, count, seed, class_choice, truncation, refine)
     grid_png = common.png_output(x, recipe, scale=3)
     scale = max(1, 112 // x.shape[-1])
     gallery = [(to_pil(xi, scale=scale, recipe={**recipe, "index": i}), f"#{i}") for i, xi in enumerate(x)]
     info = f"**Seed {recipe['seed']}** · {recipe['n']} samples from `{recipe['model']}`"
     if "truncation" in recipe:
         info += f" · truncation {recipe['truncation']:g}"
+    if "refine_steps" in recipe:
+        info += f" · refined {recipe['refine_steps']} steps toward the discriminator"
     if recipe["class"] != RANDOM:
         info += f" · class: {recipe['class']}"
     return grid_png, gallery, info, recipe
@@ -108,7 +121,8 @@ def enlarge(recipe: dict | None, index) -> object:
     i = int(index)
     if not 0 <= i < recipe["n"]:
         raise gr.Error(f"Sample index must be between 0 and {recipe['n'] - 1}.")
-    x, _ = draw(recipe["model"], recipe["n"], recipe["seed"], recipe["class"], recipe.get("truncation"))
+    x, _ = draw(recipe["model"], recipe["n"], recipe["seed"], recipe["class"], recipe.get("truncation"),
+                recipe.get("refine_steps", 0))
     return to_pil(x[i], scale=max(1, 280 // x.shape[-1]), recipe={**recipe, "index": i})
 
 
@@ -192,13 +206,17 @@ def render() -> None:
             model = common.model_dropdown("Model", capability="sample", elem_id="sample-model")
             count = gr.Slider(1, MAX_COUNT, value=16, step=1, label="Count", elem_id="sample-count")
             seed = common.seed_input(0, elem_id="sample-seed")
-            choices, value, show_cls, show_trunc = _options(model.value)
+            choices, value, show_cls, show_trunc, show_refine = _options(model.value)
             classes = gr.Dropdown(choices=choices, value=value, visible=show_cls,
                                   label="Class", elem_id="sample-class", allow_custom_value=True,  # checked in _labels
                                   info="for conditional models: one digit, each in turn, or random")
             truncation = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Truncation", elem_id="sample-truncation",
                                    visible=show_trunc,
                                    info="latent entries beyond ±2×truncation are redrawn: lower = cleaner, less varied")
+            refine = gr.Slider(0, MAX_REFINE, value=0, step=1, label="Refine with the discriminator (steps)",
+                               elem_id="sample-refine", visible=show_refine,
+                               info="moves each latent toward what D finds real (DDLS energy): more recognisable "
+                                    "digits, a little less variety, slower")
             go = gr.Button("Generate", variant="primary", elem_id="sample-btn")
         with gr.Column(scale=2):
             info = gr.Markdown(elem_id="sample-info")
@@ -207,8 +225,9 @@ def render() -> None:
                                  elem_id="sample-gallery", allow_preview=False)
             zoom = common.image_output("Enlarged sample", elem_id="sample-zoom", height=300)
     recipe = gr.State(None)
-    model.change(model_options, model, [classes, truncation], api_visibility="private", queue=False)
-    go.click(sample, [model, count, seed, classes, truncation], [grid_img, gallery, info, recipe], api_name="sample",
+    model.change(model_options, model, [classes, truncation, refine], api_visibility="private", queue=False)
+    go.click(sample, [model, count, seed, classes, truncation, refine], [grid_img, gallery, info, recipe],
+             api_name="sample",
              concurrency_limit=2)
     gallery.select(on_select, recipe, zoom, api_visibility="private")
     with gr.Accordion("Detection: real or generated?", open=False, elem_id="detect-section"):
