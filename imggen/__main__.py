@@ -26,6 +26,8 @@ def _cmd_sample(a):
         kw["labels"] = [int(v) for v in a.labels.split(",")]
     if a.truncation is not None:
         kw["truncation"] = a.truncation
+    if a.refine_steps:
+        kw["refine_steps"] = a.refine_steps
     x = model.sample(a.n, seed=a.seed, **kw)
     im = to_pil(grid(x), scale=a.scale, recipe={"model": a.model, "seed": a.seed, "n": a.n, **kw})
     from .convert import png_bytes
@@ -91,6 +93,7 @@ def main(argv=None):
     s = sub.add_parser("sample", help="write a PNG grid of samples")
     s.add_argument("model"), s.add_argument("-n", type=int, default=64), s.add_argument("--seed", type=int, default=0)
     s.add_argument("--labels", default=""), s.add_argument("--truncation", type=float, default=None)
+    s.add_argument("--refine-steps", type=int, default=0, help="GANs: discriminator-guided latent refinement steps")
     s.add_argument("--scale", type=int, default=2), s.add_argument("--out", default="samples.png")
     s.set_defaults(fn=_cmd_sample)
     t = sub.add_parser("train", help="train a model family on a dataset")

@@ -50,6 +50,18 @@ def test_cli_list_runs():
         assert name in r.stdout
 
 
+def test_cli_sample_writes_png_with_recipe(tmp_path):
+    from PIL import Image
+
+    from imggen.convert import read_recipe
+
+    out = tmp_path / "g.png"
+    r = _cli("sample", "dcgan-mnist", "-n", "4", "--seed", "7", "--refine-steps", "3", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    recipe = read_recipe(Image.open(out))
+    assert recipe["model"] == "dcgan-mnist" and recipe["seed"] == 7 and recipe["refine_steps"] == 3
+
+
 @pytest.mark.parametrize("args,match", [(("sample", "no-such-model"), "unknown model"),
                                         (("bench", "no-such-bench"), "no benchmark")])
 def test_cli_errors_are_clear(args, match):
