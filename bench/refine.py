@@ -1,6 +1,6 @@
 """Discriminator-guided latent refinement (``sample(..., refine_steps=k)``, DDLS's energy without noise) on the
 shipped GANs: held-out digit metrics (classifier-FD and its floor, coverage, confident fraction, precision /
-recall) of the same latents refined 0, 10 and 20 steps at the default step size and 10 steps at larger ones, and
+recall) of the same latents refined 0, 10, 20, 40 and 60 steps at the default step size and 10 steps at larger ones, and
 the time it adds to a 16-sample grid, side by side in one run. Writes bench/results/refine.{json,md}.
 
     python -m imggen bench refine --threads 1
@@ -45,16 +45,22 @@ def run_model(name: str, n: int, settings: list[tuple[int, float]], data: str | 
     g = torch.Generator(device=net.device).manual_seed(0)
     labels = (torch.arange(n, device=net.device) % c.num_classes) if getattr(c, "num_classes", 0) else None
     z0 = net.latents(n, generator=g)  # the same latents for every setting: only refinement differs
-    rows = []
+    rows, done = [], {}  # step size -> (steps, latents, seconds) refined so far: more steps continue from there
     for steps, size in settings:
         t = time.perf_counter()
-        z = net.refine(z0, labels, steps=steps, step_size=size) if steps else z0
+        k, z, spent = done.get(size, (0, z0, 0.0))
+        if k > steps:
+            k, z, spent = 0, z0, 0.0
+        z = net.refine(z, labels, steps=steps - k, step_size=size)  # deterministic: k + (steps - k) = steps
+        spent += time.perf_counter() - t
+        done[size] = (steps, z, spent)
+        t = time.perf_counter()
         with torch.no_grad():
             x = torch.cat([net.G(zb, None if labels is None else labels[i:i + 500])
                            for i, zb in zip(range(0, n, 500), z.split(500))])
             d = torch.cat([net.D(xb, None if labels is None else labels[i:i + 500]).flatten()
                            for i, xb in zip(range(0, n, 500), x.split(500))])
-        secs = time.perf_counter() - t
+        secs = spent + time.perf_counter() - t  # all refinement steps of this setting, then G and D
         r = metrics.digit_metrics(x, real.to(x.device), labels=labels)
         row = {"model": name, "steps": steps, "step_size": size, "samples": n, "fd": r["fd"], "fd_floor": floor,
                "fd_ratio": r["fd"] / floor, "coverage": r["coverage"], "confident_fraction": r["confident_fraction"],
@@ -90,13 +96,23 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="*", default=None, help="default: the shipped GANs")
     p.add_argument("--samples", type=int, default=5000)
-    p.add_argument("--steps", type=int, nargs="*", default=[0, 10, 20])
+    p.add_argument("--steps", type=int, nargs="*", default=[0, 10, 20, 40, 60])
     p.add_argument("--step-size", type=float, default=REFINE_STEP_SIZE)
     p.add_argument("--extra", nargs="*", default=["10x0.03", "10x0.1"], help="more settings as STEPSxSIZE")
     p.add_argument("--data", default=None, help="test data (default: full MNIST when present, else mnist5k)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "refine"))
+    p.add_argument("--merge", nargs="*", help="only combine these result JSONs (e.g. one run per model) into --out")
     a = p.parse_args(argv)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if a.merge:
+        parts = [json.loads(Path(f).read_text()) for f in a.merge]
+        res = {**parts[0], "rows": [r for part in parts for r in part["rows"]],
+               "threads": "/".join(str(part["threads"]) for part in parts)}
+        out.with_suffix(".json").write_text(json.dumps(res, indent=1))
+        out.with_suffix(".md").write_text(markdown(res))
+        return
     torch.set_num_threads(a.threads)
     names = a.models if a.models is not None else [m for m in MODELS if m in registry.model_paths()]
     settings = [(s, a.step_size) for s in a.steps]
@@ -104,8 +120,6 @@ def main(argv=None):
     res = {"threads": a.threads, "samples": a.samples, "machine": f"{platform.machine()} {platform.processor()}".strip(),
            "rows": [r for name in names for r in run_model(name, a.samples, settings, a.data)]}
     res["samples"] = res["rows"][0]["samples"] if res["rows"] else a.samples
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(res, indent=1))
     out.with_suffix(".md").write_text(markdown(res))
 

@@ -113,6 +113,8 @@ def test_refine_moves_latents_toward_what_d_finds_real(family):
     zr = m.refine(z, y, steps=5, step_size=0.05, batch_size=3)  # batches of 3: the split must not matter
     assert zr.shape == z.shape and not zr.requires_grad and energy(zr) < energy(z)
     assert torch.allclose(zr, m.refine(z, y, steps=5, step_size=0.05), atol=1e-5)
+    two_then_three = m.refine(m.refine(z, y, steps=2, step_size=0.05), y, steps=3, step_size=0.05)
+    assert torch.allclose(zr, two_then_three, atol=1e-5)  # what bench/refine.py relies on to continue a setting
     assert all(p.grad is None for p in m.parameters())  # only the latents get gradients
     assert torch.equal(m.refine(z, y, steps=0), z)
     kw = {"labels": [1, 2]} if family == "cgan" else {}
