@@ -24,7 +24,7 @@ from ..losses import GANLoss
 R1_EVERY = 4  # lazy R1: one "Dreg" phase every N steps, weighted by N (StyleGAN2)
 BN_CALIBRATION_BATCHES = 8  # batches used to re-estimate BatchNorm statistics for inference weights
 REFINE_STEP_SIZE = 0.01  # default step of discriminator-guided latent refinement (bench/refine.py)
-MAX_REFINE_STEPS = 100
+MAX_REFINE_STEPS = 100  # shipped GANs: confidence levels off by ~20 steps, FD keeps rising (bench/refine.py)
 
 
 def _layout(image_size: int) -> tuple[int, int]:

@@ -216,7 +216,7 @@ def render() -> None:
             refine = gr.Slider(0, MAX_REFINE, value=0, step=1, label="Refine with the discriminator (steps)",
                                elem_id="sample-refine", visible=show_refine,
                                info="moves each latent toward what D finds real (DDLS energy): more recognisable "
-                                    "digits, a little less variety, slower")
+                                    "digits, less variety; about 10 steps give most of the gain (bench/refine.py)")
             go = gr.Button("Generate", variant="primary", elem_id="sample-btn")
         with gr.Column(scale=2):
             info = gr.Markdown(elem_id="sample-info")
