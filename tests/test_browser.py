@@ -98,3 +98,19 @@ def test_models_tab_shows_cards(page):
     page.get_by_role("option", name="classifier-mnist").click()
     expect(page.locator("#models-card")).to_contain_text("test_accuracy", timeout=30_000)
     expect(page.locator("#models-card")).to_contain_text("469,103")
+
+
+def test_sample_refine_slider(page):
+    """Sample tab: a GAN shows the refinement slider; 5 steps make a grid whose info line says so."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Sample").click()
+    page.locator("#sample-model input").click()
+    page.get_by_role("option", name="dcgan-mnist").click()
+    steps = page.locator("#sample-refine input[type='number']")
+    expect(steps).to_be_visible(timeout=30_000)
+    steps.fill("5")
+    steps.press("Enter")
+    page.locator("#sample-btn").click()
+    expect(page.locator("#sample-info")).to_contain_text("refined 5 steps", timeout=120_000)
+    assert page.get_by_test_id("toast-body").count() == 0 and not page.errors, page.errors
