@@ -166,20 +166,29 @@ def best_per_family(res: dict) -> dict:
     return {f: m for f, (m, _) in best.items()}
 
 
+def current_hashes(models) -> dict[str, str]:
+    """The weights hash of each of these models as registered now (names not registered are left out)."""
+    paths = registry.model_paths()
+    return {m: weights_hash(paths[m]) for m in models if m in paths}
+
+
+def is_current(row: dict, hashes: dict[str, str]) -> bool:
+    """Whether a result row was measured on the weights in ``hashes`` (classical rows: None == None, always)."""
+    return row.get("checkpoint") == hashes.get(row["model"])
+
+
 def merge(files: list[Path], out: Path) -> None:
     """Combine result files measured on the same digits: for the same model/method/mask a row of the weights
     shipped now beats one of replaced weights, else later files win."""
     runs = [json.loads(f.read_text()) for f in files]
     keys = {(r["images"], r["samples"], r.get("seed", 0)) for r in runs}
     assert len(keys) == 1, f"results measured on different digits/samples cannot be merged: {keys}"
-    paths = registry.model_paths()
-    current = {m: weights_hash(paths[m]) for m in {r["model"] for run_ in runs for r in run_["rows"]} if m in paths}
-    fresh = lambda r: r.get("checkpoint") == current.get(r["model"])  # noqa: E731  (classical rows: None == None)
+    current = current_hashes({r["model"] for run_ in runs for r in run_["rows"]})
     res, rows = dict(runs[0]), {}
     for run_ in runs:
         for r in run_["rows"]:
             k = (r["model"], r["method"], r["mask"])
-            if k not in rows or fresh(r) or not fresh(rows[k]):
+            if k not in rows or is_current(r, current) or not is_current(rows[k], current):
                 rows[k] = r
     res["rows"] = list(rows.values())
     res["best_per_family"] = best_per_family(res)
@@ -232,7 +241,7 @@ def main(argv=None):
         jobs += [(lm, name, m) for m in methods_for(lm.net) if (a.methods is None and m == auto_method(lm.net, lm.family))
                  or (a.methods is not None and m in a.methods)]
     current = {name: lm.checkpoint_hash for lm, name, _ in jobs if lm is not None}
-    stale = [r for r in res["rows"] if r["model"] in current and r.get("checkpoint") != current[r["model"]]]
+    stale = [r for r in res["rows"] if r["model"] in current and not is_current(r, current)]
     if stale:  # rows of weights that have since been replaced are measured again
         print(f"re-measuring {len(stale)} rows of replaced checkpoints", flush=True)
         res["rows"] = [r for r in res["rows"] if r not in stale]
