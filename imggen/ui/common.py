@@ -135,17 +135,22 @@ def seed_input(value: int = 0, *, elem_id: str | None = None, label: str = "Seed
     return seed
 
 
+def whole_number(value, what: str, lo: int, hi: int) -> int:
+    """A whole number in [lo, hi] from a UI/API input (None = 0, floats truncated), else a gr.Error naming ``what``."""
+    try:
+        v = int(value or 0)
+    except (TypeError, ValueError):
+        raise gr.Error(f"{what} must be a whole number, not {value!r}.") from None
+    if not lo <= v <= hi:
+        raise gr.Error(f"{what} must be between {lo} and {hi}.")
+    return v
+
+
 def to_seed(value) -> int:
     """Number box value -> valid seed (None -> random, floats truncated, range checked)."""
     if value is None or value == "":
         return random.randint(0, MAX_SEED)
-    try:
-        seed = int(value)
-    except (TypeError, ValueError):
-        raise gr.Error(f"Seed must be a whole number, not {value!r}.") from None
-    if not 0 <= seed <= MAX_SEED:
-        raise gr.Error(f"Seed must be between 0 and {MAX_SEED}.")
-    return seed
+    return whole_number(value, "Seed", 0, MAX_SEED)
 
 
 # ---- image outputs ----------------------------------------------------------------------------------------

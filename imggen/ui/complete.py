@@ -104,12 +104,7 @@ def complete(model_name, source, drawing, upload, sample_seed, editor, preset, p
     model = _model(model_name)
     if method not in METHODS:
         raise gr.Error(f"Unknown method {method!r}; pick one of {', '.join(METHODS)}.")
-    try:
-        n = int(n)
-    except (TypeError, ValueError):
-        raise gr.Error("The number of completions must be a whole number.") from None
-    if not 1 <= n <= MAX_N:
-        raise gr.Error(f"The number of completions must be between 1 and {MAX_N}.")
+    n = common.whole_number(n, "The number of completions", 1, MAX_N)
     seed = common.to_seed(seed)
     progress(0, desc=f"Completing with {method}")
     with common.user_errors():

@@ -66,23 +66,12 @@ def _labels(choice: str | None, n: int, num_classes: int):
 
 
 # ---- sampling -----------------------------------------------------------------------------------------------
-def _whole(value, what: str, lo: int, hi: int) -> int:
-    """A whole number in [lo, hi] from a UI/API input (None = 0), else a gr.Error naming ``what``."""
-    try:
-        v = int(value or 0)
-    except (TypeError, ValueError):
-        raise gr.Error(f"{what} must be a whole number, not {value!r}.") from None
-    if not lo <= v <= hi:
-        raise gr.Error(f"{what} must be between {lo} and {hi}.")
-    return v
-
-
 def draw(model: str, count, seed, class_choice, truncation, refine=0) -> tuple[torch.Tensor, dict]:
     """The samples (n, C, H, W) in [0, 1] and the recipe that reproduces them."""
     name = common.require_model(model)
-    n = _whole(count, "Count", 1, MAX_COUNT)
+    n = common.whole_number(count, "Count", 1, MAX_COUNT)
     seed = common.to_seed(seed)
-    steps = _whole(refine, "Refinement steps", 0, MAX_REFINE)
+    steps = common.whole_number(refine, "Refinement steps", 0, MAX_REFINE)
     with common.user_errors():
         m = registry.load(name)
         kw = {}
