@@ -55,11 +55,13 @@ def run_model(name: str, n: int, settings: list[tuple[int, float]], data: str | 
         spent += time.perf_counter() - t
         done[size] = (steps, z, spent)
         t = time.perf_counter()
+        xs, ds = [], []
         with torch.no_grad():
-            x = torch.cat([net.G(zb, None if labels is None else labels[i:i + 500])
-                           for i, zb in zip(range(0, n, 500), z.split(500))])
-            d = torch.cat([net.D(xb, None if labels is None else labels[i:i + 500]).flatten()
-                           for i, xb in zip(range(0, n, 500), x.split(500))])
+            for i in range(0, n, 500):
+                yb = None if labels is None else labels[i:i + 500]
+                xs.append(net.G(z[i:i + 500], yb))
+                ds.append(net.D(xs[-1], yb).flatten())
+        x, d = torch.cat(xs), torch.cat(ds)
         secs = spent + time.perf_counter() - t  # all refinement steps of this setting, then G and D
         r = metrics.digit_metrics(x, real.to(x.device), labels=labels)
         row = {"model": name, "steps": steps, "step_size": size, "samples": n, "fd": r["fd"], "fd_floor": floor,

@@ -128,6 +128,11 @@ def refine_section(name: str) -> list[str]:
     return out
 
 
+def _topk(h: dict) -> float | None:
+    """A phase's top-k fraction if it trained G on part of each batch (g_topk < 1), else None."""
+    return h["g_topk"] if (h.get("g_topk") or 1) < 1 else None
+
+
 def card(name: str, log_dir: Path) -> str:
     from imggen import checkpoint
 
@@ -155,7 +160,7 @@ def card(name: str, log_dir: Path) -> str:
 
     def dev(h: dict) -> str:  # a phase's flags beyond lr/batch/time: EMA decay, top-k training, the GPU
         ema = f" --ema-decay {h['ema_decay']}" if h.get("ema_decay") not in (None, recipe_ema) else ""
-        topk = f" --g-topk {h['g_topk']}" if (h.get("g_topk") or 1) < 1 else ""
+        topk = f" --g-topk {_topk(h)}" if _topk(h) else ""
         return ema + topk + ("" if "CPU" in str(h.get("hardware") or "CPU") else " --device cuda")
     first = runs[0]
     phases, reproduce = "", (f"`python scripts/train_gan.py {family}{' --blocks ' + str(cfg['blocks']) if cfg.get('blocks') else ''} "
@@ -182,7 +187,7 @@ def card(name: str, log_dir: Path) -> str:
              f"{tuple(r.get('betas', ()))}, batch {r.get('batch_size')}, D steps {r.get('d_steps')}, EMA of G "
              f"{'on (' + str(r.get('ema_decay')) + ')' if r.get('use_ema') else 'off'}, DiffAugment "
              f"{'on' if r.get('use_augment') else 'off'}, R1 γ {r.get('r1_gamma')}"
-             f"{', top-k ' + str(r['g_topk']) if (r.get('g_topk') or 1) < 1 else ''} |",
+             f"{', top-k ' + str(_topk(r)) if _topk(r) else ''} |",
              f"| trained | {r.get('steps')} steps = {r.get('epochs', 0):.2f} epochs in {c.get('train_seconds')} s"
              f"{'' if hist else ' on ' + str(c.get('hardware')) + ' (a 2-core machine shared with other jobs)'}{phases} |",
              f"| reproduce | {reproduce} |",
