@@ -26,6 +26,8 @@ def _cmd_sample(a):
         kw["labels"] = [int(v) for v in a.labels.split(",")]
     if a.truncation is not None:
         kw["truncation"] = a.truncation
+    if a.keep is not None:
+        kw["keep"] = a.keep
     if a.refine_steps:
         kw["refine_steps"] = a.refine_steps
     x = model.sample(a.n, seed=a.seed, **kw)
@@ -94,6 +96,8 @@ def main(argv=None):
     s.add_argument("model"), s.add_argument("-n", type=int, default=64), s.add_argument("--seed", type=int, default=0)
     s.add_argument("--labels", default=""), s.add_argument("--truncation", type=float, default=None)
     s.add_argument("--refine-steps", type=int, default=0, help="GANs: discriminator-guided latent refinement steps")
+    s.add_argument("--keep", type=float, default=None,
+                   help="DCGANs: keep this fraction of latents, the least steep (Jacobian truncation)")
     s.add_argument("--scale", type=int, default=2), s.add_argument("--out", default="samples.png")
     s.set_defaults(fn=_cmd_sample)
     t = sub.add_parser("train", help="train a model family on a dataset")

@@ -126,6 +126,44 @@ def test_refine_moves_latents_toward_what_d_finds_real(family):
             m.refine(z, y, **bad)
 
 
+@pytest.mark.parametrize("family", ["dcgan", "cgan"])
+def test_steepness_is_the_relative_jacobian_norm(family):
+    """With every latent direction as a probe, steepness is |J|_F^2 / (latent_dim · |x|^2), x = G(z) in [0, 1]
+    (checked against torch.func.jacrev); fewer probes estimate it, seeded."""
+    m = tiny(family).eval()
+    y = torch.tensor([3, 7]) if family == "cgan" else None
+    z = m.latents(2, generator=gen(1))
+    s = m.steepness(z, y, probes=m.latent_dim, eps=1e-3, generator=gen(2), batch_size=1)
+    for i in range(2):
+        yi = None if y is None else y[i:i + 1]
+        J = torch.func.jacrev(lambda v: m.G(v[None], yi).flatten())(z[i])  # (pixels, latent_dim)
+        x01 = (m.G(z[i:i + 1], yi) + 1) / 2
+        assert s[i].item() == pytest.approx((J.pow(2).sum() / (m.latent_dim * x01.pow(2).sum())).item(), rel=0.05)
+    a = m.steepness(z, y, probes=4, generator=gen(3))
+    assert a.shape == (2,) and (a > 0).all() and torch.equal(a, m.steepness(z, y, probes=4, generator=gen(3)))
+    with pytest.raises(ValueError, match="probes"):
+        m.steepness(z, y, probes=m.latent_dim + 1)
+
+
+def test_keep_drops_the_steepest_latents():
+    """Jacobian-based truncation: keep=q draws ceil(n/q) latents and keeps the n least steep, in drawing order;
+    keep=1 is the plain sampler exactly."""
+    m = tiny("dcgan").eval()
+    assert torch.equal(m.sample(5, generator=gen(4), keep=1.0), m.sample(5, generator=gen(4)))
+    x = m.sample(5, generator=gen(4), keep=0.5)
+    assert torch.equal(x, m.sample(5, generator=gen(4), keep=0.5))  # seeded
+    g = gen(4)
+    z = m.latents(10, generator=g)
+    s = m.steepness(z, generator=g)
+    kept = s.argsort()[:5].sort().values
+    assert torch.allclose(x, m.G(z[kept]), atol=1e-6)
+    assert s[kept].max() <= s.sort().values[4]
+    assert m.sample(3, generator=gen(4), keep=0.4, refine_steps=2).shape == (3, 1, 28, 28)
+    for bad in (0.0, 1.5, -0.2):
+        with pytest.raises(ValueError, match="keep"):
+            m.sample(2, keep=bad)
+
+
 def test_conditional_labels_respected():
     m = tiny("cgan").eval()
     with torch.no_grad():  # give each class its own conditional-BN gain/bias, as training does
@@ -395,3 +433,23 @@ def test_bench_refine_rows_and_table(load_bench, tmp_path):
     assert all(math.isfinite(r["fd"]) and r["fd_floor"] > 0 and r["grid16_ms"] > 0 for r in rows)
     md = bench.markdown({"threads": 1, "samples": 40, "machine": "m", "rows": rows})
     assert "| test-refine-cgan | 3 × 0.05 |" in md and "(1.0×) |" in md
+
+
+def test_bench_jacobian_rows_and_table(load_bench, tmp_path):
+    """bench/jacobian.py on a tiny registered dcgan: one pool scored once, one row per (keep, refine) setting,
+    kept rows measure other samples, and the markdown table shows each setting with its grid cost."""
+    from dataclasses import asdict
+
+    from imggen import registry
+
+    net = tiny("dcgan")
+    path = checkpoint.save(net, tmp_path / "d.safetensors", family="dcgan", config=asdict(net.config))
+    registry.register("test-jacobian-dcgan", path)
+    bench = load_bench("jacobian")
+    rows = bench.run_model("test-jacobian-dcgan", 40, [(1.0, 0), (0.5, 0), (0.5, 2)], "mnist5k", probes=4)
+    assert [(r["keep"], r["refine_steps"], r["samples"], r["pool"]) for r in rows] == \
+        [(1.0, 0, 40, 80), (0.5, 0, 40, 80), (0.5, 2, 40, 80)]
+    assert len({r["fd"] for r in rows}) == 3
+    assert all(math.isfinite(r["fd"]) and r["fd_floor"] > 0 and r["grid16_ms"] > 0 for r in rows)
+    md = bench.markdown({"threads": 1, "samples": 40, "pool": 80, "machine": "m", "rows": rows})
+    assert "| test-jacobian-dcgan | 0.5 | 2 |" in md and "(1.0×) |" in md and "pool of 80 latents" in md

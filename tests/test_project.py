@@ -56,10 +56,14 @@ def test_cli_sample_writes_png_with_recipe(tmp_path):
     from imggen.convert import read_recipe
 
     out = tmp_path / "g.png"
-    r = _cli("sample", "dcgan-mnist", "-n", "4", "--seed", "7", "--refine-steps", "3", "--out", str(out))
+    r = _cli("sample", "dcgan-mnist", "-n", "4", "--seed", "7", "--refine-steps", "3", "--keep", "0.5",
+             "--out", str(out))
     assert r.returncode == 0, r.stderr
     recipe = read_recipe(Image.open(out))
     assert recipe["model"] == "dcgan-mnist" and recipe["seed"] == 7 and recipe["refine_steps"] == 3
+    assert recipe["keep"] == 0.5
+    r = _cli("sample", "dcgan-mnist", "-n", "4", "--keep", "0", "--out", str(out))
+    assert r.returncode != 0 and "keep must be in (0, 1]" in r.stderr
 
 
 @pytest.mark.parametrize("args,match", [(("sample", "no-such-model"), "unknown model"),

@@ -57,12 +57,12 @@ def test_sample_grid_gallery_and_recipe(tiny_gans):
     assert np.array_equal(_arr(big.resize(small.size, Image.Resampling.NEAREST)), _arr(small))
 
 
-def test_class_truncation_and_refine_controls(tiny_gans):
-    cls, trunc, refine = tab.model_options(tiny_gans["cgan"])
+def test_class_truncation_keep_and_refine_controls(tiny_gans):
+    cls, trunc, keep, refine = tab.model_options(tiny_gans["cgan"])
     assert cls.visible and "7" in [c[0] if isinstance(c, tuple) else c for c in cls.choices]
-    assert trunc.visible and refine.visible
-    cls, trunc, refine = tab.model_options(tiny_gans["dcgan"])
-    assert not cls.visible and trunc.visible and refine.visible
+    assert trunc.visible and refine.visible and not keep.visible  # Jacobian truncation: unconditional GANs only
+    cls, trunc, keep, refine = tab.model_options(tiny_gans["dcgan"])
+    assert not cls.visible and trunc.visible and keep.visible and refine.visible
     assert tab._labels("3", 4, 10) == [3, 3, 3, 3]
     assert tab._labels(tab.EACH, 12, 10)[10:] == [0, 1]
     assert tab._labels(tab.RANDOM, 4, 10) is None
@@ -81,6 +81,17 @@ def test_refined_grid_carries_its_steps_and_reproduces(tiny_gans):
     assert np.array_equal(_arr(big.resize(gallery[1][0].size, Image.Resampling.NEAREST)), _arr(gallery[1][0]))
 
 
+def test_kept_grid_carries_its_fraction_and_reproduces(tiny_gans):
+    plain, *_ = tab.sample(tiny_gans["dcgan"], 4, 3, tab.RANDOM, 1.0, 0, 1.0)
+    grid, gallery, info, recipe = tab.sample(tiny_gans["dcgan"], 4, 3, tab.RANDOM, 1.0, 0, 0.5)
+    assert recipe["keep"] == 0.5 and read_recipe(grid)["keep"] == 0.5 and "kept the 50 % least steep" in info
+    assert not np.array_equal(_arr(grid), _arr(plain))
+    big = tab.enlarge(recipe, 3)  # redrawn with the same selection
+    assert np.array_equal(_arr(big.resize(gallery[3][0].size, Image.Resampling.NEAREST)), _arr(gallery[3][0]))
+    _, _, info, r = tab.sample(tiny_gans["cgan"], 2, 0, tab.EACH, 1.0, 0, 0.5)  # a model without it: ignored
+    assert "keep" not in r and "steep" not in info
+
+
 @pytest.mark.parametrize("args, match", [
     ((None, 4, 0, tab.RANDOM, 1.0), "No model"),
     (("MODEL", 0, 0, tab.RANDOM, 1.0), "Count"),
@@ -89,6 +100,8 @@ def test_refined_grid_carries_its_steps_and_reproduces(tiny_gans):
     (("MODEL", 4, 0, "12", 1.0), "Class"),
     (("MODEL", 4, 0, tab.RANDOM, 1.0, 500), "Refinement steps"),
     (("MODEL", 4, 0, tab.RANDOM, 1.0, "many"), "Refinement steps"),
+    (("MODEL", 4, 0, tab.RANDOM, 1.0, 0, 0.0), "Keep"),
+    (("MODEL", 4, 0, tab.RANDOM, 1.0, 0, "most"), "Keep"),
 ])
 def test_sample_errors(tiny_gans, args, match):
     args = tuple(tiny_gans["cgan"] if a == "MODEL" else a for a in args)
@@ -125,6 +138,8 @@ def test_sample_through_client(client):
     assert read_recipe(grid)["class"] == "3"
     grid, gallery, info = client.predict("dcgan-mnist", 4, 5, tab.RANDOM, 1.0, 10, api_name="/sample")
     assert "refined 10 steps" in info and read_recipe(grid)["refine_steps"] == 10
+    grid, gallery, info = client.predict("dcgan-mnist", 4, 5, tab.RANDOM, 1.0, 0, 0.65, api_name="/sample")
+    assert "kept the 65 % least steep" in info and read_recipe(grid)["keep"] == 0.65
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="minimum"):  # the slider's own bound check

@@ -25,6 +25,8 @@ R1_EVERY = 4  # lazy R1: one "Dreg" phase every N steps, weighted by N (StyleGAN
 BN_CALIBRATION_BATCHES = 8  # batches used to re-estimate BatchNorm statistics for inference weights
 REFINE_STEP_SIZE = 0.01  # default step of discriminator-guided latent refinement (bench/refine.py)
 MAX_REFINE_STEPS = 100  # shipped GANs: confidence levels off by ~20 steps, FD keeps rising (bench/refine.py)
+STEEPNESS_PROBES = 16  # orthonormal latent directions per estimate (4 rank latents too noisily: bench/jacobian.py)
+STEEPNESS_EPS = 0.05  # finite-difference step along each probe direction
 
 
 def _layout(image_size: int) -> tuple[int, int]:
@@ -280,6 +282,29 @@ class _GAN(nn.Module):
                 out.append(zb)
         return torch.cat(out) if out else z
 
+    @torch.no_grad()
+    def steepness(self, z: torch.Tensor, labels: torch.Tensor | None = None, *, probes: int | None = None,
+                  eps: float = STEEPNESS_EPS, generator: torch.Generator | None = None,
+                  batch_size: int = 500) -> torch.Tensor:
+        """(B,) how fast the image changes around each latent, relative to the image itself: the mean over
+        ``probes`` random orthonormal directions v of |G(z + eps·v) - G(z)|² / (eps·|x|)², x = G(z) in [0, 1]
+        (finite differences of a Hutchinson estimate of |J|_F² / |x|²). A continuous G must cross the gaps
+        between digit classes somewhere; it crosses them where it is steep (Tanielian et al. 2020, "Learning
+        disconnected manifolds: a no GAN's land"), so the steepest latents give the ambiguous samples.
+        ``probes`` defaults to STEEPNESS_PROBES (at most the latent size)."""
+        probes = min(STEEPNESS_PROBES, self.latent_dim) if probes is None else probes
+        if not 1 <= probes <= self.latent_dim:
+            raise ValueError(f"probes must be between 1 and the latent size {self.latent_dim}, not {probes}")
+        v = torch.linalg.qr(randn(len(z), self.latent_dim, probes, generator=generator, device=self.device))[0]
+        out = []
+        for i in range(0, len(z), batch_size):
+            zb, vb = z[i:i + batch_size], v[i:i + batch_size]
+            yb = None if labels is None else labels[i:i + batch_size]
+            x = self.G(zb, yb)
+            d = sum((self.G(zb + eps * vb[:, :, k], yb) - x).flatten(1).pow(2).sum(1) for k in range(probes))
+            out.append(d / probes / (eps ** 2 * ((x + 1) / 2).flatten(1).pow(2).sum(1).clamp_min(1e-6)))
+        return torch.cat(out) if out else z.new_zeros(0)
+
     def decode(self, z: torch.Tensor, labels=None) -> torch.Tensor:
         """The generator: latent (B, latent_dim) -> images in [-1, 1] (differentiable, for inversion)."""
         return self.G(z, self._soft_labels(labels, len(z)))
@@ -301,6 +326,23 @@ class DCGAN(_GAN):
 
     def __init__(self, config: DCGANConfig = DCGANConfig()):
         super().__init__(config)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, labels=None,
+               truncation: float | None = 1.0, refine_steps: int = 0, refine_step_size: float = REFINE_STEP_SIZE,
+               keep: float = 1.0) -> torch.Tensor:
+        """As :meth:`_GAN.sample`, plus Jacobian-based truncation: ``keep`` < 1 draws ceil(n / keep) latents and
+        keeps (in drawing order) the n where G is least steep (:meth:`steepness`), dropping the latents that
+        fall between two digits. ``keep=1`` draws exactly what the plain sampler draws."""
+        if not 0 < keep <= 1:
+            raise ValueError(f"keep must be in (0, 1], not {keep}")
+        m = math.ceil(n / keep - 1e-9)
+        z = self.latents(m, generator=generator, truncation=truncation)
+        if m > n:
+            z = z[self.steepness(z, generator=generator).argsort(stable=True)[:n].sort().values]
+        if refine_steps:
+            z = self.refine(z, None, steps=refine_steps, step_size=refine_step_size)
+        return self.G(z)
 
 
 class CGAN(_GAN):

@@ -1,5 +1,5 @@
-"""Sample tab: a seeded grid from any generative model (class picker, truncation and discriminator-guided
-refinement for models that take them), click a sample to enlarge it, and a Detection section scoring an upload
+"""Sample tab: a seeded grid from any generative model (class picker, truncation, Jacobian-based truncation and
+discriminator-guided refinement for models that take them), click a sample to enlarge it, and a Detection section scoring an upload
 with a GAN's discriminator."""
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ ID = "sample"
 
 MAX_COUNT = 64
 MAX_REFINE = 50  # slider bound; the core allows more (imggen.models.gan.MAX_REFINE_STEPS)
+MIN_KEEP = 0.1  # keep slider bound: 0.1 draws 10 latents per sample
 RANDOM, EACH = "random", "each class in turn"
 REFERENCE_N = 500  # real test digits and samples behind the detection score distribution
 
@@ -36,19 +37,22 @@ def _accepts(name: str, arg: str) -> bool:
     return arg in inspect.signature(cls.sample).parameters
 
 
-def _options(name: str | None) -> tuple[list[str], str, bool, bool, bool]:
-    """(class choices, default class, show class picker, show truncation, show refinement) for a model."""
+SAMPLER_ARGS = ("truncation", "keep", "refine_steps")  # optional sampler settings, each shown when the model takes it
+
+
+def _options(name: str | None) -> tuple[list[str], str, bool, dict[str, bool]]:
+    """(class choices, default class, show class picker, {sampler setting: shown}) for a model."""
     card = registry.list_models().get(name or "", {})
     ncls = card.get("config", {}).get("num_classes", 0) if card else 0
     return [RANDOM, EACH, *map(str, range(ncls))], EACH if ncls else RANDOM, ncls > 0, \
-        bool(card) and _accepts(name, "truncation"), bool(card) and _accepts(name, "refine_steps")
+        {arg: bool(card) and _accepts(name, arg) for arg in SAMPLER_ARGS}
 
 
 def model_options(name: str | None):
-    """(class dropdown, truncation slider, refinement slider) updates for the chosen model."""
-    choices, value, show_cls, show_trunc, show_refine = _options(name)
-    return (gr.Dropdown(choices=choices, value=value, visible=show_cls), gr.Slider(visible=show_trunc),
-            gr.Slider(visible=show_refine))
+    """(class dropdown, truncation slider, keep slider, refinement slider) updates for the chosen model."""
+    choices, value, show_cls, show = _options(name)
+    return (gr.Dropdown(choices=choices, value=value, visible=show_cls),
+            *(gr.Slider(visible=show[arg]) for arg in SAMPLER_ARGS))
 
 
 def _labels(choice: str | None, n: int, num_classes: int):
@@ -66,12 +70,13 @@ def _labels(choice: str | None, n: int, num_classes: int):
 
 
 # ---- sampling -----------------------------------------------------------------------------------------------
-def draw(model: str, count, seed, class_choice, truncation, refine=0) -> tuple[torch.Tensor, dict]:
+def draw(model: str, count, seed, class_choice, truncation, refine=0, keep=1.0) -> tuple[torch.Tensor, dict]:
     """The samples (n, C, H, W) in [0, 1] and the recipe that reproduces them."""
     name = common.require_model(model)
     n = common.whole_number(count, "Count", 1, MAX_COUNT)
     seed = common.to_seed(seed)
     steps = common.whole_number(refine, "Refinement steps", 0, MAX_REFINE)
+    keep = _fraction(keep)
     with common.user_errors():
         m = registry.load(name)
         kw = {}
@@ -80,23 +85,37 @@ def draw(model: str, count, seed, class_choice, truncation, refine=0) -> tuple[t
             kw["labels"] = labels
         if truncation is not None and _accepts(name, "truncation"):
             kw["truncation"] = float(truncation)
+        if keep < 1 and _accepts(name, "keep"):
+            kw["keep"] = keep
         if steps and _accepts(name, "refine_steps"):
             kw["refine_steps"] = steps
         x = m.sample(n, seed=seed, **kw)
     recipe = {"tab": "sample", "model": name, "n": n, "seed": seed, "class": class_choice or RANDOM,
-              **{k: kw[k] for k in ("truncation", "refine_steps") if k in kw}}
+              **{k: kw[k] for k in SAMPLER_ARGS if k in kw}}
     return x, recipe
 
 
-def sample(model, count, seed, class_choice, truncation, refine=0):
+def _fraction(keep) -> float:
+    try:
+        q = 1.0 if keep is None else float(keep)
+    except (TypeError, ValueError):
+        raise gr.Error(f"Keep must be a fraction between {MIN_KEEP} and 1, not {keep!r}.") from None
+    if not MIN_KEEP <= q <= 1:
+        raise gr.Error(f"Keep must be between {MIN_KEEP} and 1, not {q:g}.")
+    return q
+
+
+def sample(model, count, seed, class_choice, truncation, refine=0, keep=1.0):
     """-> (grid PNG, gallery of single samples, info markdown, recipe state)."""
-    x, recipe = draw(model, count, seed, class_choice, truncation, refine)
+    x, recipe = draw(model, count, seed, class_choice, truncation, refine, keep)
     grid_png = common.png_output(x, recipe, scale=3)
     scale = max(1, 112 // x.shape[-1])
     gallery = [(to_pil(xi, scale=scale, recipe={**recipe, "index": i}), f"#{i}") for i, xi in enumerate(x)]
     info = f"**Seed {recipe['seed']}** · {recipe['n']} samples from `{recipe['model']}`"
     if "truncation" in recipe:
         info += f" · truncation {recipe['truncation']:g}"
+    if "keep" in recipe:
+        info += f" · kept the {100 * recipe['keep']:g} % least steep latents"
     if "refine_steps" in recipe:
         info += f" · refined {recipe['refine_steps']} steps toward the discriminator"
     if recipe["class"] != RANDOM:
@@ -112,7 +131,7 @@ def enlarge(recipe: dict | None, index) -> object:
     if not 0 <= i < recipe["n"]:
         raise gr.Error(f"Sample index must be between 0 and {recipe['n'] - 1}.")
     x, _ = draw(recipe["model"], recipe["n"], recipe["seed"], recipe["class"], recipe.get("truncation"),
-                recipe.get("refine_steps", 0))
+                recipe.get("refine_steps", 0), recipe.get("keep", 1.0))
     return to_pil(x[i], scale=max(1, 280 // x.shape[-1]), recipe={**recipe, "index": i})
 
 
@@ -196,15 +215,20 @@ def render() -> None:
             model = common.model_dropdown("Model", capability="sample", elem_id="sample-model")
             count = gr.Slider(1, MAX_COUNT, value=16, step=1, label="Count", elem_id="sample-count")
             seed = common.seed_input(0, elem_id="sample-seed")
-            choices, value, show_cls, show_trunc, show_refine = _options(model.value)
+            choices, value, show_cls, show = _options(model.value)
             classes = gr.Dropdown(choices=choices, value=value, visible=show_cls,
                                   label="Class", elem_id="sample-class", allow_custom_value=True,  # checked in _labels
                                   info="for conditional models: one digit, each in turn, or random")
             truncation = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Truncation", elem_id="sample-truncation",
-                                   visible=show_trunc,
+                                   visible=show["truncation"],
                                    info="latent entries beyond ±2×truncation are redrawn: lower = cleaner, less varied")
+            keep = gr.Slider(MIN_KEEP, 1.0, value=1.0, step=0.05, label="Keep the least steep latents (fraction)",
+                             elem_id="sample-keep", visible=show["keep"],
+                             info="draws count/keep latents and drops those where the generator changes fastest — "
+                                  "they fall between two digits (Jacobian truncation): lower = fewer ambiguous "
+                                  "digits, less variety (bench/jacobian.py)")
             refine = gr.Slider(0, MAX_REFINE, value=0, step=1, label="Refine with the discriminator (steps)",
-                               elem_id="sample-refine", visible=show_refine,
+                               elem_id="sample-refine", visible=show["refine_steps"],
                                info="moves each latent toward what D finds real (DDLS energy): more recognisable "
                                     "digits, less variety; about 10 steps give most of the gain (bench/refine.py)")
             go = gr.Button("Generate", variant="primary", elem_id="sample-btn")
@@ -215,8 +239,8 @@ def render() -> None:
                                  elem_id="sample-gallery", allow_preview=False)
             zoom = common.image_output("Enlarged sample", elem_id="sample-zoom", height=300)
     recipe = gr.State(None)
-    model.change(model_options, model, [classes, truncation, refine], api_visibility="private", queue=False)
-    go.click(sample, [model, count, seed, classes, truncation, refine], [grid_img, gallery, info, recipe],
+    model.change(model_options, model, [classes, truncation, keep, refine], api_visibility="private", queue=False)
+    go.click(sample, [model, count, seed, classes, truncation, refine, keep], [grid_img, gallery, info, recipe],
              api_name="sample",
              concurrency_limit=2)
     gallery.select(on_select, recipe, zoom, api_visibility="private")

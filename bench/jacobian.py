@@ -1,0 +1,119 @@
+"""Jacobian-based truncation (``sample(..., keep=q)``, Tanielian et al. 2020) on the shipped unconditional GAN:
+held-out digit metrics (classifier-FD and its floor, coverage, confident fraction, precision / recall) when only the
+fraction q of latents where G is least steep is kept, alone and followed by discriminator-guided refinement, and
+the time it adds to a 16-sample grid, side by side in one run. Writes bench/results/jacobian.{json,md}.
+
+One pool of samples/min(keep) latents (seed 0) is scored once; a row with keep q keeps the q least steep of the
+pool — the rule ``sample(n, keep=q)`` applies to its own n/q latents — and measures a seeded random n of them.
+
+    python -m imggen bench jacobian --threads 2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from imggen import metrics, registry  # noqa: E402
+from imggen.evaluate import halves, test_data  # noqa: E402
+from imggen.models.gan import REFINE_STEP_SIZE  # noqa: E402
+
+MODELS = ("dcgan-mnist",)
+
+
+def grid_ms(m, keep: float, steps: int, repeats: int = 5) -> float:
+    """Median wall time of one 16-sample draw, as the Sample tab makes it."""
+    times = []
+    for i in range(repeats + 1):
+        t = time.perf_counter()
+        m.sample(16, seed=i, keep=keep, refine_steps=steps)
+        times.append(time.perf_counter() - t)
+    return 1000 * sorted(times[1:])[repeats // 2]  # first call warms up
+
+
+def run_model(name: str, n: int, settings: list[tuple[float, int]], data: str | None,
+              probes: int | None = None) -> list[dict]:
+    m = registry.load(name)
+    net, c = m.net, m.config
+    real, ref = halves(test_data(data, c.image_size, c.channels), n)
+    floor = metrics.frechet_distance(metrics.classify(ref)[0], metrics.classify(real)[0])
+    n = len(real)
+    pool = math.ceil(n / min(q for q, _ in settings) - 1e-9)
+    g = torch.Generator(device=net.device).manual_seed(0)
+    t = time.perf_counter()
+    z = net.latents(pool, generator=g)
+    order = net.steepness(z, generator=g, probes=probes).argsort(stable=True)
+    score_s = time.perf_counter() - t
+    rows = []
+    for keep, steps in settings:
+        t = time.perf_counter()
+        kept = order[:math.ceil(pool * keep - 1e-9)]
+        pick = kept[torch.randperm(len(kept), generator=torch.Generator().manual_seed(1))[:n]].sort().values
+        zk = net.refine(z[pick], None, steps=steps) if steps else z[pick]
+        with torch.no_grad():
+            x = torch.cat([net.G(zk[i:i + 500]) for i in range(0, n, 500)])
+        r = metrics.digit_metrics(x, real.to(x.device))
+        row = {"model": name, "keep": keep, "refine_steps": steps, "refine_step_size": REFINE_STEP_SIZE,
+               "probes": probes or "default", "samples": n, "pool": pool, "fd": r["fd"], "fd_floor": floor,
+               "fd_ratio": r["fd"] / floor, "coverage": r["coverage"], "confident_fraction": r["confident_fraction"],
+               "real_confident_fraction": r["real_confident_fraction"], "precision": r["precision"],
+               "recall": r["recall"], "class_histogram": r["class_histogram"],
+               "seconds": time.perf_counter() - t + (score_s * keep if keep < 1 else 0.0),  # scoring n/keep latents
+               "grid16_ms": grid_ms(m, keep, steps)}
+        rows.append(row)
+        print(f"{name} keep {keep:g} refine {steps}: FD {row['fd']:.3f} ({row['fd_ratio']:.2f}x) "
+              f"{row['coverage']}/10 confident {100 * row['confident_fraction']:.1f}% P/R {row['precision']:.3f}/"
+              f"{row['recall']:.3f} | grid {row['grid16_ms']:.0f} ms", flush=True)
+    return rows
+
+
+def markdown(res: dict) -> str:
+    lines = ["# Jacobian-based truncation", "",
+             f"`python -m imggen bench jacobian` — {res['samples']} samples per setting vs {res['samples']} held-out "
+             f"test digits (floor = the other half of the test set), kept from one pool of {res['pool']} latents "
+             f"(seed 0) ranked once by `steepness`; {res['threads']} CPU thread(s), {res['machine']}. Grid = one "
+             "16-sample draw with `sample(16, keep=…)` as the Sample tab makes it (median of 5).", "",
+             "| model | keep | refine steps | FD (× floor) | coverage | confident | precision | recall | grid of 16 |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        base = next(b for b in res["rows"] if b["model"] == r["model"])  # the first setting (keep 1 by default)
+        lines.append(f"| {r['model']} | {r['keep']:g} | {r['refine_steps']} | {r['fd']:.3f} ({r['fd_ratio']:.2f}×) | "
+                     f"{r['coverage']}/10 | {100 * r['confident_fraction']:.1f} % | {r['precision']:.3f} | "
+                     f"{r['recall']:.3f} | {r['grid16_ms']:.0f} ms ({r['grid16_ms'] / base['grid16_ms']:.1f}×) |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="*", default=None, help="default: the shipped unconditional GAN")
+    p.add_argument("--samples", type=int, default=5000)
+    p.add_argument("--keep", type=float, nargs="*", default=[1.0, 0.9, 0.8, 0.7, 0.65, 0.6, 0.5])
+    p.add_argument("--refined", nargs="*", default=["0.7x10", "0.65x10"], help="more settings as KEEPxSTEPS")
+    p.add_argument("--probes", type=int, default=None, help="probe directions per latent (default: the sampler's)")
+    p.add_argument("--data", default=None, help="test data (default: full MNIST when present, else mnist5k)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "jacobian"))
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    names = a.models if a.models is not None else [m for m in MODELS if m in registry.model_paths()]
+    settings = [(q, 0) for q in a.keep] + [(float(e.split("x")[0]), int(e.split("x")[1])) for e in a.refined]
+    rows = [r for name in names for r in run_model(name, a.samples, settings, a.data, a.probes)]
+    res = {"threads": a.threads, "machine": f"{platform.machine()} {platform.processor()}".strip(),
+           "samples": rows[0]["samples"] if rows else a.samples, "pool": rows[0]["pool"] if rows else 0, "rows": rows}
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
+    out.with_suffix(".md").write_text(markdown(res))
+
+
+if __name__ == "__main__":
+    main()
