@@ -74,7 +74,9 @@ def _cmd_train(a):
 def _cmd_eval(a):
     from .evaluate import evaluate_model
 
-    res = evaluate_model(a.model, n=a.n, data=a.data, write=a.write, iwae_images=a.iwae_images)
+    kw = {k: v for k, v in (("keep", a.keep), ("refine_steps", a.refine_steps)) if v}
+    res = evaluate_model(a.model, n=a.n, data=a.data, seed=a.seed, write=a.write, iwae_images=a.iwae_images,
+                         sample_kw=kw)
     print(json.dumps(res, indent=2))
 
 
@@ -115,6 +117,9 @@ def main(argv=None):
     e.add_argument("model"), e.add_argument("-n", type=int, default=5000), e.add_argument("--data", default=None)
     e.add_argument("--write", action="store_true", help="store the metrics in the checkpoint's card")
     e.add_argument("--iwae-images", type=int, default=1000, help="test images for the IWAE k=1000 bound (VAEs)")
+    e.add_argument("--seed", type=int, default=0, help="sampling seed")
+    e.add_argument("--keep", type=float, default=None, help="DCGANs: measure Jacobian truncation at this fraction")
+    e.add_argument("--refine-steps", type=int, default=0, help="GANs: measure discriminator-guided refinement")
     e.set_defaults(fn=_cmd_eval)
     b = sub.add_parser("bench", help="run a benchmark from bench/")
     b.add_argument("name"), b.add_argument("args", nargs=argparse.REMAINDER)

@@ -24,8 +24,10 @@ def halves(test, n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, seed: int = 0, write: bool = False,
-                   iwae_images: int = 1000) -> dict:
+                   iwae_images: int = 1000, sample_kw: dict | None = None) -> dict:
     """Sample ``n`` images and compare with half of the test set; the other half gives the real-vs-real floor.
+    ``sample_kw`` (e.g. ``{"keep": 0.65}``) measures a sampler setting; the card's metrics (``write``) are plain
+    sampling.
 
     Conditional models are sampled with uniformly cycling labels and also report label accuracy.
     Families may add their own held-out metrics via ``net.eval_metrics(test_images_in_[-1,1])``; likelihood
@@ -33,16 +35,18 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
     """
     from .registry import load, model_paths
 
+    if write and sample_kw:
+        raise ValueError("the card's metrics are measured with plain sampling: drop the sampler settings or --write")
     model = load(name_or_path)
     test = test_data(data, model.config.image_size, model.config.channels)  # same shape as the samples
     real, ref = halves(test, n)
     half = len(real)
-    kw, labels = {}, None
+    kw, labels = dict(sample_kw or {}), None
     if getattr(model.config, "num_classes", 0):
         labels = torch.arange(half) % model.config.num_classes
         kw["labels"] = labels
     fake = from01(model.sample(half, seed=seed, **kw))
-    out = {"test_set": f"{test.name} test", "num_samples": half}
+    out = {"test_set": f"{test.name} test", "num_samples": half, **({"sampling": sample_kw} if sample_kw else {})}
     if test.is_digits and fake.shape[1] == 1 and fake.shape[-1] == 28:  # the classifier sees 1x28x28 digits
         out.update(metrics.digit_metrics(fake, real, reference=ref, labels=labels))
     out["swd"] = metrics.sliced_wasserstein(fake, real)

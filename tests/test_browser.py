@@ -100,8 +100,9 @@ def test_models_tab_shows_cards(page):
     expect(page.locator("#models-card")).to_contain_text("469,103")
 
 
-def test_sample_refine_slider(page):
-    """Sample tab: a GAN shows the refinement slider; 5 steps make a grid whose info line says so."""
+def test_sample_refine_and_keep_sliders(page):
+    """Sample tab: an unconditional GAN shows the refinement and keep sliders; 5 steps and keep 0.5 make a grid
+    whose info line says both."""
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="Sample").click()
@@ -111,6 +112,11 @@ def test_sample_refine_slider(page):
     expect(steps).to_be_visible(timeout=30_000)
     steps.fill("5")
     steps.press("Enter")
+    keep = page.locator("#sample-keep input[type='number']")
+    expect(keep).to_be_visible()
+    keep.fill("0.5")
+    keep.press("Enter")
     page.locator("#sample-btn").click()
     expect(page.locator("#sample-info")).to_contain_text("refined 5 steps", timeout=120_000)
+    expect(page.locator("#sample-info")).to_contain_text("kept the 50 % least steep")
     assert page.get_by_test_id("toast-body").count() == 0 and not page.errors, page.errors

@@ -453,3 +453,23 @@ def test_bench_jacobian_rows_and_table(load_bench, tmp_path):
     assert all(math.isfinite(r["fd"]) and r["fd_floor"] > 0 and r["grid16_ms"] > 0 for r in rows)
     md = bench.markdown({"threads": 1, "samples": 40, "pool": 80, "machine": "m", "rows": rows})
     assert "| test-jacobian-dcgan | 0.5 | 2 |" in md and "(1.0×) |" in md and "pool of 80 latents" in md
+
+
+def test_evaluate_model_plain_and_with_a_sampler_setting(tmp_path):
+    """imggen eval: held-out digit metrics of plain sampling, of a sampler setting (recorded in the result), and
+    a refusal to write a setting's metrics into the card."""
+    from dataclasses import asdict
+
+    from imggen import registry
+    from imggen.evaluate import evaluate_model
+
+    net = tiny("dcgan")
+    path = checkpoint.save(net, tmp_path / "e.safetensors", family="dcgan", config=asdict(net.config))
+    registry.register("test-eval-dcgan", path)
+    plain = evaluate_model("test-eval-dcgan", n=40, data="mnist5k")
+    assert plain["num_samples"] == 40 and "sampling" not in plain
+    assert plain["fd"] > plain["fd_floor"] > 0 and 0 <= plain["confident_fraction"] <= 1
+    kept = evaluate_model("test-eval-dcgan", n=40, data="mnist5k", sample_kw={"keep": 0.5})
+    assert kept["sampling"] == {"keep": 0.5} and kept["fd"] != plain["fd"] and kept["fd_floor"] == plain["fd_floor"]
+    with pytest.raises(ValueError, match="plain sampling"):
+        evaluate_model("test-eval-dcgan", n=40, data="mnist5k", write=True, sample_kw={"keep": 0.5})
