@@ -15,29 +15,19 @@ import json
 import math
 import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from imggen import metrics, registry  # noqa: E402
 from imggen.evaluate import halves, test_data  # noqa: E402
 from imggen.models.gan import REFINE_STEP_SIZE  # noqa: E402
+from refine import grid_ms, quality, summary  # noqa: E402  (bench/refine.py)
 
 MODELS = ("dcgan-mnist",)
-
-
-def grid_ms(m, keep: float, steps: int, repeats: int = 5) -> float:
-    """Median wall time of one 16-sample draw, as the Sample tab makes it."""
-    times = []
-    for i in range(repeats + 1):
-        t = time.perf_counter()
-        m.sample(16, seed=i, keep=keep, refine_steps=steps)
-        times.append(time.perf_counter() - t)
-    return 1000 * sorted(times[1:])[repeats // 2]  # first call warms up
 
 
 def run_model(name: str, n: int, settings: list[tuple[float, int]], data: str | None,
@@ -49,13 +39,10 @@ def run_model(name: str, n: int, settings: list[tuple[float, int]], data: str | 
     n = len(real)
     pool = math.ceil(n / min(q for q, _ in settings) - 1e-9)
     g = torch.Generator(device=net.device).manual_seed(0)
-    t = time.perf_counter()
     z = net.latents(pool, generator=g)
     order = net.steepness(z, generator=g, probes=probes).argsort(stable=True)
-    score_s = time.perf_counter() - t
     rows = []
     for keep, steps in settings:
-        t = time.perf_counter()
         kept = order[:math.ceil(pool * keep - 1e-9)]
         pick = kept[torch.randperm(len(kept), generator=torch.Generator().manual_seed(1))[:n]].sort().values
         zk = net.refine(z[pick], None, steps=steps) if steps else z[pick]
@@ -63,16 +50,10 @@ def run_model(name: str, n: int, settings: list[tuple[float, int]], data: str | 
             x = torch.cat([net.G(zk[i:i + 500]) for i in range(0, n, 500)])
         r = metrics.digit_metrics(x, real.to(x.device))
         row = {"model": name, "keep": keep, "refine_steps": steps, "refine_step_size": REFINE_STEP_SIZE,
-               "probes": probes or "default", "samples": n, "pool": pool, "fd": r["fd"], "fd_floor": floor,
-               "fd_ratio": r["fd"] / floor, "coverage": r["coverage"], "confident_fraction": r["confident_fraction"],
-               "real_confident_fraction": r["real_confident_fraction"], "precision": r["precision"],
-               "recall": r["recall"], "class_histogram": r["class_histogram"],
-               "seconds": time.perf_counter() - t + (score_s * keep if keep < 1 else 0.0),  # scoring n/keep latents
-               "grid16_ms": grid_ms(m, keep, steps)}
+               "probes": probes or "default", "samples": n, "pool": pool, **quality(r, floor),
+               "grid16_ms": grid_ms(m, keep=keep, refine_steps=steps)}
         rows.append(row)
-        print(f"{name} keep {keep:g} refine {steps}: FD {row['fd']:.3f} ({row['fd_ratio']:.2f}x) "
-              f"{row['coverage']}/10 confident {100 * row['confident_fraction']:.1f}% P/R {row['precision']:.3f}/"
-              f"{row['recall']:.3f} | grid {row['grid16_ms']:.0f} ms", flush=True)
+        print(f"{name} keep {keep:g} refine {steps}: {summary(row)} | grid {row['grid16_ms']:.0f} ms", flush=True)
     return rows
 
 

@@ -26,14 +26,27 @@ from imggen.models.gan import REFINE_STEP_SIZE  # noqa: E402
 MODELS = ("dcgan-mnist", "cgan-mnist")
 
 
-def grid_ms(m, steps: int, step_size: float, repeats: int = 5) -> float:
-    """Median wall time of one 16-sample draw, as the Sample tab makes it."""
+def grid_ms(m, repeats: int = 5, **sample_kw) -> float:
+    """Median wall time of one 16-sample draw with these sampler settings, as the Sample tab makes it."""
     times = []
     for i in range(repeats + 1):
         t = time.perf_counter()
-        m.sample(16, seed=i, refine_steps=steps, refine_step_size=step_size)
+        m.sample(16, seed=i, **sample_kw)
         times.append(time.perf_counter() - t)
     return 1000 * sorted(times[1:])[repeats // 2]  # first call warms up
+
+
+def quality(r: dict, floor: float) -> dict:
+    """A row's held-out figures from metrics.digit_metrics, FD also as a multiple of the real-vs-real floor."""
+    return {"fd": r["fd"], "fd_floor": floor, "fd_ratio": r["fd"] / floor, "coverage": r["coverage"],
+            "confident_fraction": r["confident_fraction"], "real_confident_fraction": r["real_confident_fraction"],
+            "precision": r["precision"], "recall": r["recall"], "class_histogram": r["class_histogram"],
+            **({"label_accuracy": r["label_accuracy"]} if "label_accuracy" in r else {})}
+
+
+def summary(row: dict) -> str:
+    return (f"FD {row['fd']:.3f} ({row['fd_ratio']:.2f}x) {row['coverage']}/10 confident "
+            f"{100 * row['confident_fraction']:.1f}% P/R {row['precision']:.3f}/{row['recall']:.3f}")
 
 
 def run_model(name: str, n: int, settings: list[tuple[int, float]], data: str | None) -> list[dict]:
@@ -64,16 +77,12 @@ def run_model(name: str, n: int, settings: list[tuple[int, float]], data: str | 
         x, d = torch.cat(xs), torch.cat(ds)
         secs = spent + time.perf_counter() - t  # all refinement steps of this setting, then G and D
         r = metrics.digit_metrics(x, real.to(x.device), labels=labels)
-        row = {"model": name, "steps": steps, "step_size": size, "samples": n, "fd": r["fd"], "fd_floor": floor,
-               "fd_ratio": r["fd"] / floor, "coverage": r["coverage"], "confident_fraction": r["confident_fraction"],
-               "real_confident_fraction": r["real_confident_fraction"], "precision": r["precision"],
-               "recall": r["recall"], "mean_D": d.mean().item(), "seconds": secs,
-               "grid16_ms": grid_ms(m, steps, size),
-               **({"label_accuracy": r["label_accuracy"]} if "label_accuracy" in r else {})}
+        row = {"model": name, "steps": steps, "step_size": size, "samples": n, **quality(r, floor),
+               "mean_D": d.mean().item(), "seconds": secs,
+               "grid16_ms": grid_ms(m, refine_steps=steps, refine_step_size=size)}
         rows.append(row)
-        print(f"{name} steps {steps:3d} size {size:g}: FD {row['fd']:.3f} ({row['fd_ratio']:.2f}x) "
-              f"{row['coverage']}/10 confident {100 * row['confident_fraction']:.1f}% P/R {row['precision']:.3f}/"
-              f"{row['recall']:.3f} D {row['mean_D']:.3f} | grid {row['grid16_ms']:.0f} ms", flush=True)
+        print(f"{name} steps {steps:3d} size {size:g}: {summary(row)} D {row['mean_D']:.3f} | "
+              f"grid {row['grid16_ms']:.0f} ms", flush=True)
     return rows
 
 

@@ -81,6 +81,19 @@ def test_refined_grid_carries_its_steps_and_reproduces(tiny_gans):
     assert np.array_equal(_arr(big.resize(gallery[1][0].size, Image.Resampling.NEAREST)), _arr(gallery[1][0]))
 
 
+def test_keep_slider_starts_at_the_cards_recommended_setting(tmp_path):
+    """A checkpoint whose card recommends keep=0.65 opens the Sample tab's keep slider there; others at 1."""
+    torch.manual_seed(0)
+    net = registry.build("dcgan", **TINY)
+    path = checkpoint.save(net, tmp_path / "rec.safetensors", family="dcgan", config=asdict(net.config),
+                           card={"sampling": {"keep": 0.65}})
+    registry.register("test-dcgan-recommended", path)
+    _, trunc, keep, refine = tab.model_options("test-dcgan-recommended")
+    assert keep.visible and keep.value == 0.65 and trunc.value == 1.0 and refine.value == 0
+    _, _, keep, _ = tab.model_options(None)
+    assert not keep.visible and keep.value == 1.0
+
+
 def test_kept_grid_carries_its_fraction_and_reproduces(tiny_gans):
     plain, *_ = tab.sample(tiny_gans["dcgan"], 4, 3, tab.RANDOM, 1.0, 0, 1.0)
     grid, gallery, info, recipe = tab.sample(tiny_gans["dcgan"], 4, 3, tab.RANDOM, 1.0, 0, 0.5)

@@ -40,19 +40,24 @@ def _accepts(name: str, arg: str) -> bool:
 SAMPLER_ARGS = ("truncation", "keep", "refine_steps")  # optional sampler settings, each shown when the model takes it
 
 
-def _options(name: str | None) -> tuple[list[str], str, bool, dict[str, bool]]:
-    """(class choices, default class, show class picker, {sampler setting: shown}) for a model."""
+SAMPLER_DEFAULTS = {"truncation": 1.0, "keep": 1.0, "refine_steps": 0}
+
+
+def _options(name: str | None) -> tuple[list[str], str, bool, dict[str, bool], dict[str, float]]:
+    """(class choices, default class, show class picker, {sampler setting: shown}, {sampler setting: start value})
+    for a model; a checkpoint's card may recommend start values (``card["sampling"]``, measured on its card)."""
     card = registry.list_models().get(name or "", {})
     ncls = card.get("config", {}).get("num_classes", 0) if card else 0
-    return [RANDOM, EACH, *map(str, range(ncls))], EACH if ncls else RANDOM, ncls > 0, \
-        {arg: bool(card) and _accepts(name, arg) for arg in SAMPLER_ARGS}
+    show = {arg: bool(card) and _accepts(name, arg) for arg in SAMPLER_ARGS}
+    start = {arg: (card.get("sampling") or {}).get(arg, v) if show[arg] else v for arg, v in SAMPLER_DEFAULTS.items()}
+    return [RANDOM, EACH, *map(str, range(ncls))], EACH if ncls else RANDOM, ncls > 0, show, start
 
 
 def model_options(name: str | None):
     """(class dropdown, truncation slider, keep slider, refinement slider) updates for the chosen model."""
-    choices, value, show_cls, show = _options(name)
+    choices, value, show_cls, show, start = _options(name)
     return (gr.Dropdown(choices=choices, value=value, visible=show_cls),
-            *(gr.Slider(visible=show[arg]) for arg in SAMPLER_ARGS))
+            *(gr.Slider(visible=show[arg], value=start[arg]) for arg in SAMPLER_ARGS))
 
 
 def _labels(choice: str | None, n: int, num_classes: int):
@@ -215,19 +220,21 @@ def render() -> None:
             model = common.model_dropdown("Model", capability="sample", elem_id="sample-model")
             count = gr.Slider(1, MAX_COUNT, value=16, step=1, label="Count", elem_id="sample-count")
             seed = common.seed_input(0, elem_id="sample-seed")
-            choices, value, show_cls, show = _options(model.value)
+            choices, value, show_cls, show, start = _options(model.value)
             classes = gr.Dropdown(choices=choices, value=value, visible=show_cls,
                                   label="Class", elem_id="sample-class", allow_custom_value=True,  # checked in _labels
                                   info="for conditional models: one digit, each in turn, or random")
-            truncation = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Truncation", elem_id="sample-truncation",
+            truncation = gr.Slider(0.1, 2.0, value=start["truncation"], step=0.05, label="Truncation", elem_id="sample-truncation",
                                    visible=show["truncation"],
                                    info="latent entries beyond ±2×truncation are redrawn: lower = cleaner, less varied")
-            keep = gr.Slider(MIN_KEEP, 1.0, value=1.0, step=0.05, label="Keep the least steep latents (fraction)",
+            keep = gr.Slider(MIN_KEEP, 1.0, value=start["keep"], step=0.05, label="Keep the least steep latents (fraction)",
                              elem_id="sample-keep", visible=show["keep"],
                              info="draws count/keep latents and drops those where the generator changes fastest — "
                                   "they fall between two digits (Jacobian truncation): lower = fewer ambiguous "
-                                  "digits, less variety (bench/jacobian.py)")
-            refine = gr.Slider(0, MAX_REFINE, value=0, step=1, label="Refine with the discriminator (steps)",
+                                  "digits, less variety; starts where the model's card measured every target "
+                                  "met, if it did (bench/jacobian.py)")
+            refine = gr.Slider(0, MAX_REFINE, value=start["refine_steps"], step=1,
+                               label="Refine with the discriminator (steps)",
                                elem_id="sample-refine", visible=show["refine_steps"],
                                info="moves each latent toward what D finds real (DDLS energy): more recognisable "
                                     "digits, less variety; about 10 steps give most of the gain (bench/refine.py)")
