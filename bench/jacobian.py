@@ -5,8 +5,12 @@ the time it adds to a 16-sample grid, side by side in one run. Writes bench/resu
 
 One pool of samples/min(keep) latents (seed 0) is scored once; a row with keep q keeps the q least steep of the
 pool — the rule ``sample(n, keep=q)`` applies to its own n/q latents — and measures a seeded random n of them.
+The sampler itself, seed by seed, is measured by ``imggen eval``; its JSON files in bench/results/jacobian-evals/
+become a second table (``--tables`` rebuilds both tables without re-measuring).
 
     python -m imggen bench jacobian --threads 2
+    python -m imggen eval dcgan-mnist --keep 0.65 --seed 1 > bench/results/jacobian-evals/dcgan-mnist.keep0.65.seed1.json
+    python -m imggen bench jacobian --tables
 """
 from __future__ import annotations
 
@@ -57,6 +61,17 @@ def run_model(name: str, n: int, settings: list[tuple[float, int]], data: str | 
     return rows
 
 
+def direct_rows(folder: Path) -> list[dict]:
+    """``imggen eval --keep`` results (one sampler draw per seed) in files MODEL.*.json, by model, keep, seed."""
+    rows = []
+    for f in sorted(folder.glob("*.json")):
+        r = json.loads(f.read_text())
+        rows.append({"model": f.name.split(".")[0], "file": f.name, "keep": r["sampling"].get("keep", 1.0),
+                     "refine_steps": r["sampling"].get("refine_steps", 0), "seed": r["seed"],
+                     **quality(r, r["fd_floor"])})
+    return sorted(rows, key=lambda r: (r["model"], -r["keep"], r["refine_steps"], r["seed"]))
+
+
 def markdown(res: dict) -> str:
     lines = ["# Jacobian-based truncation", "",
              f"`python -m imggen bench jacobian` — {res['samples']} samples per setting vs {res['samples']} held-out "
@@ -70,6 +85,16 @@ def markdown(res: dict) -> str:
         lines.append(f"| {r['model']} | {r['keep']:g} | {r['refine_steps']} | {r['fd']:.3f} ({r['fd_ratio']:.2f}×) | "
                      f"{r['coverage']}/10 | {100 * r['confident_fraction']:.1f} % | {r['precision']:.3f} | "
                      f"{r['recall']:.3f} | {r['grid16_ms']:.0f} ms ({r['grid16_ms'] / base['grid16_ms']:.1f}×) |")
+    if res.get("direct"):
+        lines += ["", "## The sampler itself, seed by seed", "",
+                  "`python -m imggen eval MODEL --keep q --seed s`: `sample(n, seed=s, keep=q)` draws its own "
+                  "n/q latents and keeps the n least steep (files in `bench/results/jacobian-evals/`); the spread "
+                  "between seeds is the noise of a 5,000-sample estimate.", "",
+                  "| model | keep | refine steps | seed | FD (× floor) | coverage | confident | precision | recall |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['keep']:g} | {r['refine_steps']} | {r['seed']} | {r['fd']:.3f} ({r['fd_ratio']:.2f}×) | "
+                  f"{r['coverage']}/10 | {100 * r['confident_fraction']:.1f} % | {r['precision']:.3f} | "
+                  f"{r['recall']:.3f} |" for r in res["direct"]]
     return "\n".join(lines) + "\n"
 
 
@@ -83,14 +108,23 @@ def main(argv=None):
     p.add_argument("--data", default=None, help="test data (default: full MNIST when present, else mnist5k)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "jacobian"))
+    p.add_argument("--evals", default=str(ROOT / "bench" / "results" / "jacobian-evals"),
+                   help="folder of `imggen eval --keep` JSON files for the seed-by-seed table")
+    p.add_argument("--tables", action="store_true", help="only rebuild --out's tables (pool rows kept, evals re-read)")
     a = p.parse_args(argv)
+    out = Path(a.out)
+    if a.tables:
+        res = {**json.loads(out.with_suffix(".json").read_text()), "direct": direct_rows(Path(a.evals))}
+        out.with_suffix(".json").write_text(json.dumps(res, indent=1))
+        out.with_suffix(".md").write_text(markdown(res))
+        return
     torch.set_num_threads(a.threads)
     names = a.models if a.models is not None else [m for m in MODELS if m in registry.model_paths()]
     settings = [(q, 0) for q in a.keep] + [(float(e.split("x")[0]), int(e.split("x")[1])) for e in a.refined]
     rows = [r for name in names for r in run_model(name, a.samples, settings, a.data, a.probes)]
     res = {"threads": a.threads, "machine": f"{platform.machine()} {platform.processor()}".strip(),
-           "samples": rows[0]["samples"] if rows else a.samples, "pool": rows[0]["pool"] if rows else 0, "rows": rows}
-    out = Path(a.out)
+           "samples": rows[0]["samples"] if rows else a.samples, "pool": rows[0]["pool"] if rows else 0, "rows": rows,
+           "direct": direct_rows(Path(a.evals))}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(res, indent=1))
     out.with_suffix(".md").write_text(markdown(res))

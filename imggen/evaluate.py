@@ -46,7 +46,8 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
         labels = torch.arange(half) % model.config.num_classes
         kw["labels"] = labels
     fake = from01(model.sample(half, seed=seed, **kw))
-    out = {"test_set": f"{test.name} test", "num_samples": half, **({"sampling": sample_kw} if sample_kw else {})}
+    out = {"test_set": f"{test.name} test", "num_samples": half, "seed": seed,
+           **({"sampling": sample_kw} if sample_kw else {})}
     if test.is_digits and fake.shape[1] == 1 and fake.shape[-1] == 28:  # the classifier sees 1x28x28 digits
         out.update(metrics.digit_metrics(fake, real, reference=ref, labels=labels))
     out["swd"] = metrics.sliced_wasserstein(fake, real)

@@ -129,38 +129,70 @@ def refine_section(name: str) -> list[str]:
     return out
 
 
-def jacobian_rows(name: str) -> list[dict]:
-    """Rows of bench/results/jacobian.json for this model (Jacobian-based truncation), if measured."""
+def jacobian_rows(name: str) -> tuple[list[dict], list[dict]]:
+    """bench/results/jacobian.json for this model: (rows kept from one scored pool, the sampler's own draws
+    measured seed by seed with `imggen eval --keep`), if measured."""
     path = ROOT / "bench" / "results" / "jacobian.json"
-    return [r for r in json.loads(path.read_text())["rows"] if r["model"] == name] if path.exists() else []
+    res = json.loads(path.read_text()) if path.exists() else {}
+    return ([r for r in res.get("rows", []) if r["model"] == name],
+            [r for r in res.get("direct", []) if r["model"] == name])
 
 
 def meets_targets(m: dict) -> bool:
     return m["fd"] <= 3 * m["fd_floor"] and m["coverage"] == 10 and m["confident_fraction"] >= 0.95
 
 
-def best_keep(rows: list[dict]) -> dict | None:
-    """The mildest setting that meets every target: no refinement before refinement, then the largest keep."""
-    ok = [r for r in rows if meets_targets(r)]
-    return min(ok, key=lambda r: (r["refine_steps"], -r["keep"])) if ok else None
+def _same(a: dict, b: dict) -> bool:
+    return a["keep"] == b["keep"] and a["refine_steps"] == b["refine_steps"]
 
 
-def jacobian_section(rows: list[dict]) -> list[str]:
-    if not rows:
+def jacobian_verdict(pool: list[dict], direct: list[dict]) -> list[str]:
+    """Whether a keep setting meets every target on the pool and on each of the sampler's own draws."""
+    tried = [r for r in pool if any(_same(r, d) for d in direct)]
+    ok = [r for r in tried if meets_targets(r) and all(meets_targets(d) for d in direct if _same(r, d))]
+    if not tried:
         return []
-    out = ["", f"## Jacobian-based truncation (`bench/results/jacobian.md`, {rows[0]['samples']:,} samples vs "
-               f"{rows[0]['samples']:,} test images)", "",
+    # the mildest setting (no refinement first, then the largest keep) that meets them, else that the pool calls met
+    r = min(ok or [r for r in tried if meets_targets(r)] or tried, key=lambda r: (r["refine_steps"], -r["keep"]))
+
+    def figs(rows: list[dict]) -> str:
+        return (" / ".join(f"{100 * x['confident_fraction']:.1f}" for x in rows) + " % confident at FD "
+                + " / ".join(f"{x['fd_ratio']:.2f}" for x in rows) + "× the floor")
+
+    draws = [r, *[d for d in direct if _same(r, d)]]
+    how = f"`keep={r['keep']:g}`" + (f", `refine_steps={r['refine_steps']}`" if r["refine_steps"] else "")
+    if ok:
+        return ["", f"With Jacobian-based truncation ({how}, below) every target is met on the pool and on each of "
+                    f"the sampler's own draws: {figs(draws)}, 10/10 classes (the table above is plain sampling)."]
+    return ["", f"With Jacobian-based truncation (below) no setting meets every target on every draw. Closest, "
+                f"{how}: {figs(draws)} (the pool, then `imggen eval --keep` seed by seed) — on both boundaries, "
+                "within the noise of 5,000 samples, so the confidence target is not counted as met."]
+
+
+def jacobian_section(pool: list[dict], direct: list[dict]) -> list[str]:
+    if not pool:
+        return []
+    out = ["", f"## Jacobian-based truncation (`bench/results/jacobian.md`, {pool[0]['samples']:,} samples vs "
+               f"{pool[0]['samples']:,} test images)", "",
            "A continuous generator has to cross the gaps between digit classes somewhere, and it crosses them where it "
            "is steep (Tanielian et al. 2020). `sample(n, seed=…, keep=q)` (Sample tab: *Keep the least steep "
            "latents*) draws n/q latents, scores each by G's relative Jacobian norm (`steepness`: finite differences "
            "along 16 orthonormal latent directions) and keeps the n least steep; *refine steps* then applies "
-           "discriminator-guided refinement (below) to the kept latents:", "",
+           f"discriminator-guided refinement (below) to the kept latents. From one pool of {pool[0]['pool']:,} "
+           "scored latents:", "",
            "| keep | refine steps | FD (× floor) | coverage | confident | precision / recall | all targets | grid of 16 |",
            "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        out.append(f"| {r['keep']:g} | {r['refine_steps']} | {r['fd']:.3f} ({r['fd_ratio']:.1f}×) | {r['coverage']}/10 | "
+    for r in pool:
+        out.append(f"| {r['keep']:g} | {r['refine_steps']} | {r['fd']:.3f} ({r['fd_ratio']:.2f}×) | {r['coverage']}/10 | "
                    f"{100 * r['confident_fraction']:.1f} % | {r['precision']:.3f} / {r['recall']:.3f} | "
                    f"{'yes' if meets_targets(r) else 'no'} | {r['grid16_ms']:.0f} ms |")
+    if direct:
+        out += ["", "The sampler itself, seed by seed (`python -m imggen eval NAME --keep q --seed s`):", "",
+                "| keep | seed | FD (× floor) | coverage | confident | precision / recall | all targets |",
+                "|---|---|---|---|---|---|---|"]
+        out += [f"| {d['keep']:g} | {d['seed']} | {d['fd']:.3f} ({d['fd_ratio']:.2f}×) | {d['coverage']}/10 | "
+                f"{100 * d['confident_fraction']:.1f} % | {d['precision']:.3f} / {d['recall']:.3f} | "
+                f"{'yes' if meets_targets(d) else 'no'} |" for d in direct]
     return out
 
 
@@ -241,18 +273,11 @@ def card(name: str, log_dir: Path) -> str:
     lines.append(f"| class histogram of samples | {m.get('class_histogram')} |")
     lines += ["", "## Targets (issue #4)", "", "| target | measured | met? |", "|---|---|---|",
               *[f"| {t} | {v} | {'yes' if ok else '**no**'} |" for t, v, ok in checks]]
-    jac = jacobian_rows(name)
-    best = best_keep(jac)
-    if best:
-        how = f"`keep={best['keep']:g}`" + (f", `refine_steps={best['refine_steps']}`" if best["refine_steps"] else "")
-        lines += ["", f"Sampled with Jacobian-based truncation ({how}, below; {best['samples']:,} samples): FD "
-                      f"{best['fd']:.2f} → {best['fd_ratio']:.1f}× the floor, {best['coverage']}/10 classes, "
-                      f"{100 * best['confident_fraction']:.1f} % confidently classified, precision / recall "
-                      f"{best['precision']:.3f} / {best['recall']:.3f} — **every target met** at that setting "
-                      "(the table above is plain sampling, `keep=1`)."]
+    pool, direct = jacobian_rows(name)
+    lines += jacobian_verdict(pool, direct)
     if name in NOTES:
         lines += ["", *NOTES[name]]
-    lines += jacobian_section(jac)
+    lines += jacobian_section(pool, direct)
     lines += refine_section(name)
     sweep = truncation_sweep(name)
     cond = "label_accuracy" in sweep[0]

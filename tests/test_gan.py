@@ -1,6 +1,7 @@
 """GANs: shapes/ranges for every config, training lowers the D loss, determinism, conditioning, checkpoints,
 NaN guard, DDP with 2 gloo processes. Tiny models, CPU, seconds."""
 import contextlib
+import json
 import math
 
 import pytest
@@ -453,6 +454,42 @@ def test_bench_jacobian_rows_and_table(load_bench, tmp_path):
     assert all(math.isfinite(r["fd"]) and r["fd_floor"] > 0 and r["grid16_ms"] > 0 for r in rows)
     md = bench.markdown({"threads": 1, "samples": 40, "pool": 80, "machine": "m", "rows": rows})
     assert "| test-jacobian-dcgan | 0.5 | 2 |" in md and "(1.0×) |" in md and "pool of 80 latents" in md
+    evals = tmp_path / "evals"
+    evals.mkdir()
+    for seed, fd in ((2, 0.9), (1, 0.5)):  # an `imggen eval --keep 0.5 --seed s` result, read back as a row
+        (evals / f"test-jacobian-dcgan.keep0.5.seed{seed}.json").write_text(json.dumps(
+            {**{k: rows[1][k] for k in ("coverage", "confident_fraction", "real_confident_fraction", "precision",
+                                        "recall", "class_histogram", "fd_floor")},
+             "fd": fd, "seed": seed, "sampling": {"keep": 0.5}}))
+    direct = bench.direct_rows(evals)
+    assert [(d["model"], d["keep"], d["seed"]) for d in direct] == [("test-jacobian-dcgan", 0.5, 1),
+                                                                      ("test-jacobian-dcgan", 0.5, 2)]
+    md = bench.markdown({"threads": 1, "samples": 40, "pool": 80, "machine": "m", "rows": rows, "direct": direct})
+    assert "## The sampler itself, seed by seed" in md and "| test-jacobian-dcgan | 0.5 | 0 | 2 | 0.900 (" in md
+
+
+def test_card_counts_a_keep_setting_only_when_every_draw_meets_the_targets():
+    """write_gan_cards: a Jacobian-truncation setting meets the targets only if the pool row and each of the
+    sampler's own draws do; otherwise the card names the closest setting and says the target is not met."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "write_gan_cards.py"
+    spec = importlib.util.spec_from_file_location("write_gan_cards", path)
+    cards = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cards)
+
+    def row(keep, fd, conf):
+        return {"keep": keep, "refine_steps": 0, "fd": fd, "fd_floor": 0.1, "fd_ratio": fd / 0.1, "coverage": 10,
+                "confident_fraction": conf}
+
+    pool = [row(1.0, 0.2, 0.86), row(0.65, 0.28, 0.952), row(0.5, 0.5, 0.97)]
+    text = " ".join(cards.jacobian_verdict(pool, [row(0.65, 0.29, 0.951), row(0.65, 0.29, 0.953)]))
+    assert "every target is met" in text and "`keep=0.65`" in text and "95.2 / 95.1 / 95.3 % confident" in text
+    text = " ".join(cards.jacobian_verdict(pool, [row(0.65, 0.31, 0.951), row(0.5, 0.5, 0.97)]))
+    assert "no setting meets every target" in text and "`keep=0.65`" in text and "not counted as met" in text
+    assert "95.2 / 95.1 % confident at FD 2.80 / 3.10×" in text
+    assert cards.jacobian_verdict(pool, []) == []
 
 
 def test_evaluate_model_plain_and_with_a_sampler_setting(tmp_path):
