@@ -9,7 +9,8 @@ The sampler itself, seed by seed, is measured by ``imggen eval``; its JSON files
 become a second table (``--tables`` rebuilds both tables without re-measuring).
 
     python -m imggen bench jacobian --threads 2
-    python -m imggen eval dcgan-mnist --keep 0.65 --seed 1 > bench/results/jacobian-evals/dcgan-mnist.keep0.65.seed1.json
+    python -m imggen eval dcgan-mnist --keep 0.65 --seed 1 \
+        > bench/results/jacobian-evals/dcgan-mnist.keep0.65.seed1.json
     python -m imggen bench jacobian --tables
 """
 from __future__ import annotations
@@ -92,7 +93,8 @@ def markdown(res: dict) -> str:
                   "between seeds is the noise of a 5,000-sample estimate.", "",
                   "| model | keep | refine steps | seed | FD (× floor) | coverage | confident | precision | recall |",
                   "|---|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['model']} | {r['keep']:g} | {r['refine_steps']} | {r['seed']} | {r['fd']:.3f} ({r['fd_ratio']:.2f}×) | "
+        lines += [f"| {r['model']} | {r['keep']:g} | {r['refine_steps']} | {r['seed']} | "
+                  f"{r['fd']:.3f} ({r['fd_ratio']:.2f}×) | "
                   f"{r['coverage']}/10 | {100 * r['confident_fraction']:.1f} % | {r['precision']:.3f} | "
                   f"{r['recall']:.3f} |" for r in res["direct"]]
     return "\n".join(lines) + "\n"

@@ -1,6 +1,6 @@
 """Sample tab: a seeded grid from any generative model (class picker, truncation, Jacobian-based truncation and
-discriminator-guided refinement for models that take them), click a sample to enlarge it, and a Detection section scoring an upload
-with a GAN's discriminator."""
+discriminator-guided refinement for models that take them), click a sample to enlarge it, and a Detection section
+scoring an upload with a GAN's discriminator."""
 from __future__ import annotations
 
 import functools
@@ -37,15 +37,13 @@ def _accepts(name: str, arg: str) -> bool:
     return arg in inspect.signature(cls.sample).parameters
 
 
-SAMPLER_ARGS = ("truncation", "keep", "refine_steps")  # optional sampler settings, each shown when the model takes it
-
-
-SAMPLER_DEFAULTS = {"truncation": 1.0, "keep": 1.0, "refine_steps": 0}
+SAMPLER_DEFAULTS = {"truncation": 1.0, "keep": 1.0, "refine_steps": 0}  # optional sampler settings and their start
+SAMPLER_ARGS = tuple(SAMPLER_DEFAULTS)  # each shown when the model's sampler takes it
 
 
 def _options(name: str | None) -> tuple[list[str], str, bool, dict[str, bool], dict[str, float]]:
     """(class choices, default class, show class picker, {sampler setting: shown}, {sampler setting: start value})
-    for a model; a checkpoint's card may recommend start values (``card["sampling"]``, measured on its card)."""
+    for a model; a checkpoint's card may recommend start values (``card["sampling"]``, justified on its card)."""
     card = registry.list_models().get(name or "", {})
     ncls = card.get("config", {}).get("num_classes", 0) if card else 0
     show = {arg: bool(card) and _accepts(name, arg) for arg in SAMPLER_ARGS}
@@ -224,15 +222,15 @@ def render() -> None:
             classes = gr.Dropdown(choices=choices, value=value, visible=show_cls,
                                   label="Class", elem_id="sample-class", allow_custom_value=True,  # checked in _labels
                                   info="for conditional models: one digit, each in turn, or random")
-            truncation = gr.Slider(0.1, 2.0, value=start["truncation"], step=0.05, label="Truncation", elem_id="sample-truncation",
-                                   visible=show["truncation"],
+            truncation = gr.Slider(0.1, 2.0, value=start["truncation"], step=0.05, label="Truncation",
+                                   elem_id="sample-truncation", visible=show["truncation"],
                                    info="latent entries beyond ±2×truncation are redrawn: lower = cleaner, less varied")
-            keep = gr.Slider(MIN_KEEP, 1.0, value=start["keep"], step=0.05, label="Keep the least steep latents (fraction)",
-                             elem_id="sample-keep", visible=show["keep"],
+            keep = gr.Slider(MIN_KEEP, 1.0, value=start["keep"], step=0.05,
+                             label="Keep the least steep latents (fraction)", elem_id="sample-keep", visible=show["keep"],
                              info="draws count/keep latents and drops those where the generator changes fastest — "
                                   "they fall between two digits (Jacobian truncation): lower = fewer ambiguous "
-                                  "digits, less variety; starts where the model's card measured every target "
-                                  "met, if it did (bench/jacobian.py)")
+                                  "digits, less variety; starts at the model card's recommended setting "
+                                  "(bench/jacobian.py)")
             refine = gr.Slider(0, MAX_REFINE, value=start["refine_steps"], step=1,
                                label="Refine with the discriminator (steps)",
                                elem_id="sample-refine", visible=show["refine_steps"],
