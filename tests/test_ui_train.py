@@ -66,7 +66,10 @@ def test_depth_reaches_gan_configs_only():
 @pytest.mark.parametrize("over, match", [
     (dict(epochs=0), "Epochs"), (dict(epochs=tt.MAX_EPOCHS + 1), "Epochs"), (dict(name="bad name!"), "name"),
     (dict(max_images=10**6), "Max images"), (dict(family="Diffusion"), "Unknown model family"),
-    (dict(data_source=tt.DATA_ZIP), "Upload a .zip"), (dict(lr=5.0), "learning rates"),
+    (dict(data_source=tt.DATA_ZIP), "Upload a .zip"), (dict(lr=5.0), r"Learning rate \(G / model\)"),
+    (dict(epochs="many"), "Epochs must be a whole number"), (dict(lr_d=None), r"Learning rate \(D\) must be a number"),
+    (dict(lr=float("nan")), "Learning rate"), (dict(batch_size=1), "Batch size"), (dict(width="x"), "Width"),
+    (dict(max_images="lots"), "Max images"),
 ])
 def test_limits_are_clear_errors(over, match):
     with pytest.raises(gr.Error, match=match):

@@ -125,6 +125,10 @@ def test_interpolate_images_and_errors(tiny_models, tmp_path):
         int_tab.walk(tiny_models["ae"], "Drawing", 0, None, None, "Random seed", 0, None, None, "lerp", 4, 8)
     with pytest.raises(gr.Error, match="Steps"):
         int_tab.walk(tiny_models["ae"], "Random seed", 0, None, None, "Random seed", 0, None, None, "lerp", 1, 8)
+    with pytest.raises(gr.Error, match="Steps must be a whole number"):
+        int_tab.walk(tiny_models["ae"], "Random seed", 0, None, None, "Random seed", 0, None, None, "lerp", "x", 8)
+    with pytest.raises(gr.Error, match="Frames per second must be a number"):
+        int_tab.walk(tiny_models["ae"], "Random seed", 0, None, None, "Random seed", 0, None, None, "lerp", 4, None)
     with pytest.raises(gr.Error, match="No model"):
         int_tab.walk(None, "Random seed", 0, None, None, "Random seed", 0, None, None, "lerp", 4, 8)
 

@@ -146,6 +146,17 @@ def whole_number(value, what: str, lo: int, hi: int) -> int:
     return v
 
 
+def number(value, what: str, lo: float, hi: float, *, open_low: bool = False) -> float:
+    """A number in [lo, hi] ((lo, hi] with ``open_low``) from a UI/API input, else a gr.Error naming ``what``."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise gr.Error(f"{what} must be a number, not {value!r}.") from None
+    if not (lo < v if open_low else lo <= v) or not v <= hi:  # NaN fails both
+        raise gr.Error(f"{what} must be {'above' if open_low else 'at least'} {lo:g} and at most {hi:g}, not {v:g}.")
+    return v
+
+
 def to_seed(value) -> int:
     """Number box value -> valid seed (None -> random, floats truncated, range checked)."""
     if value is None or value == "":

@@ -71,11 +71,8 @@ def walk(model_name, a_source, a_seed, a_upload, a_drawing, b_source, b_seed, b_
          mode: str, steps, fps, progress=gr.Progress()):
     """-> (strip PNG, GIF path, MP4 path, manifold map PNG or None, info markdown)."""
     name = common.require_model(model_name)
-    steps, fps = int(steps), float(fps)
-    if not 2 <= steps <= MAX_STEPS:
-        raise gr.Error(f"Steps must be between 2 and {MAX_STEPS}.")
-    if not 1 <= fps <= 30:
-        raise gr.Error("Frames per second must be between 1 and 30.")
+    steps = common.whole_number(steps, "Steps", 2, MAX_STEPS)
+    fps = common.number(fps, "Frames per second", 1, 30)
     with common.user_errors():
         model = registry.load(name)
         a = endpoint(model, a_source, a_seed, a_upload, a_drawing)

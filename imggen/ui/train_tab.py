@@ -124,9 +124,8 @@ def load_run_data(source: str, zip_path: str | None, image_size: int, color: str
     """The training images for the chosen data source, with the server's limits enforced."""
     size, channels = int(image_size), 3 if color == "RGB" else 1
     cap = min(MAX_FOLDER_IMAGES, MAX_DATA_MB * 2**20 // (4 * channels * size * size))
-    if not MIN_IMAGES <= int(max_images) <= cap:
-        raise gr.Error(f"Max images must be between {MIN_IMAGES} and {cap} at {size} px {color.lower()}.")
-    kw = dict(split="train", image_size=size, channels=channels, limit=int(max_images))
+    max_images = common.whole_number(max_images, f"Max images (at {size} px {color.lower()})", MIN_IMAGES, cap)
+    kw = dict(split="train", image_size=size, channels=channels, limit=max_images)
     try:
         if source == DATA_ZIP:
             if not zip_path:
@@ -136,9 +135,9 @@ def load_run_data(source: str, zip_path: str | None, image_size: int, color: str
         elif source == DATA_FULL:
             if default_mnist_root() is None:
                 raise gr.Error("Full MNIST is not installed on this server (set IMGGEN_MNIST_ROOT); use MNIST 5k.")
-            data = _builtin("mnist", size, channels, int(max_images))
+            data = _builtin("mnist", size, channels, max_images)
         else:
-            data = _builtin("mnist5k", size, channels, int(max_images))
+            data = _builtin("mnist5k", size, channels, max_images)
     except ValueError as e:
         raise gr.Error(f"Could not read the training images: {e}") from e
     if len(data) < MIN_IMAGES:
@@ -147,14 +146,15 @@ def load_run_data(source: str, zip_path: str | None, image_size: int, color: str
 
 
 def check_settings(epochs, batch_size, lr, lr_d, latent_dim, width, d_steps, depth=0) -> None:
-    if not 1 <= int(epochs) <= MAX_EPOCHS:
-        raise gr.Error(f"Epochs must be between 1 and {MAX_EPOCHS}.")
-    if not 2 <= int(batch_size) <= 512 or not 0 < float(lr) <= 0.1 or not 0 < float(lr_d) <= 0.1:
-        raise gr.Error("Batch size must be 2..512 and learning rates in (0, 0.1].")
-    if not 2 <= int(latent_dim) <= 512 or not 8 <= int(width) <= 256 or not 1 <= int(d_steps) <= 5:
-        raise gr.Error("Latent size must be 2..512, width 8..256 and D steps per G step 1..5.")
-    if not 0 <= int(depth) <= MAX_DEPTH:
-        raise gr.Error(f"Extra conv layers per resolution must be 0..{MAX_DEPTH}.")
+    """Each setting in its range, else a gr.Error naming it (non-numbers included)."""
+    common.whole_number(epochs, "Epochs", 1, MAX_EPOCHS)
+    common.whole_number(batch_size, "Batch size", 2, 512)
+    common.number(lr, "Learning rate (G / model)", 0, 0.1, open_low=True)
+    common.number(lr_d, "Learning rate (D)", 0, 0.1, open_low=True)
+    common.whole_number(latent_dim, "Latent size", 2, 512)
+    common.whole_number(width, "Width", 8, 256)
+    common.whole_number(d_steps, "D steps per G step", 1, 5)
+    common.whole_number(depth, "Extra conv layers per resolution", 0, MAX_DEPTH)
 
 
 def make_config(epochs, batch_size, lr, lr_d, loss, ema, augment, d_steps, beta, seed, grid_every, family,
