@@ -38,6 +38,7 @@ def main() -> None:
     p.add_argument("--ema-decay", type=float, help="EMA decay of G (default: the recipe's)")
     p.add_argument("--g-topk", type=float, help="fraction of each G batch, most real-looking first, that trains G")
     p.add_argument("--blocks", type=int, help="extra 3x3 convs per resolution in G and D (new runs; default: the recipe's)")
+    p.add_argument("--width", type=int, help="g_width and d_width (new runs; default: the recipe's)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     device = torch.device(a.device)
@@ -77,7 +78,8 @@ def main() -> None:
                       "hardware": meta["card"].get("hardware")}]}
     else:
         model = build(a.family, channels=1, image_size=28, **({"num_classes": 10} if a.family == "cgan" else {}),
-                      **{**model_cfg, **({"blocks": a.blocks} if a.blocks is not None else {})})
+                      **{**model_cfg, **({"blocks": a.blocks} if a.blocks is not None else {}),
+                         **({"g_width": a.width, "d_width": a.width} if a.width is not None else {})})
     captured = {}
     make = model.make_trainer
     model.make_trainer = lambda c, d: captured.setdefault("trainer", make(c, d))  # keep a handle for snapshots
