@@ -114,6 +114,7 @@ def test_sample_refine_and_keep_sliders(page):
     steps.press("Enter")
     keep = page.locator("#sample-keep input[type='number']")
     expect(keep).to_be_visible()
+    expect(keep).to_have_value("0.7")  # the card's recommended start (checkpoint metadata card["sampling"])
     keep.fill("0.5")
     keep.press("Enter")
     page.locator("#sample-btn").click()
