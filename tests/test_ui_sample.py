@@ -114,6 +114,7 @@ def test_kept_grid_carries_its_fraction_and_reproduces(tiny_gans):
     (("MODEL", 4, 0, tab.RANDOM, 1.0, 500), "Refinement steps"),
     (("MODEL", 4, 0, tab.RANDOM, 1.0, "many"), "Refinement steps"),
     (("MODEL", 4, 0, tab.RANDOM, 1.0, 0, 0.0), "Keep"),
+    (("MODEL", 4, 0, tab.RANDOM, 1.0, 0, tab.MIN_KEEP - 0.05), "Keep must be between"),
     (("MODEL", 4, 0, tab.RANDOM, 1.0, 0, "most"), "Keep"),
 ])
 def test_sample_errors(tiny_gans, args, match):
