@@ -153,7 +153,8 @@ def number(value, what: str, lo: float, hi: float, *, open_low: bool = False) ->
     except (TypeError, ValueError):
         raise gr.Error(f"{what} must be a number, not {value!r}.") from None
     if not (lo < v if open_low else lo <= v) or not v <= hi:  # NaN fails both
-        raise gr.Error(f"{what} must be {'above' if open_low else 'at least'} {lo:g} and at most {hi:g}, not {v:g}.")
+        span = f"above {lo:g} and at most {hi:g}" if open_low else f"between {lo:g} and {hi:g}"
+        raise gr.Error(f"{what} must be {span}, not {v:g}.")
     return v
 
 

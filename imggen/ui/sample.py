@@ -80,33 +80,24 @@ def draw(model: str, count, seed, class_choice, truncation, refine=0, keep=1.0) 
     n = common.whole_number(count, "Count", 1, MAX_COUNT)
     seed = common.to_seed(seed)
     steps = common.whole_number(refine, "Refinement steps", 0, MAX_REFINE)
-    keep = _fraction(keep)
+    keep = common.number(1.0 if keep is None else keep, "Keep", MIN_KEEP, 1)
     with common.user_errors():
         m = registry.load(name)
+        takes = inspect.signature(m.net.sample).parameters  # the loaded sampler's settings
         kw = {}
         labels = _labels(class_choice, n, getattr(m.config, "num_classes", 0))
         if labels is not None:
             kw["labels"] = labels
-        if truncation is not None and _accepts(name, "truncation"):
+        if truncation is not None and "truncation" in takes:
             kw["truncation"] = float(truncation)
-        if keep < 1 and _accepts(name, "keep"):
+        if keep < 1 and "keep" in takes:
             kw["keep"] = keep
-        if steps and _accepts(name, "refine_steps"):
+        if steps and "refine_steps" in takes:
             kw["refine_steps"] = steps
         x = m.sample(n, seed=seed, **kw)
     recipe = {"tab": "sample", "model": name, "n": n, "seed": seed, "class": class_choice or RANDOM,
               **{k: kw[k] for k in SAMPLER_ARGS if k in kw}}
     return x, recipe
-
-
-def _fraction(keep) -> float:
-    try:
-        q = 1.0 if keep is None else float(keep)
-    except (TypeError, ValueError):
-        raise gr.Error(f"Keep must be a fraction between {MIN_KEEP} and 1, not {keep!r}.") from None
-    if not MIN_KEEP <= q <= 1:
-        raise gr.Error(f"Keep must be between {MIN_KEEP} and 1, not {q:g}.")
-    return q
 
 
 def sample(model, count, seed, class_choice, truncation, refine=0, keep=1.0):
