@@ -489,7 +489,7 @@ def test_card_counts_a_keep_setting_only_when_every_draw_meets_the_targets():
     text = " ".join(cards.jacobian_verdict(pool, [row(0.65, 0.31, 0.951), row(0.5, 0.5, 0.97)]))
     assert "no setting meets every target" in text and "`keep=0.65`" in text and "not counted as met" in text
     assert "95.20 / 95.10 % confident at FD 2.80 / 3.10×" in text and "FD ≤ 3× floor missed on 1 of 2" in text
-    assert "confident missed" not in text
+    assert "classes covered missed" not in text and "confidently classified missed" not in text
     assert cards.jacobian_verdict(pool, []) == []
 
 
