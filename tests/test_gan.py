@@ -29,6 +29,18 @@ def tiny(family="dcgan", **kw):
     return build(family, **{**TINY, **kw})
 
 
+def register_tiny(family: str, name: str, folder) -> str:
+    """A tiny untrained model saved under ``folder`` and registered as ``name`` (for benches and imggen eval)."""
+    from dataclasses import asdict
+
+    from imggen import registry
+
+    net = tiny(family)
+    registry.register(name, checkpoint.save(net, folder / f"{name}.safetensors", family=family,
+                                            config=asdict(net.config)))
+    return name
+
+
 def gen(seed=0):
     return torch.Generator().manual_seed(seed)
 
@@ -420,13 +432,7 @@ def test_bench_markdown_of_one_part(load_bench):
 def test_bench_refine_rows_and_table(load_bench, tmp_path):
     """bench/refine.py on a tiny registered cgan: one row per setting on the same latents, refined rows score
     other samples, and the markdown table shows each setting with its cost relative to plain sampling."""
-    from dataclasses import asdict
-
-    from imggen import registry
-
-    net = tiny("cgan")
-    path = checkpoint.save(net, tmp_path / "c.safetensors", family="cgan", config=asdict(net.config))
-    registry.register("test-refine-cgan", path)
+    register_tiny("cgan", "test-refine-cgan", tmp_path)
     bench = load_bench("refine")
     rows = bench.run_model("test-refine-cgan", 40, [(0, 0.01), (3, 0.05)], "mnist5k")
     assert [(r["steps"], r["step_size"], r["samples"]) for r in rows] == [(0, 0.01, 40), (3, 0.05, 40)]
@@ -439,13 +445,7 @@ def test_bench_refine_rows_and_table(load_bench, tmp_path):
 def test_bench_jacobian_rows_and_table(load_bench, tmp_path):
     """bench/jacobian.py on a tiny registered dcgan: one pool scored once, one row per (keep, refine) setting,
     kept rows measure other samples, and the markdown table shows each setting with its grid cost."""
-    from dataclasses import asdict
-
-    from imggen import registry
-
-    net = tiny("dcgan")
-    path = checkpoint.save(net, tmp_path / "d.safetensors", family="dcgan", config=asdict(net.config))
-    registry.register("test-jacobian-dcgan", path)
+    register_tiny("dcgan", "test-jacobian-dcgan", tmp_path)
     bench = load_bench("jacobian")
     rows = bench.run_model("test-jacobian-dcgan", 40, [(1.0, 0), (0.5, 0), (0.5, 2)], "mnist5k", probes=4)
     assert [(r["keep"], r["refine_steps"], r["samples"], r["pool"]) for r in rows] == \
@@ -496,14 +496,9 @@ def test_card_counts_a_keep_setting_only_when_every_draw_meets_the_targets():
 def test_evaluate_model_plain_and_with_a_sampler_setting(tmp_path):
     """imggen eval: held-out digit metrics of plain sampling, of a sampler setting (recorded in the result), and
     a refusal to write a setting's metrics into the card."""
-    from dataclasses import asdict
-
-    from imggen import registry
     from imggen.evaluate import evaluate_model
 
-    net = tiny("dcgan")
-    path = checkpoint.save(net, tmp_path / "e.safetensors", family="dcgan", config=asdict(net.config))
-    registry.register("test-eval-dcgan", path)
+    register_tiny("dcgan", "test-eval-dcgan", tmp_path)
     plain = evaluate_model("test-eval-dcgan", n=40, data="mnist5k")
     assert plain["num_samples"] == 40 and "sampling" not in plain
     assert plain["fd"] > plain["fd_floor"] > 0 and 0 <= plain["confident_fraction"] <= 1
