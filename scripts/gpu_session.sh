@@ -6,7 +6,8 @@
 # lr 1e-4, batch 128 and 256; MODE=more FROM=<that OUT> SKIP_TESTS=1 continues those cgan runs; MODE=dcgan continues
 # dcgan-mnist four ways side by side (batch 128: lr 1e-4; lr 5e-5; lr 1e-4 with EMA decay 0.9999; lr 1e-4 with
 # top-k 0.5) for its 95 %-confident target; MODE=wide trains dcgan from scratch four ways (blocks 1 at width 64, 96
-# and 128; blocks 2 at width 64, all batch 128, lr 2e-4): continuing the shipped net has levelled off near 86 %.
+# and 128; blocks 2 at width 64, all batch 128, lr 2e-4): continuing the shipped net has levelled off near 86 %;
+# MODE=w128 FROM=<checkpoint> SKIP_TESTS=1 continues a width-128 net of MODE=wide at lr 2e-4 and 1e-4.
 #
 #   OUT=runs/gpu TRAIN_SECONDS=420 bash scripts/gpu_session.sh
 #
@@ -47,6 +48,9 @@ elif [ "${MODE:-continue}" = wide ]; then  # dcgan from scratch, wider or deeper
   mkdir -p "$OUT/w64" "$OUT/w96" "$OUT/w128" "$OUT/b2w64"
   run w64 128 dcgan --blocks 1 --width 64 --lr 2e-4 & run w96 128 dcgan --blocks 1 --width 96 --lr 2e-4 &
   run w128 128 dcgan --blocks 1 --width 128 --lr 2e-4 & run b2w64 128 dcgan --blocks 2 --width 64 --lr 2e-4 &
+elif [ "${MODE:-continue}" = w128 ]; then  # continue a width-128 MODE=wide net (FROM = its checkpoint) two ways
+  mkdir -p "$OUT/w2e4" "$OUT/w1e4"
+  run w2e4 128 dcgan --init "$FROM" --lr 2e-4 & run w1e4 128 dcgan --init "$FROM" --lr 1e-4 &
 elif [ "${MODE:-continue}" = more ]; then  # continue the blocks-1 cgan runs of MODE=next (FROM = its OUT)
   mkdir -p "$OUT/c128" "$OUT/c256"
   for b in 128 256; do run c$b $b cgan --init "$FROM/c$b/cgan-mnist.safetensors" --lr 2e-4 & done
