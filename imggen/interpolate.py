@@ -5,6 +5,7 @@ Public functions speak images in [0, 1]; latent codes are plain (D,) or (1, D) t
 """
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import tempfile
@@ -143,10 +144,18 @@ def to_gif(frames01: torch.Tensor, fps: float = 8, scale: int = 4, boomerang: bo
     return buf.getvalue()
 
 
+def mp4_available() -> bool:
+    """Whether :func:`to_mp4` can run: it needs the imageio-ffmpeg package (GIF export does not)."""
+    return importlib.util.find_spec("imageio_ffmpeg") is not None
+
+
 def to_mp4(frames01: torch.Tensor, path: str | os.PathLike | None = None, fps: float = 8, scale: int = 8) -> str:
     """(N, C, H, W) in [0, 1] -> H.264 MP4 file with N frames (imageio-ffmpeg); returns its path.
 
     Frames are upscaled (nearest) by ``scale`` and padded to a multiple of 16 pixels for the codec."""
+    if not mp4_available():
+        raise RuntimeError("MP4 export needs the imageio-ffmpeg package (pip install imageio-ffmpeg); "
+                           "GIF export works without it")
     import imageio.v2 as imageio
 
     if path is None:

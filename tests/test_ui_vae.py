@@ -102,6 +102,14 @@ def test_anomaly_percentile_orders_scores(tiny_models):
     assert p.tolist() == pytest.approx([0.0, 50.0, 100.0], abs=0.11)
 
 
+def test_interpolate_without_mp4_codec_keeps_strip_and_gif(tiny_models, monkeypatch):
+    monkeypatch.setattr(int_tab, "mp4_available", lambda: False)
+    strip, gif, mp4, mmap, info = int_tab.walk(tiny_models["vae"], "Random seed", 1, None, None, "Random seed", 2,
+                                               None, None, "lerp", 4, 5)
+    assert mp4 is None and "imageio-ffmpeg" in info
+    assert Image.open(gif).n_frames == 4 and read_recipe(Image.open(io.BytesIO(_png(strip))))["a"] == {"seed": 1}
+
+
 def test_interpolate_seeds_gives_strip_gif_mp4_and_map(tiny_models):
     import imageio.v3 as iio
 

@@ -1,5 +1,6 @@
 """Autoencoder family: shapes, IWAE bound, interpolation, GIF/MP4 export, trainers, checkpoint round trip."""
 import io
+import sys
 
 import imageio.v3 as iio
 import pytest
@@ -131,6 +132,7 @@ def test_slerp_keeps_norms():
 
 
 def test_gif_and_mp4_have_n_frames(tmp_path):
+    pytest.importorskip("imageio_ffmpeg", reason="pyproject installs it; a bare GPU image may lack it")
     frames = torch.rand(6, 1, 28, 28)
     gif = Image.open(io.BytesIO(to_gif(frames, fps=5)))
     assert gif.n_frames == 6 and gif.size == (112, 112)
@@ -139,6 +141,15 @@ def test_gif_and_mp4_have_n_frames(tmp_path):
     assert len(video) == 6 and video[0].shape[:2] == (224, 224)
     rgb = to_mp4(torch.rand(3, 3, 32, 32), tmp_path / "rgb.mp4")
     assert len(list(iio.imiter(rgb))) == 3
+
+
+def test_mp4_without_imageio_ffmpeg_says_what_is_missing(monkeypatch, tmp_path):
+    mod = sys.modules["imggen.interpolate"]
+    monkeypatch.setattr(mod.importlib.util, "find_spec", lambda name, *a: None if name == "imageio_ffmpeg" else 1)
+    assert not mod.mp4_available()
+    with pytest.raises(RuntimeError, match="imageio-ffmpeg"):
+        to_mp4(torch.rand(3, 1, 28, 28), tmp_path / "walk.mp4")
+    assert not (tmp_path / "walk.mp4").exists()
 
 
 def test_manifold_map_and_positions():

@@ -10,7 +10,7 @@ import torch
 from PIL import ImageDraw
 
 from .. import registry
-from ..interpolate import interpolate, latent_path, manifold_map, manifold_positions, to_gif, to_mp4
+from ..interpolate import interpolate, latent_path, manifold_map, manifold_positions, mp4_available, to_gif, to_mp4
 from ..convert import grid, to_pil
 from . import common
 from .reconstruct import model_input
@@ -86,10 +86,11 @@ def walk(model_name, a_source, a_seed, a_upload, a_drawing, b_source, b_seed, b_
     progress(0.6, desc="encoding GIF and MP4")
     strip = common.png_output(frames, recipe, scale=3, nrow=min(steps, 16))
     gif = _save(to_gif(frames, fps=fps, scale=4), ".gif")
-    mp4 = to_mp4(frames, fps=fps, scale=8)
+    mp4 = to_mp4(frames, fps=fps, scale=8) if mp4_available() else None  # a missing codec costs the MP4 alone
     mmap = manifold_with_path(model, codes, recipe) if model.config.latent_dim == 2 else None
     info = (f"{steps} frames, {mode}, |z| from {codes[0].norm():.2f} to {codes[-1].norm():.2f}"
-            + (" — the map shows the decoded 2-D latent space; the path runs from green to blue." if mmap else ""))
+            + (" — the map shows the decoded 2-D latent space; the path runs from green to blue." if mmap else "")
+            + ("" if mp4 else " No MP4: this server lacks the imageio-ffmpeg package; the GIF has the same frames."))
     return strip, gif, mp4, mmap, info
 
 
