@@ -116,6 +116,9 @@ def test_kept_grid_carries_its_fraction_and_reproduces(tiny_gans):
     (("MODEL", 4, 0, tab.RANDOM, 1.0, 0, 0.0), "Keep"),
     (("MODEL", 4, 0, tab.RANDOM, 1.0, 0, tab.MIN_KEEP - 0.05), "Keep must be between"),
     (("MODEL", 4, 0, tab.RANDOM, 1.0, 0, "most"), "Keep"),
+    (("MODEL", 4, 0, tab.RANDOM, "low"), "Truncation must be a number"),
+    (("MODEL", 4, 0, tab.RANDOM, 0.0), "Truncation must be between"),
+    (("MODEL", 4, 0, tab.RANDOM, float("nan")), "Truncation"),
 ])
 def test_sample_errors(tiny_gans, args, match):
     args = tuple(tiny_gans["cgan"] if a == "MODEL" else a for a in args)

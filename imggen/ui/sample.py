@@ -21,6 +21,7 @@ TITLE = "Sample"
 ID = "sample"
 
 MAX_COUNT = 64
+MIN_TRUNCATION, MAX_TRUNCATION = 0.1, 2.0  # slider bounds: above 2 the [-4, 4] redraw bound hardly changes a sample
 MAX_REFINE = 50  # slider bound; the core allows more (imggen.models.gan.MAX_REFINE_STEPS)
 MIN_KEEP = 0.3  # keep slider bound: 64 samples at 0.3 score 214 latents (~5 s on 2 CPU threads; at 0.1 ~15 s), and
 # below 0.5 the shipped dcgan's FD is already past 5x the floor (bench/results/jacobian.md)
@@ -89,7 +90,7 @@ def draw(model: str, count, seed, class_choice, truncation, refine=0, keep=1.0) 
         if labels is not None:
             kw["labels"] = labels
         if truncation is not None and "truncation" in takes:
-            kw["truncation"] = float(truncation)
+            kw["truncation"] = common.number(truncation, "Truncation", MIN_TRUNCATION, MAX_TRUNCATION)
         if keep < 1 and "keep" in takes:
             kw["keep"] = keep
         if steps and "refine_steps" in takes:
@@ -214,7 +215,7 @@ def render() -> None:
             classes = gr.Dropdown(choices=choices, value=value, visible=show_cls,
                                   label="Class", elem_id="sample-class", allow_custom_value=True,  # checked in _labels
                                   info="for conditional models: one digit, each in turn, or random")
-            truncation = gr.Slider(0.1, 2.0, value=start["truncation"], step=0.05, label="Truncation",
+            truncation = gr.Slider(MIN_TRUNCATION, MAX_TRUNCATION, value=start["truncation"], step=0.05, label="Truncation",
                                    elem_id="sample-truncation", visible=show["truncation"],
                                    info="latent entries beyond ±2×truncation are redrawn: lower = cleaner, less varied")
             keep = gr.Slider(MIN_KEEP, 1.0, value=start["keep"], step=0.05,
