@@ -23,6 +23,19 @@ def test_build_app_is_cheap_and_configured():
     assert demo._queue.max_size == 32 and demo._queue.default_concurrency_limit == 2
 
 
+def test_tabs_open_on_their_best_shipped_model():
+    demo = build_app()
+    value = {b.elem_id: b.value for b in demo.blocks.values() if isinstance(b, gr.Dropdown) and b.elem_id}
+    want = {"sample-model": "cgan-mnist", "detect-model": "dcgan-mnist", "exp-model": "dcgan-mnist",
+            "cmp-model": "vae-mnist", "int-model": "vae-mnist", "rec-anomaly-model": "vae-mnist"}
+    for elem_id, name in want.items():
+        if name in registry.model_paths():
+            assert value[elem_id] == name, elem_id
+    with gr.Blocks():
+        dd = common.model_dropdown(capability="decode", prefer=("no-such-model",))
+    assert dd.value == common.model_choices(capability="decode")[0]
+
+
 def test_handle_errors_converts_user_errors():
     @common.handle_errors
     def bad(kind):

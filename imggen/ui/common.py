@@ -87,19 +87,22 @@ def model_choices(family: str | Iterable[str] | None = None, capability: str | I
 
 
 def model_dropdown(label: str = "Model", *, family=None, capability=None, conditional: bool | None = None,
-                   elem_id: str | None = None, **kw) -> gr.Dropdown:
+                   elem_id: str | None = None, prefer: tuple[str, ...] = (), **kw) -> gr.Dropdown:
     """A model dropdown plus a ↻ (refresh) button; choices are re-read from the registry on page load, on refresh and
-    when the dropdown gets focus, so models trained while the app runs appear everywhere."""
+    when the dropdown gets focus, so models trained while the app runs appear everywhere. It opens on the first
+    registered name in ``prefer`` (the tab's best shipped model), else on the first choice."""
+    def first(choices):
+        return next((p for p in prefer if p in choices), choices[0] if choices else None)
+
     def refresh(current=None):
         choices = model_choices(family, capability, conditional)
         if isinstance(current, (list, tuple)):  # multiselect: keep the picks that still exist
             return gr.Dropdown(choices=choices, value=[c for c in current if c in choices])
-        value = current if current in choices else (choices[0] if choices else None)
-        return gr.Dropdown(choices=choices, value=value)
+        return gr.Dropdown(choices=choices, value=current if current in choices else first(choices))
 
     choices = model_choices(family, capability, conditional)
     with gr.Row(equal_height=True):
-        kw.setdefault("value", [] if kw.get("multiselect") else (choices[0] if choices else None))
+        kw.setdefault("value", [] if kw.get("multiselect") else first(choices))
         # custom values let API callers name models trained after the app was built; require_model() checks them
         dd = gr.Dropdown(choices=choices, label=label, elem_id=elem_id, allow_custom_value=True, scale=8, **kw)
         btn = gr.Button("↻", size="sm", scale=1, min_width=40,

@@ -122,7 +122,8 @@ def render() -> None:
                 "while you drag; the recipe below reproduces it exactly.")
     with gr.Row():
         with gr.Column(scale=1):
-            model = common.model_dropdown("Model", capability="decode", elem_id="exp-model")
+            model = common.model_dropdown("Model", capability="decode", elem_id="exp-model",
+                                          prefer=("dcgan-mnist", "vae-mnist"))
             seed = common.seed_input(0, elem_id="exp-seed")
             cls = gr.Number(value=0, precision=0, minimum=0, maximum=9, label="Class (conditional models)",
                             visible=False, elem_id="exp-class")

@@ -110,7 +110,7 @@ def _endpoint_inputs(tag: str):
 def render() -> None:
     gr.Markdown("Walk through a model's latent space between two endpoints. Images are encoded to their posterior "
                 "means (the end frames are their reconstructions). Slerp follows the Gaussian shell; lerp goes straight.")
-    model = common.model_dropdown("Model", capability="decode", elem_id="int-model")
+    model = common.model_dropdown("Model", capability="decode", elem_id="int-model", prefer=("vae-mnist",))
     with gr.Row():
         a = _endpoint_inputs("a")
         b = _endpoint_inputs("b")

@@ -208,15 +208,16 @@ def detect(model, upload):
 def render() -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
-            model = common.model_dropdown("Model", capability="sample", elem_id="sample-model")
+            model = common.model_dropdown("Model", capability="sample", elem_id="sample-model",
+                                          prefer=("cgan-mnist", "dcgan-mnist"))
             count = gr.Slider(1, MAX_COUNT, value=16, step=1, label="Count", elem_id="sample-count")
             seed = common.seed_input(0, elem_id="sample-seed")
             choices, value, show_cls, show, start = _options(model.value)
             classes = gr.Dropdown(choices=choices, value=value, visible=show_cls,
                                   label="Class", elem_id="sample-class", allow_custom_value=True,  # checked in _labels
                                   info="for conditional models: one digit, each in turn, or random")
-            truncation = gr.Slider(MIN_TRUNCATION, MAX_TRUNCATION, value=start["truncation"], step=0.05, label="Truncation",
-                                   elem_id="sample-truncation", visible=show["truncation"],
+            truncation = gr.Slider(MIN_TRUNCATION, MAX_TRUNCATION, value=start["truncation"], step=0.05,
+                                   label="Truncation", elem_id="sample-truncation", visible=show["truncation"],
                                    info="latent entries beyond ±2×truncation are redrawn: lower = cleaner, less varied")
             keep = gr.Slider(MIN_KEEP, 1.0, value=start["keep"], step=0.05,
                              label="Keep the least steep latents (fraction)", elem_id="sample-keep", visible=show["keep"],
@@ -247,7 +248,8 @@ def render() -> None:
                     "real test digits and of the model's own samples.")
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
-                dmodel = common.model_dropdown("Discriminator of", capability="discriminate", elem_id="detect-model")
+                dmodel = common.model_dropdown("Discriminator of", capability="discriminate", elem_id="detect-model",
+                                               prefer=("dcgan-mnist",))
                 upload = gr.Image(type="filepath", label="Image to score", sources=["upload", "clipboard"],
                                   elem_id="detect-upload", height=220)
                 dgo = gr.Button("Score it", elem_id="detect-btn")
