@@ -235,7 +235,7 @@ def render() -> None:
             info = gr.Markdown(elem_id="sample-info")
             grid_img = common.image_output("Grid (PNG with its recipe)", elem_id="sample-grid")
             gallery = gr.Gallery(label="Samples — click one to enlarge", columns=8, height="auto", format="png",
-                                 elem_id="sample-gallery", allow_preview=False)
+                                 object_fit="contain", elem_id="sample-gallery", allow_preview=False)
             zoom = common.image_output("Enlarged sample", elem_id="sample-zoom", height=300)
     recipe = gr.State(None)
     model.change(model_options, model, [classes, truncation, keep, refine], api_visibility="private", queue=False)
