@@ -121,3 +121,15 @@ def test_sample_refine_and_keep_sliders(page):
     expect(page.locator("#sample-info")).to_contain_text("refined 5 steps", timeout=120_000)
     expect(page.locator("#sample-info")).to_contain_text("kept the 50 % least steep")
     assert page.get_by_test_id("toast-body").count() == 0 and not page.errors, page.errors
+
+
+def test_interpolate_plays_the_gif_in_the_page(page):
+    """Interpolate: the animated GIF is shown as an image (it plays), not only offered as a file."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Interpolate").click()
+    page.locator("#int-btn").click()
+    gif = page.locator("#int-gif img")
+    expect(gif).to_have_attribute("src", re.compile(r"\.gif"), timeout=120_000)
+    page.wait_for_function("() => document.querySelector('#int-gif img').naturalWidth > 0", timeout=30_000)
+    assert page.get_by_test_id("toast-body").count() == 0 and not page.errors, page.errors

@@ -85,7 +85,7 @@ def walk(model_name, a_source, a_seed, a_upload, a_drawing, b_source, b_seed, b_
               "b": b_source if b_source != "Random seed" else {"seed": common.to_seed(b_seed)}}
     progress(0.6, desc="encoding GIF and MP4")
     strip = common.png_output(frames, recipe, scale=3, nrow=min(steps, 16))
-    gif = _save(to_gif(frames, fps=fps, scale=4), ".gif")
+    gif = _save(to_gif(frames, fps=fps, scale=8), ".gif")  # 224 px for 28-px frames, as large as the MP4
     mp4 = to_mp4(frames, fps=fps, scale=8) if mp4_available() else None  # a missing codec costs the MP4 alone
     mmap = manifold_with_path(model, codes, recipe) if model.config.latent_dim == 2 else None
     info = (f"{steps} frames, {mode}, |z| from {codes[0].norm():.2f} to {codes[-1].norm():.2f}"
@@ -122,7 +122,8 @@ def render() -> None:
     strip = common.image_output("Frames", elem_id="int-strip")
     with gr.Row():
         video = gr.Video(label="MP4", elem_id="int-mp4", interactive=False)
-        gif = gr.File(label="Animated GIF", elem_id="int-gif", interactive=False)
+        gif = gr.Image(label="Animated GIF", type="filepath", elem_id="int-gif", interactive=False,
+                       buttons=["download", "fullscreen"])  # a file path is served as is: the GIF plays in the page
         mmap = common.image_output("Latent manifold (2-D models)", elem_id="int-map")
     info = gr.Markdown(elem_id="int-info")
     btn.click(walk, [model, *a, *b, mode, steps, fps], [strip, gif, video, mmap, info], api_name="interpolate")
