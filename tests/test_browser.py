@@ -133,3 +133,22 @@ def test_interpolate_plays_the_gif_in_the_page(page):
     expect(gif).to_have_attribute("src", re.compile(r"\.gif"), timeout=120_000)
     page.wait_for_function("() => document.querySelector('#int-gif img').naturalWidth > 0", timeout=30_000)
     assert page.get_by_test_id("toast-body").count() == 0 and not page.errors, page.errors
+
+
+def test_reconstruct_shows_typicality_only_once_scored(page, tmp_path):
+    """Reconstruct: the percentile box stays hidden until an upload is scored (an empty number box reads "0")."""
+    from playwright.sync_api import expect
+    from PIL import Image, ImageDraw
+
+    digit = Image.new("L", (120, 120), 255)
+    ImageDraw.Draw(digit).line([(60, 15), (60, 105)], fill=0, width=12)  # a dark "1" on white paper
+    digit.save(tmp_path / "one.png")
+    page.get_by_role("tab", name="Reconstruct").click()
+    expect(page.locator("#rec-pct")).to_be_hidden()
+    page.locator("#rec-upload input[type='file']").set_input_files(str(tmp_path / "one.png"))
+    expect(page.locator("#rec-source input[value='Upload']")).to_be_checked(timeout=30_000)
+    page.locator("#rec-btn").click()
+    box = page.locator("#rec-pct input")
+    expect(box).to_be_visible(timeout=120_000)
+    assert 0 <= float(box.input_value()) <= 100
+    assert page.get_by_test_id("toast-body").count() == 0 and not page.errors, page.errors

@@ -107,7 +107,9 @@ def render() -> None:
         with gr.Column():
             pre = common.image_output("Preprocessed input (28×28)", elem_id="rec-input")
             out = common.image_output("Reconstructions", elem_id="rec-output")
-            pct = gr.Number(label="Typicality percentile among test digits", interactive=False, elem_id="rec-pct")
+            pct = gr.Number(label="Typicality percentile among test digits", interactive=False, elem_id="rec-pct",
+                            visible=False)  # shown once there is a score (an empty Number reads "0" in the page)
             info = gr.Markdown(elem_id="rec-info")
     upload.upload(lambda: "Upload", None, source, api_visibility="private", queue=False)
-    btn.click(reconstruct, [source, drawing, upload, models, am], [pre, out, info, pct], api_name="reconstruct")
+    btn.click(reconstruct, [source, drawing, upload, models, am], [pre, out, info, pct], api_name="reconstruct") \
+        .success(lambda p: gr.Number(visible=p is not None), pct, pct, api_visibility="private", queue=False)
