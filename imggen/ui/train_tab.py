@@ -434,16 +434,17 @@ def render() -> None:
             status = gr.Textbox(label="Status", lines=2, interactive=False, elem_id="train-status")
             notes = gr.Markdown(elem_id="train-warning")
             with gr.Row():
-                loss_plot = gr.LinePlot(x="step", y="value", color="series",
-                                        title="losses", height=240, elem_id="train-losses")
-                aux_plot = gr.LinePlot(x="step", y="value", color="series",
-                                       title="D(x) and D(G(z))", height=240, elem_id="train-aux")
+                # labels name each panel before the first data arrive (a title shows only with data)
+                loss_plot = gr.LinePlot(x="step", y="value", color="series", title="losses", height=240,
+                                        label="Losses per step", elem_id="train-losses")
+                aux_plot = gr.LinePlot(x="step", y="value", color="series", title="D(x) and D(G(z))", height=240,
+                                       label="Discriminator / KL terms per step", elem_id="train-aux")
             with gr.Row():
-                metric_plot = gr.LinePlot(x="epoch", y="value", color="metric",
-                                          title="per-epoch metric (lower is better)", height=240,
+                metric_plot = gr.LinePlot(x="epoch", y="value", color="metric", height=240,
+                                          title="per-epoch metric (lower is better)", label="Metric per epoch",
                                           elem_id="train-metrics")
                 coverage = gr.BarPlot(x="digit", y="samples", title="digit classes in the metric samples",
-                                      height=240, elem_id="train-coverage")
+                                      height=240, label="Digit classes of the samples", elem_id="train-coverage")
             files = gr.File(label="Download: weights (.safetensors) and progress GIF", file_count="multiple",
                             interactive=False, elem_id="train-files")
 
