@@ -107,6 +107,15 @@ def test_models_tab_lists_every_model_and_the_classifier():
         models_tab.card_markdown("nope", cards)
 
 
+def test_models_tab_training_time_sums_resumed_sessions():
+    card = {"family": "vae", "path": "x.safetensors", "train_seconds": 726.2,  # a resumed run's last session
+            "recipe": {"train_seconds": 1732.2, "sessions": 2}}
+    assert models_tab.table({"m": card})["training time"][0] == "28.9 min in 2 sessions"
+    assert "| training time | 28.9 min in 2 sessions |" in models_tab.card_markdown("m", {"m": card})
+    one = {"family": "vae", "path": "y.safetensors", "train_seconds": 80, "recipe": {}}
+    assert models_tab.table({"n": one})["training time"][0] == "80 s"
+
+
 # ---- through the running app ---------------------------------------------------------------------------
 def test_api_lists_endpoints(client):
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]

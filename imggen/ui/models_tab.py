@@ -70,6 +70,14 @@ def _fmt_time(s) -> str:
     return f"{s:.0f} s" if s < 90 else (f"{s / 60:.1f} min" if s < 5400 else f"{s / 3600:.1f} h")
 
 
+def _train_time(c: dict) -> str:
+    """Total training time: the recipe's (summed over resumed sessions) when present, else the card's (which a
+    resumed run writes for its last session only)."""
+    r = c.get("recipe") or {}
+    t = _fmt_time(r.get("train_seconds", c.get("train_seconds")))
+    return f"{t} in {r['sessions']} sessions" if (r.get("sessions") or 1) > 1 else t
+
+
 def table(cards: dict[str, dict] | None = None) -> pd.DataFrame:
     """One row per model: the overview shown at the top of the tab."""
     cards = all_cards() if cards is None else cards
@@ -78,7 +86,7 @@ def table(cards: dict[str, dict] | None = None) -> pd.DataFrame:
         m = c.get("metrics", {})
         key = ", ".join(f"{k}={_fmt(m[k])}" for k in KEY_METRICS if isinstance(m.get(k), (int, float)))
         rows.append([name, c["family"], c.get("data", "?"), _fmt_params(c.get("parameters")),
-                     _fmt_time(c.get("train_seconds")), c.get("hardware", "?"), key])
+                     _train_time(c), c.get("hardware", "?"), key])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -97,7 +105,7 @@ def card_markdown(name: str | None, cards: dict[str, dict] | None = None) -> str
               f"| family | `{c['family']}` |",
               f"| data | {c.get('data', '?')} |",
               f"| parameters | {_fmt(c.get('parameters'))} ({_fmt_params(c.get('parameters'))}) |",
-              f"| training time | {_fmt_time(c.get('train_seconds'))} |",
+              f"| training time | {_train_time(c)} |",
               f"| hardware | {c.get('hardware', '?')} |",
               f"| file | `{Path(c['path']).name}` |", ""]
     for title, d in (("Metrics", c.get("metrics", {})), ("Config", c.get("config", {})),
