@@ -66,6 +66,17 @@ NOTES = {  # measured facts about a model's design that its metadata cannot carr
                     "adds about a point (84.7 → 86 → 86.1 %), so training alone is not closing the gap to 95 % with "
                     "this net. Sampling-time methods (below) do: Jacobian-based truncation drops the latents that "
                     "fall between two digits, discriminator-guided refinement trades FD for confidence.", "",
+                    "## Wider nets from scratch (H100, 2026-11-26 evening)", "",
+                    "Since training this net had levelled off, four new dcgan nets trained from scratch side by side "
+                    "(batch 128, lr 2e-4, 470 s sharing the GPU): one extra conv per resolution at width 64, 96 and "
+                    "128, and two extra convs at width 64, which collapsed (4/10 classes after 6,474 steps). Widths 64 "
+                    "and 128 then ran 227 s more. Held out (`python -m imggen eval`):", "",
+                    "| net | parameters | steps | FD | confident | precision / recall |", "|---|---|---|---|---|---|",
+                    "| width 64 (this net's shape) | 1.01M | 14,613 | 0.630 | 79.0 % | 0.789 / 0.755 |",
+                    "| width 128 | 3.20M | 14,514 | 0.482 | 83.6 % | 0.809 / 0.753 |", "",
+                    "Width 128 reached this net's final per-epoch FD (1.06) in 14.5k steps instead of 46.7k but not yet "
+                    "its held-out 0.33 / 86.1 %, so nothing was shipped; it is the start of the next GPU session "
+                    "(`MODE=w128` in scripts/gpu_session.sh). On a CPU it trains at 0.35 steps/s (2 threads).", "",
                     "## Why the Sample tab starts at keep 0.7", "",
                     "Plain sampling leaves 14 % of the digits unrecognisable. keep 0.7 raised the confident fraction to "
                     "93.7-94.2 % on all three of its measurements (the pool and two seeds, below) while FD stayed "
