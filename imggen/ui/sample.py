@@ -165,14 +165,16 @@ def _plot(score: float, real: np.ndarray, fake: np.ndarray):
     import matplotlib.pyplot as plt
     from PIL import Image
 
-    fig, ax = plt.subplots(figsize=(5, 2.4), dpi=100)
+    fig, ax = plt.subplots(figsize=(5, 2.8), dpi=100)
     bins = np.linspace(0, 1, 26)
-    ax.hist(real, bins=bins, alpha=0.6, label=f"real test digits (n={len(real)})", color="tab:blue")
-    ax.hist(fake, bins=bins, alpha=0.6, label=f"model samples (n={len(fake)})", color="tab:orange")
+    hr = ax.hist(real, bins=bins, alpha=0.6, label=f"real test digits (n={len(real)})", color="tab:blue")[0]
+    hf = ax.hist(fake, bins=bins, alpha=0.6, label=f"model samples (n={len(fake)})", color="tab:orange")[0]
     ax.axvline(score, color="black", lw=2, label="your image")
+    ax.set_ylim(0, 1.4 * max(hr.max(), hf.max(), 1))  # headroom: the legend sits above the bars
     ax.set_xlabel("discriminator score sigmoid(D): 0 = fake, 1 = real")
-    ax.legend(fontsize=7, loc="upper center")
-    fig.tight_layout()
+    ax.set_ylabel("images")
+    ax.legend(fontsize=7, loc="upper center", ncol=3, framealpha=0.95)
+    fig.tight_layout(rect=(0, 0, 1, 0.86))  # the top band stays clear: the component's label floats over it
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
@@ -257,5 +259,5 @@ def render() -> None:
                 dmd = gr.Markdown(elem_id="detect-result")
                 with gr.Row():
                     dprev = common.image_output("What the discriminator sees", elem_id="detect-input", height=200)
-                    dplot = common.image_output("Score distribution", elem_id="detect-plot", height=240)
+                    dplot = common.image_output("Score distribution", elem_id="detect-plot")
     dgo.click(detect, [dmodel, upload], [dprev, dplot, dmd], api_name="detect", concurrency_limit=2)
