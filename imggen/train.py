@@ -189,7 +189,10 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
                     break
             good = copy.deepcopy(model.state_dict())
             if distributed.rank() == 0 and not user_stop:  # a user's stop skips the metrics: it ends promptly
-                state.metrics = evaluate(trainer.inference_model(), eval_data, cfg.eval_samples, cfg.seed)
+                # measuring must not move the training RNG (the metrics' classifier, built on first use, draws
+                # its initial weights from it): otherwise a run's result depends on what ran before in the process
+                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                    state.metrics = evaluate(trainer.inference_model(), eval_data, cfg.eval_samples, cfg.seed)
                 yield TrainEvent("epoch", step, step / steps_per_epoch, last, state.metrics, grid_now(), **timing())
         path, saved = save(stopped or "finished"), True
         samples = grid_now() if stopped and distributed.rank() == 0 else None

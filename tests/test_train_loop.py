@@ -170,3 +170,24 @@ def test_cli_subprocess_smoke(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "[end] step 3" in r.stdout and "train vae" in r.stderr and "loss/recon" in r.stderr and out.exists()
+
+
+def test_epoch_metrics_do_not_move_the_training_rng():
+    """Same seed, same weights, whether or not the metrics' classifier was already built (building it draws
+    initial weights from the global RNG; before, that shifted every run that measured first)."""
+    from imggen import metrics
+    from imggen.data import load_data
+
+    data = load_data("mnist5k", split="train", limit=96)
+    cfg = TrainConfig(epochs=2, batch_size=32, eval_samples=40, seed=3, num_grid=4, use_augment=True)
+
+    def run():
+        events = list(train("dcgan", data, cfg, model_config={"latent_dim": 8, "g_width": 8, "d_width": 8}))
+        epochs = [e for e in events if e.kind == "epoch"]
+        assert len(epochs) == 2 and "confident_fraction" in epochs[-1].metrics
+        return epochs[-1]
+
+    metrics.classifier.cache_clear()
+    first = run()  # builds the classifier during the first epoch's metrics
+    second = run()  # classifier cached
+    assert first.losses == second.losses and torch.equal(first.samples, second.samples)
