@@ -254,9 +254,12 @@ class _GAN(nn.Module):
         """(n, C, H, W) in [-1, 1]; conditional models cycle through ``labels`` (random when None);
         ``refine_steps`` > 0 moves each latent toward what D finds real first (:meth:`refine`)."""
         z = self.latents(n, generator=generator, truncation=truncation)
-        y = self._labels(n, labels, generator)
+        return self._generate(z, self._labels(n, labels, generator), refine_steps, refine_step_size)
+
+    def _generate(self, z: torch.Tensor, y: torch.Tensor | None, refine_steps: int, step_size: float) -> torch.Tensor:
+        """G(z, y) after ``refine_steps`` of :meth:`refine` (none when 0): the last stage of every sampler."""
         if refine_steps:
-            z = self.refine(z, y, steps=refine_steps, step_size=refine_step_size)
+            z = self.refine(z, y, steps=refine_steps, step_size=step_size)
         return self.G(z, y)
 
     def refine(self, z: torch.Tensor, labels: torch.Tensor | None = None, *, steps: int = 10,
@@ -340,9 +343,7 @@ class DCGAN(_GAN):
         z = self.latents(m, generator=generator, truncation=truncation)
         if m > n:
             z = z[self.steepness(z, generator=generator).argsort(stable=True)[:n].sort().values]
-        if refine_steps:
-            z = self.refine(z, None, steps=refine_steps, step_size=refine_step_size)
-        return self.G(z)
+        return self._generate(z, None, refine_steps, refine_step_size)
 
 
 class CGAN(_GAN):
