@@ -30,13 +30,13 @@ REFERENCE_N = 500  # real test digits and samples behind the detection score dis
 
 
 # ---- capabilities -------------------------------------------------------------------------------------------
-def _accepts(name: str, arg: str) -> bool:
+def _sampler_args(card: dict) -> set[str]:
+    """The settings a registered model's sampler takes (none for a missing card or an unknown family)."""
     try:
-        fam = registry.list_models()[name]["family"]
-        _, cls = registry.family_classes(fam)
+        _, cls = registry.family_classes(card["family"])
     except (KeyError, ValueError, ImportError, AttributeError):
-        return False
-    return arg in inspect.signature(cls.sample).parameters
+        return set()
+    return set(inspect.signature(cls.sample).parameters)
 
 
 SAMPLER_DEFAULTS = {"truncation": 1.0, "keep": 1.0, "refine_steps": 0}  # optional sampler settings and their start
@@ -48,7 +48,8 @@ def _options(name: str | None) -> tuple[list[str], str, bool, dict[str, bool], d
     for a model; a checkpoint's card may recommend start values (``card["sampling"]``, justified on its card)."""
     card = registry.list_models().get(name or "", {})
     ncls = card.get("config", {}).get("num_classes", 0) if card else 0
-    show = {arg: bool(card) and _accepts(name, arg) for arg in SAMPLER_ARGS}
+    takes = _sampler_args(card)  # one registry scan per model change (was one more per setting)
+    show = {arg: arg in takes for arg in SAMPLER_ARGS}
     start = {arg: (card.get("sampling") or {}).get(arg, v) if show[arg] else v for arg, v in SAMPLER_DEFAULTS.items()}
     return [RANDOM, EACH, *map(str, range(ncls))], EACH if ncls else RANDOM, ncls > 0, show, start
 
