@@ -151,7 +151,7 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
         meta = {**{k: v for k, v in asdict(cfg).items() if k != "device"}, "epochs_planned": cfg.epochs,
                 "epochs": step / steps_per_epoch, "steps": step, "train_seconds": round(elapsed(), 1),
                 "data": data.name, "train_images": len(data)}
-        card = {"description": msg, "data": data.name, "parameters": sum(p.numel() for p in net.parameters()),
+        card = {"status": msg, "data": data.name, "parameters": sum(p.numel() for p in net.parameters()),
                 "train_seconds": round(elapsed(), 1), "hardware": describe(device, cfg.use_amp)}
         state.ckpt_path = str(checkpoint.save(net, out, family=family, config=asdict(net.config),
                                               name=name or Path(out).stem, metrics=state.metrics, recipe=meta, card=card))

@@ -100,7 +100,7 @@ def main() -> None:
             if a.init:  # the earlier phases of this run (a warm start keeps the full history)
                 recipe["history"] = prior["history"]
             checkpoint.save(net, a.out, family=a.family, config=asdict(net.config), name=name, metrics=ev.metrics,
-                            recipe=recipe, card={"description": "snapshot after an epoch", "data": data.name,
+                            recipe=recipe, card={"status": "snapshot after an epoch", "data": data.name,
                                                  "parameters": net.num_params(),
                                                  "train_seconds": recipe["train_seconds"],
                                                  "hardware": describe(device, cfg.use_amp)})

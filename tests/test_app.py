@@ -116,6 +116,18 @@ def test_models_tab_training_time_sums_resumed_sessions():
     assert models_tab.table({"n": one})["training time"][0] == "80 s"
 
 
+def test_models_tab_says_what_a_model_is_and_how_its_last_run_ended():
+    card = {"family": "dcgan", "path": "g.safetensors", "status": "stopped at the time limit of 720s"}
+    md = models_tab.card_markdown("g", {"g": card}).splitlines()
+    assert md[2].startswith("Unconditional DCGAN (Radford et al. 2016)")  # the family's docstring, not the status
+    assert "| last training run | stopped at the time limit of 720s |" in md
+    own = {"family": "classifier", "path": "c.safetensors", "description": "Our own words."}
+    md = models_tab.card_markdown("c", {"c": own}).splitlines()
+    assert md[2] == "Our own words." and not any("last training run" in line for line in md)
+    odd = {"family": "no-such-family", "path": "o.safetensors"}
+    assert models_tab.card_markdown("o", {"o": odd}).startswith("## o\n\n| property")
+
+
 # ---- through the running app ---------------------------------------------------------------------------
 def test_api_lists_endpoints(client):
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]

@@ -86,7 +86,7 @@ def test_events_and_checkpoint(tmp_path):
     assert all(math.isfinite(v) for e in events for v in e.losses.values())
     assert events[-1].step == 8 and events[-1].ckpt_path == str(out)
     meta = checkpoint.read_metadata(out)
-    assert meta["family"] == "toy" and meta["recipe"]["steps"] == 8 and meta["card"]["description"] == "finished"
+    assert meta["family"] == "toy" and meta["recipe"]["steps"] == 8 and meta["card"]["status"] == "finished"
 
 
 def test_stop_then_resume_continues(tmp_path):
@@ -97,7 +97,7 @@ def test_stop_then_resume_continues(tmp_path):
         calls.append(ev)
     assert calls[-1].kind == "end" and "stopped" in calls[-1].message and calls[-1].samples is not None
     assert state.step == 3 and out.exists()
-    assert "user" in checkpoint.read_metadata(out)["card"]["description"]
+    assert "user" in checkpoint.read_metadata(out)["card"]["status"]
     trainer = state.trainer
     events = list(train("toy", toy_data(), cfg, out=out, state=state))  # resume: same model and optimiser
     assert state.trainer is trainer and trainer.calls == 8 and events[-1].step == 8
@@ -125,7 +125,7 @@ def test_closing_the_generator_saves_the_model(tmp_path):
             break
     gen.close()  # what Gradio does when a job is cancelled or its browser disconnects
     assert out.exists() and state.step == 2
-    assert "cancelled" in checkpoint.read_metadata(out)["card"]["description"]
+    assert "cancelled" in checkpoint.read_metadata(out)["card"]["status"]
 
 
 def test_time_limit_stops(tmp_path):

@@ -17,6 +17,8 @@ class ClassifierConfig:
 
 
 class DigitClassifier(nn.Module):
+    """Digit classifier behind classifier-FD, coverage, confident fraction and precision / recall."""
+
     family = "classifier"
 
     def __init__(self, config: ClassifierConfig = ClassifierConfig()):

@@ -325,6 +325,8 @@ class _GAN(nn.Module):
 
 
 class DCGAN(_GAN):
+    """Unconditional DCGAN (Radford et al. 2016): noise → image; spectral norm, hinge loss and EMA of G by default."""
+
     family = "dcgan"
 
     def __init__(self, config: DCGANConfig = DCGANConfig()):
@@ -347,6 +349,8 @@ class DCGAN(_GAN):
 
 
 class CGAN(_GAN):
+    """Class-conditional GAN, BigGAN-style: conditional BatchNorm in G, projection D, truncation at sampling."""
+
     family = "cgan"
 
     def __init__(self, config: CGANConfig = CGANConfig()):

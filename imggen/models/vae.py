@@ -194,7 +194,8 @@ class AE(nn.Module):
 
 
 class VAE(AE):
-    """Gaussian posterior q(z|x), standard normal prior, reparameterised sampling."""
+    """Variational autoencoder (Kingma & Welling 2014): Gaussian posterior q(z|x), standard normal prior,
+    reparameterised sampling."""
 
     def __init__(self, config: VAEConfig):
         super().__init__(config)

@@ -90,6 +90,17 @@ def table(cards: dict[str, dict] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def summary(card: dict) -> str:
+    """What the model is: the card's own description, else the first paragraph of its family's docstring."""
+    if card.get("description"):
+        return card["description"]
+    try:
+        doc = registry.family_classes(card["family"])[1].__doc__ or ""
+    except (KeyError, ValueError):  # an unknown family still gets its card
+        return ""
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
 def card_markdown(name: str | None, cards: dict[str, dict] | None = None) -> str:
     """The full card of one model as Markdown (metrics table, config, recipe)."""
     cards = all_cards() if cards is None else cards
@@ -99,14 +110,15 @@ def card_markdown(name: str | None, cards: dict[str, dict] | None = None) -> str
         raise gr.Error(f"Unknown model {name!r}. Known: {', '.join(cards) or 'none'}.")
     c = cards[name]
     lines = [f"## {name}", ""]
-    if c.get("description"):
-        lines += [c["description"], ""]
+    if summary(c):
+        lines += [summary(c), ""]
     lines += ["| property | value |", "|---|---|",
               f"| family | `{c['family']}` |",
               f"| data | {c.get('data', '?')} |",
               f"| parameters | {_fmt(c.get('parameters'))} ({_fmt_params(c.get('parameters'))}) |",
               f"| training time | {_train_time(c)} |",
               f"| hardware | {c.get('hardware', '?')} |",
+              *([f"| last training run | {c['status']} |"] if c.get("status") else []),
               f"| file | `{Path(c['path']).name}` |", ""]
     for title, d in (("Metrics", c.get("metrics", {})), ("Config", c.get("config", {})),
                      ("Training recipe", c.get("recipe", {}))):
