@@ -1,4 +1,4 @@
-"""Command line: python -m imggen {list,sample,train,eval,bench} ..."""
+"""Command line: python -m imggen {list,sample,train,fit-prior,eval,bench} ..."""
 from __future__ import annotations
 
 import argparse
@@ -71,6 +71,28 @@ def _cmd_train(a):
     print(f"saved {out}")
 
 
+def _cmd_fit_prior(a):
+    from dataclasses import asdict
+
+    from tqdm import tqdm
+
+    from . import checkpoint
+    from .registry import load, model_paths
+
+    model = load(a.model, device=a.device)
+    if not hasattr(model.net, "fit_prior"):
+        raise ValueError(f"{a.model} is a {model.family} model: a fitted latent mixture is for DCGANs")
+    src = model_paths().get(a.model, a.model)
+    meta = checkpoint.read_metadata(src)
+    with tqdm(total=a.samples, desc="fit prior") as bar:
+        info = model.net.fit_prior(a.components, a.samples, seed=a.seed, progress=lambda i, n: bar.update(i - bar.n))
+    out = a.out or src
+    checkpoint.save(model.net.cpu(), out, family=meta["family"], config=asdict(model.net.config), name=meta["name"],
+                    recipe=meta["recipe"], card={**meta["card"], "prior": info},
+                    metrics={})  # the old metrics were measured with N(0, I): run imggen eval --write again
+    print(f"wrote {out}: a {info['components']}-component latent mixture; measure it with imggen eval {out} --write")
+
+
 def _cmd_eval(a):
     from .evaluate import evaluate_model
 
@@ -113,6 +135,12 @@ def main(argv=None):
     t.add_argument("--time-limit", type=float, default=None, help="stop (and save) after this many seconds")
     t.add_argument("--out", default=None)
     t.set_defaults(fn=_cmd_train)
+    f = sub.add_parser("fit-prior", help="DCGANs: fit a Gaussian-mixture latent prior to the trained generator")
+    f.add_argument("model"), f.add_argument("--components", type=int, default=100)
+    f.add_argument("--samples", type=int, default=100_000, help="latents drawn and clustered")
+    f.add_argument("--seed", type=int, default=0), f.add_argument("--device", default=None)
+    f.add_argument("--out", default=None, help="checkpoint to write (default: overwrite the model's own)")
+    f.set_defaults(fn=_cmd_fit_prior)
     e = sub.add_parser("eval", help="measure a model's metrics on the held-out test set")
     e.add_argument("model"), e.add_argument("-n", type=int, default=5000), e.add_argument("--data", default=None)
     e.add_argument("--write", action="store_true", help="store the metrics in the checkpoint's card")

@@ -113,7 +113,8 @@ def latent_prior(net: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
 def prior_latents(net: nn.Module, n: int, generator: torch.Generator) -> torch.Tensor:
     """(n, D) latents from the prior, drawn on the CPU so the same seed gives the same z on any device."""
     mean, std = latent_prior(net)
-    return mean + std * torch.randn(n, len(mean), generator=generator)
+    z = mean + std * torch.randn(n, len(mean), generator=generator)
+    return net.prior_transform(z, generator) if hasattr(net, "prior_transform") else z  # a fitted mixture (DCGAN)
 
 
 def step_scale(net: nn.Module) -> float:

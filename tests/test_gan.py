@@ -272,6 +272,65 @@ def test_checkpoint_round_trip(tmp_path):
     assert checkpoint.read_metadata(path)["config"] == asdict(m.config)
 
 
+def test_fit_prior_replaces_the_normal_by_a_mixture_fitted_to_g(tmp_path, monkeypatch):
+    from dataclasses import asdict
+
+    from imggen.models import gan
+
+    m = tiny().eval()
+    plain = m.sample(6, generator=gen(1))
+    info = m.fit_prior(4, 400, seed=0)
+    assert info["components"] + info["dropped_small_clusters"] == 4 and info["samples"] == 400
+    K = m.config.prior_components
+    assert K == info["components"] >= 2 and m.prior_means.shape == (K, 8) and m.prior_scale_tril.shape == (K, 8, 8)
+    assert torch.allclose(m.prior_weights.sum(), torch.tensor(1.0)) and (m.prior_weights > 0).all()
+    # each latent is mean_k + L_k e for the e the plain sampler would draw, so it moved; seeded, so repeatable
+    z = m.latents(500, generator=gen(2), truncation=None)
+    e = torch.randn(500, 8, generator=gen(2))
+    assert not torch.allclose(z, e)
+    assert torch.allclose(z.mean(0), m.prior_weights @ m.prior_means, atol=0.25)  # the mixture's mean
+    assert torch.equal(m.sample(6, generator=gen(1)), m.sample(6, generator=gen(1)))
+    assert not torch.equal(m.sample(6, generator=gen(1)), plain)
+    assert m.latents(0).shape == (0, 8)
+    from imggen.latent import prior_latents, seed_latent  # Explore, Interpolate, inversion draw from it too
+
+    assert torch.equal(prior_latents(m, 7, gen(4)), m.latents(7, generator=gen(4), truncation=None))
+    assert torch.equal(seed_latent(m, 4), m.latents(1, generator=gen(4), truncation=None))
+    # stored in the checkpoint: a loaded model draws the same samples
+    path = checkpoint.save(m, tmp_path / "p.safetensors", family="dcgan", config=asdict(m.config))
+    loaded = load(str(path))
+    assert loaded.config.prior_components == K
+    assert torch.allclose(loaded.sample(6, seed=5), ((m.sample(6, generator=gen(5)) + 1) / 2).clamp(0, 1), atol=1e-6)
+    # training changes G, so the trainer drops the mixture; sampling is N(0, I) again
+    m.make_trainer(TrainConfig(), torch.device("cpu"))
+    assert m.config.prior_components == 0 and not hasattr(m, "prior_means")
+    assert torch.equal(m.latents(3, generator=gen(0)), tiny().latents(3, generator=gen(0)))
+    monkeypatch.setattr(gan, "PRIOR_PCA_SAMPLES", 200)  # PCA basis from the first 2 batches, the rest projected
+    calls = []
+    assert tiny().fit_prior(4, 400, batch_size=100, progress=lambda i, n: calls.append(i))["components"] >= 2
+    assert calls == [100, 200, 300, 400]
+    with pytest.raises(ValueError, match="components must be between 2 and"):
+        m.fit_prior(100, 400)
+    with pytest.raises(ValueError, match="mixture prior needs"):
+        m.set_prior(torch.ones(2), torch.zeros(2, 5), torch.eye(5).expand(2, 5, 5))
+
+
+def test_cli_fit_prior_writes_the_mixture_into_a_checkpoint(tmp_path, capsys):
+    from imggen.__main__ import main
+
+    src = tmp_path / "g.safetensors"
+    name = register_tiny("dcgan", "g", tmp_path)
+    main(["fit-prior", name, "--components", "3", "--samples", "300", "--out", str(tmp_path / "gp.safetensors")])
+    assert "3-component latent mixture" in capsys.readouterr().out
+    meta = checkpoint.read_metadata(tmp_path / "gp.safetensors")
+    assert meta["config"]["prior_components"] == 3 and meta["card"]["prior"]["samples"] == 300
+    assert meta["metrics"] == {} and checkpoint.read_metadata(src)["config"]["prior_components"] == 0
+    assert load(str(tmp_path / "gp.safetensors")).sample(2, seed=0).shape == (2, 1, 28, 28)
+    register_tiny("cgan", "c", tmp_path)
+    with pytest.raises(SystemExit, match="a fitted latent mixture is for DCGANs"):
+        main(["fit-prior", "c", "--samples", "300"])
+
+
 def test_train_loop_writes_checkpoint(tmp_path):
     from imggen.data import load_data
 
@@ -427,6 +486,26 @@ def test_bench_markdown_of_one_part(load_bench):
                                 "args": args, "side_by_side": [], "collapse_vs_cure": [row]})
     assert "## Mode collapse vs cure (2 steps each, epochs of 64 training images, seed 1)" in md
     assert "Classic DCGAN" not in md and "all 10 from epoch 1 to the end" in md
+
+
+def test_bench_prior_rows_and_table(load_bench, tmp_path):
+    """bench/prior.py on a tiny registered dcgan: N(0, I) first, then each fitted mixture, a row per seed and keep,
+    mixtures scoring other samples than the normal; JSON and markdown written."""
+    import json
+
+    register_tiny("dcgan", "test-prior-dcgan", tmp_path)
+    out = tmp_path / "prior"
+    load_bench("prior").main(["--model", "test-prior-dcgan", "--components", "3", "--fit-samples", "300",
+                              "--samples", "40", "--seeds", "0", "1", "--keep", "1", "0.5", "--data", "mnist5k",
+                              "--out", str(out)])
+    res = json.loads(out.with_suffix(".json").read_text())
+    rows = res["rows"]
+    assert [(r["prior"], r["keep"], r["seed"]) for r in rows] == [
+        (p, k, s) for p in ("N(0, I)", "mixture K=3") for k in (1.0, 0.5) for s in (0, 1)]
+    assert rows[0]["components"] == 0 and rows[4]["components"] == rows[4]["fit"]["components"] >= 2
+    assert rows[4]["fit_seconds"] > 0 and rows[4]["fd"] != rows[0]["fd"] and rows[1]["fd"] != rows[0]["fd"]
+    md = out.with_suffix(".md").read_text()
+    assert "| mixture K=3 | 0.5 | 1 |" in md and "| N(0, I) | 1 | 0 |" in md and "300 latents" in md
 
 
 def test_bench_refine_rows_and_table(load_bench, tmp_path):

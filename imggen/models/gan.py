@@ -27,6 +27,7 @@ REFINE_STEP_SIZE = 0.01  # default step of discriminator-guided latent refinemen
 MAX_REFINE_STEPS = 100  # shipped GANs: confidence levels off by ~20 steps, FD keeps rising (bench/refine.py)
 STEEPNESS_PROBES = 16  # orthonormal latent directions per estimate (4 rank latents too noisily: bench/jacobian.py)
 STEEPNESS_EPS = 0.05  # finite-difference step along each probe direction
+PRIOR_PCA_SAMPLES = 20_000  # fit_prior: D features of this many samples set the PCA basis for clustering
 
 
 def _layout(image_size: int) -> tuple[int, int]:
@@ -67,6 +68,7 @@ class DCGANConfig:
     use_spectral_norm: bool = True  # spectral norm on every D layer (Miyato et al. 2018)
     use_minibatch_std: bool = False  # minibatch-std channel before D's head (ProGAN), against mode collapse
     blocks: int = 0  # extra 3x3 conv layers per resolution in G and D (0 = the classic DCGAN depth)
+    prior_components: int = 0  # latent prior: 0 = N(0, I); K = a K-component Gaussian mixture (DCGAN.fit_prior)
 
 
 @dataclass
@@ -331,6 +333,85 @@ class DCGAN(_GAN):
 
     def __init__(self, config: DCGANConfig = DCGANConfig()):
         super().__init__(config)
+        K, d = config.prior_components, config.latent_dim
+        if K:  # placeholders of the stored mixture's shape (checkpoints hold the fitted values)
+            self.set_prior(torch.full((K,), 1 / K), torch.zeros(K, d), torch.eye(d).expand(K, d, d).clone())
+
+    def set_prior(self, weights: torch.Tensor, means: torch.Tensor, scale_tril: torch.Tensor) -> None:
+        """Use the Gaussian mixture sum_k weights[k] N(means[k], L_k L_k^T) as the latent prior (buffers, so a
+        checkpoint stores it; ``config.prior_components`` follows)."""
+        K, d = means.shape
+        if weights.shape != (K,) or scale_tril.shape != (K, d, d) or d != self.config.latent_dim:
+            raise ValueError(f"a mixture prior needs weights (K,), means (K, {self.config.latent_dim}) and "
+                             f"scale_tril (K, d, d); got {tuple(weights.shape)}, {tuple(means.shape)}, "
+                             f"{tuple(scale_tril.shape)}")
+        dev = self.device
+        self.register_buffer("prior_weights", (weights / weights.sum()).float().to(dev))
+        self.register_buffer("prior_means", means.float().to(dev))
+        self.register_buffer("prior_scale_tril", scale_tril.float().to(dev))
+        self.config.prior_components = K
+
+    def clear_prior(self) -> None:
+        """Back to z ~ N(0, I) (training changes G, so a fitted mixture no longer describes it)."""
+        for name in ("prior_weights", "prior_means", "prior_scale_tril"):
+            self._buffers.pop(name, None)
+        self.config.prior_components = 0
+
+    def latents(self, n: int, *, generator: torch.Generator | None = None, truncation: float | None = 1.0):
+        """As :meth:`_GAN.latents` for N(0, I); with a mixture prior, a component k (by weight) per latent and
+        z = mean_k + L_k e, where e is that (truncated) standard noise."""
+        return self.prior_transform(super().latents(n, generator=generator, truncation=truncation), generator)
+
+    def prior_transform(self, e: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Standard noise e (n, d) -> latents of this model's prior: e itself for N(0, I); with a mixture, a
+        component k per row drawn by weight (from ``generator``, on e's device), then mean_k + L_k e."""
+        if not self.config.prior_components or len(e) == 0:
+            return e
+        w, mu, L = (b.to(e.device) for b in (self.prior_weights, self.prior_means, self.prior_scale_tril))
+        k = torch.multinomial(w, len(e), replacement=True, generator=generator)
+        return mu[k] + (L[k] @ e.unsqueeze(-1)).squeeze(-1)
+
+    @torch.no_grad()
+    def fit_prior(self, components: int, samples: int = 100_000, *, seed: int = 0, features: int = 64,
+                  batch_size: int = 1000, progress=None) -> dict:
+        """Replace N(0, I) by a Gaussian mixture fitted to this trained G: draw ``samples`` latents, cluster the
+        images they make by D's features (PCA to ``features`` dims, k-means), and fit one Gaussian to the
+        latents of each cluster — DeLiGAN's mixture prior (Gurumurthy et al. 2017), fitted after training.
+        Latents between clusters, where G draws its ambiguous digits, lose mass. No labels or classifier are
+        used. ``progress(done, total)`` is called per batch. Returns what the card records."""
+        from sklearn.cluster import KMeans
+
+        d = self.config.latent_dim
+        if not 2 <= components <= samples // (2 * d):
+            raise ValueError(f"components must be between 2 and samples / {2 * d} = {samples // (2 * d)} (each "
+                             f"Gaussian needs at least {2 * d} latents), not {components}")
+        was_training = self.training
+        self.eval()
+        g = torch.Generator(device=self.device).manual_seed(seed)
+        z = randn(samples, d, generator=g, device=self.device)
+        feats, basis = [], None
+        for i in range(0, samples, batch_size):
+            feats.append(self.D.body(self.G(z[i:i + batch_size])).flatten(1).float().cpu())
+            if basis is None and (i + batch_size >= min(samples, PRIOR_PCA_SAMPLES)):  # PCA from the first ones,
+                h = torch.cat(feats)  # then each batch is projected at once (D's full features of 1e5 latents
+                q = min(features, h.shape[1])  # would take gigabytes)
+                basis = h.mean(0), torch.pca_lowrank(h, q=q, center=True, niter=4)[2]
+                feats = [(h - basis[0]) @ basis[1]]
+            elif basis is not None:
+                feats[-1] = (feats[-1] - basis[0]) @ basis[1]
+            if progress:
+                progress(min(i + batch_size, samples), samples)
+        f = torch.cat(feats).numpy()
+        assign = torch.from_numpy(KMeans(components, n_init=1, random_state=seed).fit_predict(f))
+        z = z.cpu()
+        keep = [k for k in range(components) if (assign == k).sum() >= 2 * d]  # enough latents for a covariance
+        weights = torch.stack([(assign == k).sum() for k in keep]).float()
+        means = torch.stack([z[assign == k].mean(0) for k in keep])
+        tril = torch.stack([torch.linalg.cholesky(torch.cov(z[assign == k].T) + 1e-4 * torch.eye(d)) for k in keep])
+        self.set_prior(weights, means, tril)
+        self.train(was_training)
+        return {"components": len(keep), "samples": samples, "seed": seed, "features": q,
+                "dropped_small_clusters": components - len(keep)}
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, labels=None,
@@ -377,7 +458,7 @@ def calibrate_batchnorm(net: _GAN, batches: int = BN_CALIBRATION_BATCHES, batch_
         m.momentum = None  # cumulative average
     net.G.train()
     for _ in range(batches):
-        net.G(net.latents(batch_size, generator=g, truncation=None), net._labels(batch_size, None, g))
+        net.G(randn(batch_size, net.latent_dim, generator=g, device=net.device), net._labels(batch_size, None, g))
     for m in bns:
         m.momentum = 0.1
     return net
@@ -387,6 +468,8 @@ class GANTrainer:
     """Alternating D/G optimisation; phases are data: [("D", d_steps), ("Dreg", every R1_EVERY), ("G", 1)]."""
 
     def __init__(self, net: _GAN, cfg, device: torch.device):
+        if getattr(net, "clear_prior", None):
+            net.clear_prior()  # training moves G: a fitted latent mixture would no longer describe it
         self.net, self.cfg, self.device = net, cfg, device
         self.opt_g = torch.optim.Adam(net.G.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
         self.opt_d = torch.optim.Adam(net.D.parameters(), lr=cfg.lr_d or cfg.lr, betas=tuple(cfg.betas))

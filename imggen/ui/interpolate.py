@@ -12,6 +12,7 @@ from PIL import ImageDraw
 from .. import registry
 from ..interpolate import interpolate, latent_path, manifold_map, manifold_positions, mp4_available, to_gif, to_mp4
 from ..convert import grid, to_pil
+from ..latent import seed_latent
 from . import common
 from .reconstruct import model_input
 
@@ -27,12 +28,7 @@ MAP_SCALE = 2
 def endpoint(model, source: str, seed, upload, drawing):
     """-> latent code (D,) or image (C, H, W) in [0, 1], as interp.interpolate takes them."""
     if source == "Random seed":
-        net = model.net
-        g = torch.Generator().manual_seed(common.to_seed(seed))
-        z = torch.randn(net.config.latent_dim, generator=g)
-        if hasattr(net, "z_mean"):  # deterministic AE: its fitted code distribution
-            z = net.z_mean.cpu() + net.z_std.cpu() * z
-        return z
+        return seed_latent(model.net, common.to_seed(seed))[0]  # the prior's latent (an AE's fitted codes)
     if not hasattr(model.net, "encode"):
         raise ValueError(f"{model.name} has no encoder: use random seeds as endpoints for this model.")
     if source == "Upload":
