@@ -162,6 +162,29 @@ def refine_section(name: str) -> list[str]:
     return out
 
 
+def prior_section(name: str) -> list[str]:
+    """The card's comparison of latent priors, from bench/results/prior.json (if measured for this model)."""
+    path = ROOT / "bench" / "results" / "prior.json"
+    res = json.loads(path.read_text()) if path.exists() else {}
+    rows = res.get("rows", []) if res.get("model") == name else []
+    if not rows:
+        return []
+    out = ["", f"## Latent prior: N(0, I) vs a fitted Gaussian mixture (`bench/results/prior.md`, {res['samples']:,} "
+               f"samples vs {res['samples']:,} test images)", "",
+           "`DCGAN.fit_prior(K)` (`python -m imggen fit-prior`) draws latents from N(0, I), clusters the digits G makes "
+           "from them by the discriminator's features (PCA, k-means) and fits one Gaussian to the latents of each "
+           "cluster; sampling then draws a cluster by its share and a latent from its Gaussian (DeLiGAN's mixture "
+           "prior, Gurumurthy et al. 2017, fitted after training; no labels or classifier involved). Latents "
+           f"between clusters, where G draws its ambiguous digits, lose mass. Mixtures fitted to "
+           f"{res['fit_samples']:,} latents; truncation 1.0 on the standard noise in every row:", "",
+           "| prior | keep | seed | FD (× floor) | coverage | confident | precision / recall | targets, this draw |",
+           "|---|---|---|---|---|---|---|---|"]
+    out += [f"| {r['prior']} | {r['keep']:g} | {r['seed']} | {r['fd']:.3f} ({r['fd_ratio']:.2f}×) | "
+            f"{r['coverage']}/10 | {100 * r['confident_fraction']:.1f} % | {r['precision']:.3f} / {r['recall']:.3f} | "
+            f"{'yes' if meets_targets(r) else 'no'} |" for r in rows]
+    return out
+
+
 def jacobian_rows(name: str) -> tuple[list[dict], list[dict]]:
     """bench/results/jacobian.json for this model: (rows kept from one scored pool, the sampler's own draws
     measured seed by seed with `imggen eval --keep`), if measured."""
@@ -285,6 +308,12 @@ def card(name: str, log_dir: Path) -> str:
         reproduce += "".join(f", then `python scripts/train_gan.py {family} --init <previous phase> --out runs/{name}.safetensors "
                              f"--lr {h2.get('lr')} --batch-size {h2.get('batch_size') or 64} "
                              f"--time-limit {h2.get('time_limit_s') or 'SECONDS'}{dev(h2)}`" for h2 in runs[1:])
+    if cfg.get("prior_components"):
+        fit = c.get("prior", {})
+        what += (f"; latents come from a {cfg['prior_components']}-component Gaussian mixture fitted to the trained "
+                 "generator (`DCGAN.fit_prior`, below)")
+        reproduce += (f", then `python -m imggen fit-prior runs/{name}.safetensors --components "
+                      f"{fit.get('components', cfg['prior_components']) + fit.get('dropped_small_clusters', 0)} --samples {fit.get('samples', 100_000)}`")
     lines = [f"# {name} — {title}", "",
              f"Family `{family}` (`imggen/models/gan.py`): {what}. Generator and discriminator are stored together; "
              "the discriminator powers the Sample tab's *Detection* and GAN inversion.", "",
@@ -321,6 +350,7 @@ def card(name: str, log_dir: Path) -> str:
     lines += jacobian_verdict(pool, direct)
     if name in NOTES:
         lines += ["", *NOTES[name]]
+    lines += prior_section(name)
     lines += jacobian_section(pool, direct)
     lines += refine_section(name)
     sweep = truncation_sweep(name)

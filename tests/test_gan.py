@@ -284,6 +284,10 @@ def test_fit_prior_replaces_the_normal_by_a_mixture_fitted_to_g(tmp_path, monkey
     K = m.config.prior_components
     assert K == info["components"] >= 2 and m.prior_means.shape == (K, 8) and m.prior_scale_tril.shape == (K, 8, 8)
     assert torch.allclose(m.prior_weights.sum(), torch.tensor(1.0)) and (m.prior_weights > 0).all()
+    again = tiny().eval()
+    torch.manual_seed(123)  # the global RNG's state does not matter: the fit is seeded
+    again.fit_prior(4, 400, seed=0)
+    assert all(torch.equal(getattr(m, b), getattr(again, b)) for b in ("prior_weights", "prior_means", "prior_scale_tril"))
     # each latent is mean_k + L_k e for the e the plain sampler would draw, so it moved; seeded, so repeatable
     z = m.latents(500, generator=gen(2), truncation=None)
     e = torch.randn(500, 8, generator=gen(2))

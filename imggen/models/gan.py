@@ -395,7 +395,9 @@ class DCGAN(_GAN):
             if basis is None and (i + batch_size >= min(samples, PRIOR_PCA_SAMPLES)):  # PCA from the first ones,
                 h = torch.cat(feats)  # then each batch is projected at once (D's full features of 1e5 latents
                 q = min(features, h.shape[1])  # would take gigabytes)
-                basis = h.mean(0), torch.pca_lowrank(h, q=q, center=True, niter=4)[2]
+                with torch.random.fork_rng(devices=[]):  # pca_lowrank's random projections: seeded, isolated
+                    torch.manual_seed(seed)
+                    basis = h.mean(0), torch.pca_lowrank(h, q=q, center=True, niter=4)[2]
                 feats = [(h - basis[0]) @ basis[1]]
             elif basis is not None:
                 feats[-1] = (feats[-1] - basis[0]) @ basis[1]
