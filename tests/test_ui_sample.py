@@ -94,6 +94,18 @@ def test_keep_slider_starts_at_the_cards_recommended_setting(tmp_path):
     assert not keep.visible and keep.value == 1.0
 
 
+def test_a_fitted_prior_is_named_in_the_info_and_recipe(tmp_path):
+    torch.manual_seed(0)
+    net = registry.build("dcgan", **TINY).eval()
+    net.fit_prior(3, 300)
+    path = checkpoint.save(net, tmp_path / "mix.safetensors", family="dcgan", config=asdict(net.config))
+    registry.register("test-dcgan-mixture", path)
+    grid, gallery, info, recipe = tab.sample("test-dcgan-mixture", 4, 2, tab.RANDOM, 1.0, 0, 1.0)
+    assert "latents from its fitted 3-Gaussian mixture" in info and read_recipe(grid)["prior_components"] == 3
+    big = tab.enlarge(recipe, 1)  # the same latent again
+    assert np.array_equal(_arr(big.resize(gallery[1][0].size, Image.Resampling.NEAREST)), _arr(gallery[1][0]))
+
+
 def test_kept_grid_carries_its_fraction_and_reproduces(tiny_gans):
     plain, *_ = tab.sample(tiny_gans["dcgan"], 4, 3, tab.RANDOM, 1.0, 0, 1.0)
     grid, gallery, info, recipe = tab.sample(tiny_gans["dcgan"], 4, 3, tab.RANDOM, 1.0, 0, 0.5)

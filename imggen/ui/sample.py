@@ -99,6 +99,8 @@ def draw(model: str, count, seed, class_choice, truncation, refine=0, keep=1.0) 
         x = m.sample(n, seed=seed, **kw)
     recipe = {"tab": "sample", "model": name, "n": n, "seed": seed, "class": class_choice or RANDOM,
               **{k: kw[k] for k in SAMPLER_ARGS if k in kw}}
+    if getattr(m.config, "prior_components", 0):  # part of the model: recorded, not a setting
+        recipe["prior_components"] = m.config.prior_components
     return x, recipe
 
 
@@ -109,6 +111,8 @@ def sample(model, count, seed, class_choice, truncation, refine=0, keep=1.0):
     scale = max(1, 112 // x.shape[-1])
     gallery = [(to_pil(xi, scale=scale, recipe={**recipe, "index": i}), f"#{i}") for i, xi in enumerate(x)]
     info = f"**Seed {recipe['seed']}** · {recipe['n']} samples from `{recipe['model']}`"
+    if "prior_components" in recipe:
+        info += f" · latents from its fitted {recipe['prior_components']}-Gaussian mixture"
     if "truncation" in recipe:
         info += f" · truncation {recipe['truncation']:g}"
     if "keep" in recipe:
