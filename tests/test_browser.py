@@ -114,12 +114,16 @@ def test_sample_refine_and_keep_sliders(page):
     steps.press("Enter")
     keep = page.locator("#sample-keep input[type='number']")
     expect(keep).to_be_visible()
-    expect(keep).to_have_value("0.7")  # the card's recommended start (checkpoint metadata card["sampling"])
+    card = list_models()["dcgan-mnist"]
+    expect(keep).to_have_value(f"{card['sampling']['keep']:g}")  # the card's recommended start (metadata)
     keep.fill("0.5")
     keep.press("Enter")
     page.locator("#sample-btn").click()
     expect(page.locator("#sample-info")).to_contain_text("refined 5 steps", timeout=120_000)
     expect(page.locator("#sample-info")).to_contain_text("kept the 50 % least steep")
+    if card["config"].get("prior_components"):
+        expect(page.locator("#sample-info")).to_contain_text(
+            f"latents from its fitted {card['config']['prior_components']}-Gaussian mixture")
     assert page.get_by_test_id("toast-body").count() == 0 and not page.errors, page.errors
 
 
