@@ -112,8 +112,9 @@ def test_models_tab_training_time_sums_resumed_sessions():
             "recipe": {"train_seconds": 1732.2, "sessions": 2}}
     assert models_tab.table({"m": card})["training time"][0] == "28.9 min in 2 sessions"
     assert "| training time | 28.9 min in 2 sessions |" in models_tab.card_markdown("m", {"m": card})
-    one = {"family": "vae", "path": "y.safetensors", "train_seconds": 80, "recipe": {}}
+    one = {"family": "vae", "path": "y.safetensors", "train_seconds": 80, "recipe": {}, "hardware": "CPU, 1 threads"}
     assert models_tab.table({"n": one})["training time"][0] == "80 s"
+    assert models_tab.table({"n": one})["hardware"][0] == "CPU, 1 thread"  # an older card's wording, read right
 
 
 def test_models_tab_says_what_a_model_is_and_how_its_last_run_ended():

@@ -78,6 +78,11 @@ def _train_time(c: dict) -> str:
     return f"{t} in {r['sessions']} sessions" if (r.get("sessions") or 1) > 1 else t
 
 
+def _hardware(c: dict) -> str:
+    """The card's hardware ("CPU, 1 threads" in cards written before device.describe said "1 thread")."""
+    return str(c.get("hardware", "?")).replace("CPU, 1 threads", "CPU, 1 thread")
+
+
 def table(cards: dict[str, dict] | None = None) -> pd.DataFrame:
     """One row per model: the overview shown at the top of the tab."""
     cards = all_cards() if cards is None else cards
@@ -86,7 +91,7 @@ def table(cards: dict[str, dict] | None = None) -> pd.DataFrame:
         m = c.get("metrics", {})
         key = ", ".join(f"{k}={_fmt(m[k])}" for k in KEY_METRICS if isinstance(m.get(k), (int, float)))
         rows.append([name, c["family"], c.get("data", "?"), _fmt_params(c.get("parameters")),
-                     _train_time(c), c.get("hardware", "?"), key])
+                     _train_time(c), _hardware(c), key])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -117,7 +122,7 @@ def card_markdown(name: str | None, cards: dict[str, dict] | None = None) -> str
               f"| data | {c.get('data', '?')} |",
               f"| parameters | {_fmt(c.get('parameters'))} ({_fmt_params(c.get('parameters'))}) |",
               f"| training time | {_train_time(c)} |",
-              f"| hardware | {c.get('hardware', '?')} |",
+              f"| hardware | {_hardware(c)} |",
               *([f"| last training run | {c['status']} |"] if c.get("status") else []),
               f"| file | `{Path(c['path']).name}` |", ""]
     for title, d in (("Metrics", c.get("metrics", {})), ("Config", c.get("config", {})),
