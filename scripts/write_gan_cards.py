@@ -106,9 +106,9 @@ NOTES = {  # measured facts about a model's design that its metadata cannot carr
                     "(`python -m imggen fit-prior`, 200,000 latents, 11 min on 1 CPU thread; table below). Fits "
                     "tried, each measured once (`imggen eval`, seed 0): K = 100 on 100,000 latents FD 0.327 (2.09×), "
                     "90.9 % confident; K = 300 on 200,000 with the PCA basis from all of them (unseeded) 0.289 "
-                    "(1.85×), 90.7 %; K = 1,000 on 300,000 0.349 (2.24×), 89.8 % (and 16 MB more weights); the "
+                    "(1.85×), 90.7 %; K = 1,000 on 300,000 0.349 (2.24×), 89.8 % (its mixture alone is 16 MB); the "
                     "shipped K = 300 fit (PCA basis from the first 20,000, seeded) 0.330 (2.11×), 90.3 %. The "
-                    "confidence gain (+4-5 points over N(0, I)) held in every fit and draw; the FD did not move "
+                    "confidence gain (+4-6 points over N(0, I)) held in every fit and draw; the FD did not move "
                     "reliably: mixtures' FD varies more between draws (0.32 / 0.40 for K = 100 at seeds 0 / 1) than "
                     "N(0, I)'s (0.332 / 0.330).",
                     "",
@@ -118,7 +118,7 @@ NOTES = {  # measured facts about a model's design that its metadata cannot carr
                     "measure), warm-started with every cluster's gains set to the trained ones, 1 CPU thread each, "
                     "batch 64, lr 1e-4. The new projection head let D tell clusters apart at once and G fell behind "
                     "(2,000 samples: FD 0.50 → 2.6 after 1,035 steps → 4.2 after 1,848; confident 85 → 67 → 54 %); "
-                    "both runs were stopped after 20 minutes."],
+                    "both runs were stopped after about 23 minutes."],
 }
 
 
