@@ -364,11 +364,13 @@ class DCGAN(_GAN):
 
     def prior_transform(self, e: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Standard noise e (n, d) -> latents of this model's prior: e itself for N(0, I); with a mixture, a
-        component k per row drawn by weight (from ``generator``, on e's device), then mean_k + L_k e."""
+        component k per row drawn by weight (on ``generator``'s device, so a CPU generator serves a CUDA model),
+        then mean_k + L_k e."""
         if not self.config.prior_components or len(e) == 0:
             return e
-        w, mu, L = (b.to(e.device) for b in (self.prior_weights, self.prior_means, self.prior_scale_tril))
-        k = torch.multinomial(w, len(e), replacement=True, generator=generator)
+        src = generator.device if generator is not None else e.device  # as device.randn: a seed means one image
+        k = torch.multinomial(self.prior_weights.to(src), len(e), replacement=True, generator=generator).to(e.device)
+        mu, L = self.prior_means.to(e.device), self.prior_scale_tril.to(e.device)
         return mu[k] + (L[k] @ e.unsqueeze(-1)).squeeze(-1)
 
     @torch.no_grad()
