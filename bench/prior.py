@@ -19,17 +19,11 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from imggen import metrics, registry  # noqa: E402
 from imggen.evaluate import halves, test_data  # noqa: E402
-
-
-def quality(r: dict, floor: float) -> dict:
-    """A row's held-out figures from metrics.digit_metrics, FD also as a multiple of the real-vs-real floor."""
-    return {"fd": r["fd"], "fd_floor": floor, "fd_ratio": r["fd"] / floor, "coverage": r["coverage"],
-            "confident_fraction": r["confident_fraction"], "precision": r["precision"], "recall": r["recall"],
-            "class_histogram": r["class_histogram"]}
+from refine import quality, summary  # noqa: E402  (bench/refine.py)
 
 
 def rows_for(net, prior: str, fit_seconds: float, real, ref, floor: float, seeds, keeps) -> list[dict]:
@@ -43,9 +37,7 @@ def rows_for(net, prior: str, fit_seconds: float, real, ref, floor: float, seeds
             row = {"prior": prior, "components": net.config.prior_components, "keep": keep, "seed": seed,
                    "fit_seconds": fit_seconds, "samples": len(real), **quality(r, floor)}
             rows.append(row)
-            print(f"{prior:24s} keep {keep:g} seed {seed}: FD {row['fd']:.3f} ({row['fd_ratio']:.2f}x) "
-                  f"{row['coverage']}/10 confident {100 * row['confident_fraction']:.1f}% "
-                  f"P/R {row['precision']:.3f}/{row['recall']:.3f}", flush=True)
+            print(f"{prior:24s} keep {keep:g} seed {seed}: {summary(row)}", flush=True)
     return rows
 
 

@@ -82,8 +82,7 @@ def _cmd_fit_prior(a):
     model = load(a.model, device=a.device)
     if not hasattr(model.net, "fit_prior"):
         raise ValueError(f"{a.model} is a {model.family} model: a fitted latent mixture is for DCGANs")
-    src = model_paths().get(a.model, a.model)
-    meta = checkpoint.read_metadata(src)
+    src, meta = model_paths().get(a.model, a.model), model.meta
     with tqdm(total=a.samples, desc="fit prior") as bar:
         info = model.net.fit_prior(a.components, a.samples, seed=a.seed, progress=lambda i, n: bar.update(i - bar.n))
     out = a.out or src

@@ -43,6 +43,12 @@ def randint(high: int, shape: tuple, generator: torch.Generator | None = None, d
     return torch.randint(0, high, shape, generator=generator, device=src).to(device)
 
 
+def multinomial(weights: torch.Tensor, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+    """Like ``randn``: n indices drawn by ``weights`` (with replacement) on the generator's device, then moved."""
+    src = generator.device if generator is not None else device
+    return torch.multinomial(weights.to(src), n, replacement=True, generator=generator).to(device)
+
+
 def describe(device: torch.device, amp: bool = False) -> str:
     """What a model card records as hardware: "NVIDIA H200 (bf16 autocast)", "CPU, 2 threads"."""
     if device.type == "cuda":

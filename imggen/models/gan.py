@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from .. import distributed
-from ..device import amp_dtype, autocast_ctx, randint, randn
+from ..device import amp_dtype, autocast_ctx, multinomial, randint, randn
 from ..losses import GANLoss
 
 R1_EVERY = 4  # lazy R1: one "Dreg" phase every N steps, weighted by N (StyleGAN2)
@@ -368,8 +368,7 @@ class DCGAN(_GAN):
         then mean_k + L_k e."""
         if not self.config.prior_components or len(e) == 0:
             return e
-        src = generator.device if generator is not None else e.device  # as device.randn: a seed means one image
-        k = torch.multinomial(self.prior_weights.to(src), len(e), replacement=True, generator=generator).to(e.device)
+        k = multinomial(self.prior_weights, len(e), generator, e.device)
         mu, L = self.prior_means.to(e.device), self.prior_scale_tril.to(e.device)
         return mu[k] + (L[k] @ e.unsqueeze(-1)).squeeze(-1)
 
@@ -391,31 +390,34 @@ class DCGAN(_GAN):
         self.eval()
         g = torch.Generator(device=self.device).manual_seed(seed)
         z = randn(samples, d, generator=g, device=self.device)
-        feats, basis = [], None
-        for i in range(0, samples, batch_size):
-            feats.append(self.D.body(self.G(z[i:i + batch_size])).flatten(1).float().cpu())
-            if basis is None and (i + batch_size >= min(samples, PRIOR_PCA_SAMPLES)):  # PCA from the first ones,
-                h = torch.cat(feats)  # then each batch is projected at once (D's full features of 1e5 latents
-                q = min(features, h.shape[1])  # would take gigabytes)
-                with torch.random.fork_rng(devices=[]):  # pca_lowrank's random projections: seeded, isolated
-                    torch.manual_seed(seed)
-                    basis = h.mean(0), torch.pca_lowrank(h, q=q, center=True, niter=4)[2]
-                feats = [(h - basis[0]) @ basis[1]]
-            elif basis is not None:
-                feats[-1] = (feats[-1] - basis[0]) @ basis[1]
+        starts = range(0, samples, batch_size)
+
+        def feats(i: int) -> torch.Tensor:  # D's features of one batch's images
+            h = self.D.body(self.G(z[i:i + batch_size])).flatten(1).float().cpu()
             if progress:
                 progress(min(i + batch_size, samples), samples)
-        f = torch.cat(feats).numpy()
+            return h
+
+        # the PCA basis comes from the first batches; the rest are projected one at a time (D's full features of
+        # 1e5 latents would take gigabytes)
+        first = -(-min(samples, PRIOR_PCA_SAMPLES) // batch_size)
+        h = torch.cat([feats(i) for i in starts[:first]])
+        q = min(features, h.shape[1])
+        with torch.random.fork_rng(devices=[]):  # pca_lowrank's random projections: seeded, isolated
+            torch.manual_seed(seed)
+            mean, V = h.mean(0), torch.pca_lowrank(h, q=q, center=True, niter=4)[2]
+        f = torch.cat([(h - mean) @ V] + [(feats(i) - mean) @ V for i in starts[first:]]).numpy()
         assign = torch.from_numpy(KMeans(components, n_init=1, random_state=seed).fit_predict(f))
         z = z.cpu()
-        keep = [k for k in range(components) if (assign == k).sum() >= 2 * d]  # enough latents for a covariance
-        weights = torch.stack([(assign == k).sum() for k in keep]).float()
-        means = torch.stack([z[assign == k].mean(0) for k in keep])
-        tril = torch.stack([torch.linalg.cholesky(torch.cov(z[assign == k].T) + 1e-4 * torch.eye(d)) for k in keep])
+        members = [z[assign == k] for k in range(components)]
+        members = [m for m in members if len(m) >= 2 * d]  # enough latents for a covariance
+        weights = torch.tensor([len(m) for m in members], dtype=torch.float32)
+        means = torch.stack([m.mean(0) for m in members])
+        tril = torch.stack([torch.linalg.cholesky(torch.cov(m.T) + 1e-4 * torch.eye(d)) for m in members])
         self.set_prior(weights, means, tril)
         self.train(was_training)
-        return {"components": len(keep), "samples": samples, "seed": seed, "features": q,
-                "dropped_small_clusters": components - len(keep)}
+        return {"components": len(members), "samples": samples, "seed": seed, "features": q,
+                "dropped_small_clusters": components - len(members)}
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, labels=None,

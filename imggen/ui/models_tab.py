@@ -114,9 +114,8 @@ def card_markdown(name: str | None, cards: dict[str, dict] | None = None) -> str
     if name not in cards:
         raise gr.Error(f"Unknown model {name!r}. Known: {', '.join(cards) or 'none'}.")
     c = cards[name]
-    lines = [f"## {name}", ""]
-    if summary(c):
-        lines += [summary(c), ""]
+    about = summary(c)
+    lines = [f"## {name}", "", *([about, ""] if about else [])]
     lines += ["| property | value |", "|---|---|",
               f"| family | `{c['family']}` |",
               f"| data | {c.get('data', '?')} |",
