@@ -1,10 +1,11 @@
 """Latent priors of the shipped DCGAN side by side in one run: z ~ N(0, I) vs Gaussian mixtures with K components
 fitted to the trained generator (``DCGAN.fit_prior``: G's own samples clustered by D's features, one Gaussian
 per cluster over the latents that made them). Held-out digit metrics (classifier-FD and its floor, coverage,
-confident fraction, precision / recall) at the default truncation for each sampling seed, the fit's time, and
-optionally Jacobian truncation (``keep``) on top. Writes bench/results/prior.{json,md}.
+confident fraction, precision / recall) for each sampling seed, the fit's time, and optionally truncation and
+Jacobian truncation (``keep``) on top. Writes bench/results/prior.{json,md}.
 
     python -m imggen bench prior --components 30 100 300 --seeds 0 1 --threads 1
+    python -m imggen bench prior --components 30 100 --fit-samples 20000 --shipped --truncation 1 0.8 --out …
 """
 from __future__ import annotations
 
@@ -26,49 +27,61 @@ from imggen.evaluate import halves, test_data  # noqa: E402
 from refine import quality, summary  # noqa: E402  (bench/refine.py)
 
 
-def rows_for(net, prior: str, fit_seconds: float, real, ref, floor: float, seeds, keeps) -> list[dict]:
-    """Sample as ``imggen eval`` does (a CPU generator per seed) and measure, once per seed and keep."""
+def rows_for(net, prior: str, fit_seconds: float, real, ref, floor: float, seeds, keeps, truncations) -> list[dict]:
+    """Sample as ``imggen eval`` does (a CPU generator per seed) and measure, once per setting and seed."""
     rows = []
-    for keep in keeps:
-        for seed in seeds:
-            with torch.no_grad():
-                x = net.sample(len(real), generator=torch.Generator().manual_seed(seed), keep=keep).cpu()
-            r = metrics.digit_metrics(x, real, reference=ref)
-            row = {"prior": prior, "components": net.config.prior_components, "keep": keep, "seed": seed,
-                   "fit_seconds": fit_seconds, "samples": len(real), **quality(r, floor)}
-            rows.append(row)
-            print(f"{prior:24s} keep {keep:g} seed {seed}: {summary(row)}", flush=True)
+    for trunc in truncations:
+        for keep in keeps:
+            for seed in seeds:
+                with torch.no_grad():
+                    x = net.sample(len(real), generator=torch.Generator().manual_seed(seed), keep=keep,
+                                   truncation=trunc).cpu()
+                r = metrics.digit_metrics(x, real, reference=ref)
+                row = {"prior": prior, "components": net.config.prior_components, "truncation": trunc, "keep": keep,
+                       "seed": seed, "fit_seconds": fit_seconds, "samples": len(real), **quality(r, floor)}
+                rows.append(row)
+                print(f"{prior:32s} truncation {trunc:g} keep {keep:g} seed {seed}: {summary(row)}", flush=True)
     return rows
 
 
-def run(model: str, components: list[int], fit_samples: int, n: int, seeds, keeps, data: str | None) -> list[dict]:
+def run(model: str, components: list[int], fit_samples: list[int], n: int, seeds, keeps, truncations,
+        shipped: bool, data: str | None) -> list[dict]:
     m = registry.load(model)
     base = copy.deepcopy(m.net).cpu().eval()
-    base.clear_prior()  # the shipped model may carry a mixture: the first row is always N(0, I)
     c = base.config
     real, ref = halves(test_data(data, c.image_size, c.channels), n)
     floor = metrics.frechet_distance(metrics.classify(ref)[0], metrics.classify(real)[0])
-    rows = rows_for(base, "N(0, I)", 0.0, real, ref, floor, seeds, keeps)
-    for k in components:
-        net = copy.deepcopy(base)
-        t = time.perf_counter()
-        info = net.fit_prior(k, fit_samples, seed=0)
-        rows += [{**r, "fit": info} for r in rows_for(net, f"mixture K={k}", time.perf_counter() - t,
-                                                      real, ref, floor, seeds, keeps)]
+    args = real, ref, floor, seeds, keeps, truncations
+    rows = []
+    if shipped and c.prior_components:
+        fit = m.card.get("prior", {})
+        rows += [{**r, "fit": fit} for r in rows_for(base, f"shipped mixture K={c.prior_components}, "
+                                                           f"{fit.get('samples', 0):,} latents", 0.0, *args)]
+    base.clear_prior()  # the N(0, I) rows and the fits start from the plain generator
+    rows = rows_for(base, "N(0, I)", 0.0, *args) + rows
+    for samples in fit_samples:
+        for k in components:
+            net = copy.deepcopy(base)
+            t = time.perf_counter()
+            info = net.fit_prior(k, samples, seed=0)
+            rows += [{**r, "fit": info} for r in rows_for(net, f"mixture K={k}, {samples:,} latents",
+                                                          time.perf_counter() - t, *args)]
     return rows
 
 
 def markdown(res: dict) -> str:
     lines = ["# Latent priors of a trained DCGAN", "",
-             f"`python -m imggen bench prior` on {res['model']} — {res['samples']} samples per row vs "
-             f"{res['samples']} held-out test digits; floor = the other half of the test set; mixtures fitted to "
-             f"{res['fit_samples']:,} latents (seed 0); truncation 1.0; {res['threads']} CPU thread(s), "
+             f"`python -m imggen bench prior {res['args']}` on {res['model']} — {res['samples']} samples per row "
+             f"vs {res['samples']} held-out test digits; floor = the other half of the test set; mixtures fitted "
+             f"with seed 0 (K = components asked; small clusters are dropped); truncation redraws noise entries "
+             f"beyond ±2·truncation before the mixture's transform; {res['threads']} CPU thread(s), "
              f"{res['machine']}.", "",
-             "| prior | keep | seed | FD (× floor) | coverage | confident | precision | recall | fit |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| prior | truncation | keep | seed | FD (× floor) | coverage | confident | precision | recall | fit |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in res["rows"]:
         fit = f"{r['fit_seconds']:.0f} s" if r["fit_seconds"] else "–"
-        lines.append(f"| {r['prior']} | {r['keep']:g} | {r['seed']} | {r['fd']:.3f} ({r['fd_ratio']:.2f}×) | "
+        lines.append(f"| {r['prior']} | {r.get('truncation', 1.0):g} | {r['keep']:g} | {r['seed']} | "
+                     f"{r['fd']:.3f} ({r['fd_ratio']:.2f}×) | "
                      f"{r['coverage']}/10 | {100 * r['confident_fraction']:.1f} % | {r['precision']:.3f} | "
                      f"{r['recall']:.3f} | {fit} |")
     return "\n".join(lines) + "\n"
@@ -78,7 +91,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="dcgan-mnist")
     p.add_argument("--components", type=int, nargs="*", default=[30, 100, 300])
-    p.add_argument("--fit-samples", type=int, default=100_000, help="latents drawn and clustered per mixture")
+    p.add_argument("--fit-samples", type=int, nargs="*", default=[100_000],
+                   help="latents drawn and clustered per mixture (each size a set of fits)")
+    p.add_argument("--shipped", action="store_true", help="also measure the checkpoint's own fitted mixture")
+    p.add_argument("--truncation", type=float, nargs="*", default=[1.0], help="truncation settings (1 = default)")
     p.add_argument("--samples", type=int, default=5000)
     p.add_argument("--seeds", type=int, nargs="*", default=[0, 1], help="sampling seeds (each a row)")
     p.add_argument("--keep", type=float, nargs="*", default=[1.0], help="Jacobian truncation settings (1 = off)")
@@ -87,8 +103,9 @@ def main(argv=None):
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "prior"))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    rows = run(a.model, a.components, a.fit_samples, a.samples, a.seeds, a.keep, a.data)
-    res = {"model": a.model, "threads": a.threads, "samples": rows[0]["samples"], "fit_samples": a.fit_samples,
+    rows = run(a.model, a.components, a.fit_samples, a.samples, a.seeds, a.keep, a.truncation, a.shipped, a.data)
+    res = {"model": a.model, "args": " ".join(sys.argv[1:]), "threads": a.threads, "samples": rows[0]["samples"],
+           "fit_samples": a.fit_samples,
            "machine": f"{platform.machine()} {platform.processor()}".strip(), "rows": rows}
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -72,30 +72,21 @@ def _cmd_train(a):
 
 
 def _cmd_fit_prior(a):
-    from dataclasses import asdict
-
     from tqdm import tqdm
 
-    from . import checkpoint
-    from .registry import load, model_paths
+    from .registry import fit_prior
 
-    model = load(a.model, device=a.device)
-    if not hasattr(model.net, "fit_prior"):
-        raise ValueError(f"{a.model} is a {model.family} model: a fitted latent mixture is for DCGANs")
-    src, meta = model_paths().get(a.model, a.model), model.meta
     with tqdm(total=a.samples, desc="fit prior") as bar:
-        info = model.net.fit_prior(a.components, a.samples, seed=a.seed, progress=lambda i, n: bar.update(i - bar.n))
-    out = a.out or src
-    checkpoint.save(model.net.cpu(), out, family=meta["family"], config=asdict(model.net.config), name=meta["name"],
-                    recipe=meta["recipe"], card={**meta["card"], "prior": info},
-                    metrics={})  # the old metrics were measured with N(0, I): run imggen eval --write again
+        out, info = fit_prior(a.model, a.components, a.samples, seed=a.seed, out=a.out, device=a.device,
+                              progress=lambda i, n: bar.update(i - bar.n))
     print(f"wrote {out}: a {info['components']}-component latent mixture; measure it with imggen eval {out} --write")
 
 
 def _cmd_eval(a):
     from .evaluate import evaluate_model
 
-    kw = {k: v for k, v in (("keep", a.keep), ("refine_steps", a.refine_steps)) if v}
+    defaults = {"truncation": 1.0, "keep": 1.0, "refine_steps": 0}  # the samplers' own: plain sampling
+    kw = {k: getattr(a, k) for k, v in defaults.items() if getattr(a, k) not in (None, v)}
     res = evaluate_model(a.model, n=a.n, data=a.data, seed=a.seed, write=a.write, iwae_images=a.iwae_images,
                          sample_kw=kw)
     print(json.dumps(res, indent=2))
@@ -145,6 +136,7 @@ def main(argv=None):
     e.add_argument("--write", action="store_true", help="store the metrics in the checkpoint's card")
     e.add_argument("--iwae-images", type=int, default=1000, help="test images for the IWAE k=1000 bound (VAEs)")
     e.add_argument("--seed", type=int, default=0, help="sampling seed")
+    e.add_argument("--truncation", type=float, default=None, help="GANs: measure sampling at this truncation")
     e.add_argument("--keep", type=float, default=None, help="DCGANs: measure Jacobian truncation at this fraction")
     e.add_argument("--refine-steps", type=int, default=0, help="GANs: measure discriminator-guided refinement")
     e.set_defaults(fn=_cmd_eval)

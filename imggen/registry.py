@@ -1,6 +1,7 @@
 """Model families and named models: one explicit dict per concern (diffusers AUTO_*_MAPPING)."""
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from dataclasses import asdict, fields
@@ -135,3 +136,24 @@ def load(name_or_path: str, device: str | None = None) -> LoadedModel:
     net = build(meta["family"], **meta["config"])
     checkpoint.load_weights(net, path)
     return LoadedModel(net.to(pick_device(device)), meta["name"] if name_or_path not in paths else name_or_path, meta)
+
+
+def fit_prior(name_or_path: str, components: int = 100, samples: int = 100_000, *, seed: int = 0,
+              out: str | Path | None = None, device: str | None = None, progress=None,
+              measure=None) -> tuple[Path, dict]:
+    """Fit a DCGAN checkpoint's latent mixture prior (:meth:`DCGAN.fit_prior`) and write the checkpoint to
+    ``out`` (default: its own file, so the name loads with the mixture from then on). The card records the fit
+    under "prior"; the old metrics described N(0, I) sampling, so they are replaced by ``measure(net)`` when
+    given, else cleared (``imggen eval --write`` measures them again). Returns (path written, fit info)."""
+    model = load(name_or_path, device=device)
+    if not hasattr(model.net, "fit_prior"):
+        raise ValueError(f"{name_or_path} is a {model.family} model: a fitted latent mixture is for DCGANs "
+                         "(unconditional GANs)")
+    net, meta = copy.deepcopy(model.net), model.meta  # the cached model stays as it was until the file changes
+    info = net.fit_prior(components, samples, seed=seed, progress=progress)
+    metrics = measure(net) if measure else {}
+    path = checkpoint.save(net.cpu(), out or model_paths().get(name_or_path, name_or_path), family=meta["family"],
+                           config=asdict(net.config), name=meta["name"], recipe=meta["recipe"],
+                           card={**meta["card"], "prior": info}, metrics=metrics)
+    load.cache_clear()
+    return path, info

@@ -6,6 +6,7 @@ import time
 
 import gradio as gr
 import pytest
+import torch
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
@@ -126,8 +127,42 @@ def test_nan_is_reported_and_weights_kept(monkeypatch):
     assert "NaN" in outs[-1][1] and "diverged" in outs[-1][6] and "tiny-nan" in imggen.list_models()
 
 
+def test_fit_prior_to_the_sessions_dcgan_run(monkeypatch):
+    from dataclasses import replace
+
+    from imggen.convert import read_recipe
+
+    monkeypatch.setattr(tt, "PRIOR_SAMPLES", 600)
+    tt._RUNS.pop("local", None)
+    with pytest.raises(gr.Error, match="Nothing to fit"):
+        tt.fit_run_prior(4)
+    tt.arm()
+    list(tt.start_training(**settings(name="tiny-prior")))
+    plain = imggen.load("tiny-prior").sample(8, seed=3)
+    grid_img, status, note, files = tt.fit_run_prior(4)
+    card = imggen.list_models()["tiny-prior"]
+    k = card["config"]["prior_components"]
+    assert 2 <= k <= 4 and card["prior"]["samples"] == 600 and f"{k}-component latent mixture" in status
+    assert {"fd", "coverage", "confident_fraction"} <= set(card["metrics"])  # measured with the mixture
+    assert "| classifier FD ↓ |" in note and "| metric | N(0, I) | mixture |" in note
+    assert read_recipe(grid_img)["prior_components"] == k and files[0].endswith("tiny-prior.safetensors")
+    mixed = imggen.load("tiny-prior").sample(8, seed=3)  # every tab loads it with the mixture now
+    assert mixed.shape == plain.shape and not torch.equal(mixed, plain)
+    assert torch.equal(mixed, imggen.load("tiny-prior").sample(8, seed=3))
+    def before(md: str) -> dict:  # metric -> the N(0, I) column of the note's table
+        return {r.split("|")[1]: r.split("|")[2] for r in md.splitlines() if r.startswith("| ") and "---" not in r}
+
+    again = tt.fit_run_prior(3)[2]  # a second fit compares with N(0, I) again, not with the first mixture
+    assert before(again) == before(note) and " classifier FD ↓ " in before(note)
+    with pytest.raises(gr.Error, match="Mixture components must be between 2 and"):
+        tt.fit_run_prior(tt.MAX_PRIOR_COMPONENTS + 1)
+    tt._RUNS["local"] = replace(tt._RUNS["local"], family="cgan")
+    with pytest.raises(gr.Error, match="is a cgan model; a fitted latent mixture is for DCGANs"):
+        tt.fit_run_prior(4)
+
+
 # ---- through the running app --------------------------------------------------------------------------------
-def test_train_streams_grids_and_registers(client):
+def test_train_streams_grids_and_registers(client, monkeypatch):
     job = client.submit(**settings(name="tiny-client"), api_name="/train")
     outs = list(job)
     grids = [o[0] for o in outs if is_file(o[0])]
@@ -143,6 +178,10 @@ def test_train_streams_grids_and_registers(client):
     grid_png, gallery, info, recipe = sample_tab.sample("tiny-client", 4, 1, None, 1.0)
     assert len(gallery) == 4 and "tiny-client" in info
     assert is_file(outs[-1][7]) and any(str(f).endswith(".gif") for f in outs[-1][7])
+    monkeypatch.setattr(tt, "PRIOR_SAMPLES", 600)  # the same visitor fits a latent mixture to that run
+    grid_file, status, note, files = client.predict(3, api_name="/fit_prior")
+    assert is_file(grid_file) and "latent mixture to 'tiny-client'" in status and "| mixture |" in note
+    assert imggen.list_models()["tiny-client"]["prior"]["samples"] == 600
 
 
 def test_cancel_is_prompt_keeps_model_and_resumes(client):

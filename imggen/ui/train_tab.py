@@ -2,6 +2,8 @@
 Stop keeps the model, Resume continues it, and the result is registered for every other tab."""
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
 import os
 import re
@@ -19,7 +21,7 @@ import torch
 
 from .. import registry
 from ..data import IMAGE_EXTS, MAX_FOLDER_IMAGES, ImageData, default_mnist_root, load_data
-from ..train import TrainConfig, TrainEvent, TrainState, train
+from ..train import TrainConfig, TrainEvent, TrainState, evaluate, train
 from . import common
 
 TITLE = "Train"
@@ -48,6 +50,8 @@ _JOB_LOCK = threading.Lock()  # one training job per server, even while a cancel
 _STOPS: dict[str, threading.Event] = {}  # session -> stop flag of its queued/running job
 _RUNS: dict[str, "Run"] = {}  # session -> its last run (kept in memory for Resume)
 MAX_KEPT_RUNS = 4
+PRIOR_COMPONENTS, MAX_PRIOR_COMPONENTS = 30, 300  # latent mixture of a DCGAN run (bench/results/prior.md)
+PRIOR_SAMPLES = 20_000  # latents drawn per fit at least
 
 
 @dataclass
@@ -189,19 +193,31 @@ def _total_steps(run: Run, step0: int) -> int:
     return total if step0 < total else step0 + total  # same rule as train(): a finished run trains that much again
 
 
+@contextlib.contextmanager
+def _threads(n: int):
+    """``n`` torch threads in the worker thread that runs the block (the setting is per thread), the pool thread
+    left as it was afterwards so other tabs keep their cores."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def _with_threads(events, n: int):
-    """Advance ``events`` with ``n`` torch threads in whichever worker thread runs it (the setting is per
-    thread), leaving the pool thread as it was so other tabs keep their cores."""
+    """Advance ``events`` under :func:`_threads` (whichever worker thread runs each step)."""
     while True:
-        old = torch.get_num_threads()
-        torch.set_num_threads(n)
-        try:
-            ev = next(events)
-        except StopIteration:
-            return
-        finally:
-            torch.set_num_threads(old)
+        with _threads(n):
+            try:
+                ev = next(events)
+            except StopIteration:
+                return
         yield ev
+
+
+def _job_threads() -> int:
+    return max(1, (os.cpu_count() or 2) - 1)  # one core left for the other tabs
 
 
 def _record(run: Run, ev: TrainEvent, every: int) -> None:
@@ -285,7 +301,7 @@ def _stream(run: Run, session: str, progress):
     try:
         yield (gr.skip(), f"{'Resuming' if step0 else 'Starting'} {run.family} on {src}…", *_plots(run),
                gr.skip(), "\n\n".join(run.notes), gr.skip())
-        for ev in _with_threads(events, max(1, (os.cpu_count() or 2) - 1)):
+        for ev in _with_threads(events, _job_threads()):
             _record(run, ev, every)
             if ev.kind == "step" and ev.samples is None and time.time() - last_yield < YIELD_EVERY_S:
                 continue
@@ -350,6 +366,62 @@ def resume_training(epochs, name, request: gr.Request = None, progress=gr.Progre
     run.cfg = replace(run.cfg, epochs=int(epochs), time_limit_s=run.state.seconds + TIME_LIMIT_S)
     run.name = check_name(name or run.name, run.family)
     yield from _stream(run, _session(request), progress)
+
+
+def _metric_rows(before: dict, after: dict) -> str:
+    """Before / after a fit, side by side: digit metrics where the classifier applies, else sliced Wasserstein."""
+    keys = [("fd", "classifier FD ↓", "{:.2f}"), ("coverage", "classes covered", "{}/10"),
+            ("confident_fraction", "confidently classified", "{:.1%}"), ("precision", "precision", "{:.3f}"),
+            ("recall", "recall", "{:.3f}"), ("swd", "sliced Wasserstein ↓", "{:.4f}")]
+    rows = [f"| {label} | {fmt.format(before[k])} | {fmt.format(after[k])} |"
+            for k, label, fmt in keys if k in before and k in after]
+    return "\n".join(["| metric | N(0, I) | mixture |", "|---|---|---|", *rows])
+
+
+def fit_run_prior(components, request: gr.Request = None, progress=gr.Progress()):
+    """Fit a latent mixture prior to this session's DCGAN run (:func:`imggen.registry.fit_prior`), measure
+    sampling before and after on the run's data, and show the fixed-seed grid drawn from the mixture."""
+    run = _RUNS.get(_session(request))
+    if run is None or not run.state.ckpt_path or not Path(run.state.ckpt_path).exists():
+        raise gr.Error("Nothing to fit in this session: train a DCGAN first (Start); the mixture is fitted to "
+                       "this session's last run.")
+    if run.family != "dcgan":
+        raise gr.Error(f"This session's run is a {run.family} model; a fitted latent mixture is for DCGANs "
+                       "(unconditional GANs).")
+    k = common.whole_number(components, "Mixture components", 2, MAX_PRIOR_COMPONENTS)
+    d = registry.load(run.state.ckpt_path).config.latent_dim
+    samples = max(PRIOR_SAMPLES, 8 * d * k)  # ~4x the 2d latents each Gaussian needs, on average
+    seed, n = run.cfg.seed, EVAL_SAMPLES
+    if not _JOB_LOCK.acquire(timeout=120):
+        raise gr.Error("A training job is still finishing; try again in a minute.")
+    try:
+        with _threads(_job_threads()):
+            t = time.time()
+            plain = copy.deepcopy(registry.load(run.state.ckpt_path).net)
+            plain.clear_prior()  # "before" is always N(0, I), also when the run was fitted already
+            before = evaluate(plain, run.data, n, seed)
+            progress(0, desc="fitting the latent mixture")
+            path, info = registry.fit_prior(run.state.ckpt_path, k, samples, seed=seed, progress=lambda i, m: progress(
+                i / m, desc=f"fitting the latent mixture: {i:,}/{m:,} latents"), measure=lambda net: evaluate(
+                net, run.data, n, seed))
+            registry.register(run.name, path)
+            model = registry.load(str(path))
+            after = model.card["metrics"]
+            grid_img = common.png_output(model.sample(run.cfg.num_grid, seed=seed + 777),  # training's grid seeds
+                                         {"model": run.name, "family": run.family, "seed": seed,
+                                          "prior_components": info["components"]}, scale=2)
+    except (RuntimeError, ValueError) as e:
+        raise gr.Error(f"Fitting the mixture failed: {e}") from e
+    finally:
+        _JOB_LOCK.release()
+    status = (f"fitted a {info['components']}-component latent mixture to '{run.name}' ({samples:,} latents, "
+              f"{time.time() - t:.0f}s with the measurements); every tab now samples it from the mixture. Training again (Resume) "
+              "changes G, so the run returns to N(0, I) until you fit again.")
+    note = (f"**Latent mixture prior** ({info['components']} Gaussians fitted to G's own samples clustered by D's "
+            f"features; {n} samples from each prior vs the training images, seed {seed}):\n\n"
+            + _metric_rows(before, after))
+    tmp = Path(tempfile.mkdtemp(prefix="imggen-train-"))
+    return grid_img, status, note, [str(shutil.copy(path, tmp / Path(path).name))]
 
 
 def arm(request: gr.Request = None) -> str:
@@ -429,6 +501,17 @@ def render() -> None:
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="train-stop")
                 resume_btn = gr.Button("Resume", elem_id="train-resume")
             stop_info = gr.Markdown(elem_id="train-stop-info")  # not the status box: the run's last word wins there
+            with gr.Accordion("After training a DCGAN: fit a latent mixture prior", open=False):
+                gr.Markdown("Replaces the N(0, I) noise by a mixture of Gaussians fitted to the trained generator "
+                            "(its own samples clustered by the discriminator's features; no labels): fewer "
+                            "ambiguous in-between digits, a little less variety. The table shows both priors "
+                            "measured on the same seeds.")
+                with gr.Row():
+                    prior_k = gr.Slider(2, MAX_PRIOR_COMPONENTS, value=PRIOR_COMPONENTS, step=1,
+                                        label="Mixture components", elem_id="train-prior-k",
+                                        info="More components follow G more closely; fewer drop more in-between "
+                                             "latents (dcgan-mnist: see its card)")
+                    prior_btn = gr.Button("Fit latent prior", elem_id="train-prior")
         with gr.Column(scale=3):
             grid_img = common.image_output("Samples from fixed seeds", elem_id="train-grid", height=420)
             status = gr.Textbox(label="Status", lines=2, interactive=False, elem_id="train-status")
@@ -462,3 +545,4 @@ def render() -> None:
     resume_btn.click(arm, None, stop_info, api_visibility="private", queue=False).then(
         resume_training, [epochs, name], outputs, api_name="resume", **job)
     stop_btn.click(stop_training, None, stop_info, api_name="stop", queue=False)
+    prior_btn.click(fit_run_prior, prior_k, [grid_img, status, notes, files], api_name="fit_prior", **job)
