@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from imggen import registry  # noqa: E402
-from imggen.complete import auto_method, complete_batch, mask_preset  # noqa: E402
+from imggen.complete import LEARNED, auto_method, complete_batch, mask_preset  # noqa: E402
 from imggen.data import load_data  # noqa: E402
 from imggen.latent import weights_hash  # noqa: E402
 from imggen.metrics import classify  # noqa: E402
@@ -109,7 +109,7 @@ def reference(x, y) -> dict:
 
 
 def methods_for(net) -> list[str]:
-    return (["vae"] if hasattr(net, "encode") else []) + ["gan"]
+    return [m for m, need in LEARNED.items() if hasattr(net, need)]
 
 
 def markdown(res: dict) -> str:

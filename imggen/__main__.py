@@ -43,7 +43,7 @@ def _cmd_train(a):
 
     from . import distributed
     from .data import load_data
-    from .train import TrainConfig, train
+    from .train import TrainConfig, batch_for, train
 
     distributed.init()
     data = load_data(a.data, split="train", image_size=a.image_size, channels=a.channels, limit=a.limit)
@@ -53,7 +53,7 @@ def _cmd_train(a):
     if a.lr is not None:
         cfg.lr = a.lr
     out = a.out or f"runs/{a.family}-{data.name}.safetensors"
-    total = cfg.max_steps or cfg.epochs * max(1, len(data) // min(cfg.batch_size, len(data)))
+    total = cfg.max_steps or cfg.epochs * max(1, len(data) // batch_for(a.family, cfg.batch_size, len(data)))
     bar = tqdm(total=total, desc=f"train {a.family}", disable=distributed.rank() != 0)
     if data.skipped:
         bar.write(f"skipped {data.skipped} unreadable files in {a.data}")

@@ -17,12 +17,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-METHODS = ("auto", "vae", "gan", "telea", "biharmonic")
-LEARNED = ("vae", "gan")
+METHODS = ("auto", "vae", "gan", "arf", "telea", "biharmonic")
+LEARNED = {"vae": "encode", "gan": "decode", "arf": "complete"}  # learned method -> what the model needs for it
 # Best method per family, from bench/complete.py (classifier accuracy of completions on half masks, see
 # bench/results/complete.md): on vae-mnist, encode/decode + latent optimisation 89.2 % vs GAN-style inversion
 # 88.2 % (bottom half, 200 test digits), so encoder families use "vae"; GANs have only "gan".
-AUTO_METHOD = {"ae": "vae", "vae": "vae", "cvae": "vae", "vaegan": "vae", "dcgan": "gan", "cgan": "gan"}
+# The random forest (arf) samples the missing pixels exactly from its leaves' posterior given the known ones.
+AUTO_METHOD = {"ae": "vae", "vae": "vae", "cvae": "vae", "vaegan": "vae", "dcgan": "gan", "cgan": "gan", "arf": "arf"}
 MASK_PRESETS = ("left", "right", "top", "bottom", "centre", "strokes")
 
 
@@ -315,6 +316,8 @@ def complete_batch(net, x: torch.Tensor, m: torch.Tensor, method: str, n: int = 
         return complete_vae(net, x, m, n, generator=generator, **kw).cpu()
     if method == "gan":
         return complete_gan(net, x, m, n, generator=generator, **kw).cpu()
+    if method == "arf":
+        return net.complete(x, m, n, generator=generator).cpu()
     if method == "telea":
         return complete_telea(x, m)[:, None].expand(-1, n, -1, -1, -1)
     if method == "biharmonic":
@@ -369,6 +372,9 @@ def run_completion(model, image, mask, method: str = "auto", n: int = 4, seed: i
     cfg = getattr(net, "config", None)
     x, m = prepare(image, mask, cfg.image_size if cfg else None, cfg.channels if cfg else None)
     method = auto_method(net, family) if method == "auto" else method
+    if method in LEARNED and not hasattr(net, LEARNED[method]):
+        raise ValueError(f"the {method!r} method needs a model with {LEARNED[method]}(); a {family or 'this'} model "
+                         f"completes with {auto_method(net, family)!r} (or auto)")
     g = torch.Generator().manual_seed(int(seed))
     masked = ((torch.where(m.bool(), torch.zeros_like(x), x) + 1) / 2)
     note = ""
@@ -382,7 +388,8 @@ def run_completion(model, image, mask, method: str = "auto", n: int = 4, seed: i
 
         C = _num_classes(net)
         labels = torch.randint(0, C, (n,), generator=g) if C else None
-        out = decode(net.eval(), prior_latents(net, n, g), labels)
+        out = decode(net.eval(), prior_latents(net, n, g), labels) if hasattr(net, "decode") else \
+            net.eval().sample(n, generator=g).cpu()
         note = "The mask covers the whole image: these are plain samples from the model (nothing was known)."
     else:
         if net is not None:

@@ -26,6 +26,7 @@ FAMILIES = {  # family -> (module under imggen.models, config class, model class
     "vae": ("vae", "VAEConfig", "VAE"),
     "cvae": ("vae", "CVAEConfig", "CVAE"),
     "vaegan": ("vae", "VAEGANConfig", "VAEGAN"),
+    "arf": ("arf", "ARFConfig", "ARF"),
 }
 
 

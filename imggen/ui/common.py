@@ -66,7 +66,8 @@ def _as_set(v) -> set | None:
 def model_choices(family: str | Iterable[str] | None = None, capability: str | Iterable[str] | None = None,
                   conditional: bool | None = None) -> list[str]:
     """Names of registered models, filtered by family, by methods the net must have (e.g. "decode",
-    "encode", "reconstruct", "discriminate", "log_likelihood"), and by conditionality (num_classes > 0)."""
+    "encode", "reconstruct", "discriminate", "log_likelihood"; "decode|complete" = either), and by
+    conditionality (num_classes > 0)."""
     fams, caps = _as_set(family), _as_set(capability)
     out = []
     for name, card in registry.list_models().items():
@@ -78,7 +79,7 @@ def model_choices(family: str | Iterable[str] | None = None, capability: str | I
                 _, cls = registry.family_classes(fam)
             except (ValueError, ImportError, AttributeError):
                 continue
-            if not all(callable(getattr(cls, c, None)) for c in caps):
+            if not all(any(callable(getattr(cls, alt, None)) for alt in c.split("|")) for c in caps):
                 continue
         if conditional is not None and (card["config"].get("num_classes", 0) > 0) != conditional:
             continue

@@ -131,7 +131,7 @@ def render() -> None:
                 "baselines.")
     with gr.Row():
         with gr.Column():
-            model = common.model_dropdown("Model", capability="decode", elem_id="cmp-model", prefer=("vae-mnist",))
+            model = common.model_dropdown("Model", capability="decode|complete", elem_id="cmp-model", prefer=("vae-mnist",))
             source = gr.Radio(list(SOURCES), value="Model sample", label="Input", elem_id="cmp-source")
             sample_seed = gr.Number(value=0, precision=0, minimum=0, label="Sample seed (Model sample)",
                                     elem_id="cmp-sample-seed")

@@ -1,5 +1,6 @@
 """Reconstruct tab: upload or draw a digit -> MNIST-style input, reconstructions by several autoencoders side by
-side with their errors, and how typical the drawing is under a VAE (likelihood percentile among test digits)."""
+side with their errors, and how typical the drawing is under a likelihood model, a VAE or the random forest
+(likelihood percentile among test digits)."""
 from __future__ import annotations
 
 import gradio as gr
@@ -68,7 +69,7 @@ def reconstruct(source: str, drawing, upload, models: list[str] | None, anomaly_
         if anomaly_model:
             am = registry.load(common.require_model(anomaly_model))
             if not hasattr(am.net, "log_likelihood"):
-                raise ValueError(f"{anomaly_model} has no likelihood; pick a VAE for the typicality score.")
+                raise ValueError(f"{anomaly_model} has no likelihood; pick a VAE or the random forest for the typicality score.")
             xa = x if tuple(x.shape[1:]) == _shape(am.config) else model_input(src, am.config)
             ll, p = anomaly.typicality(am, xa)
             pct = round(p.item(), 1)
@@ -91,7 +92,8 @@ def _shape(config) -> tuple[int, int, int]:
 def render() -> None:
     gr.Markdown("Draw a digit or upload a photo/scan of one. It is preprocessed the way MNIST was made "
                 "(grayscale, ink made white on black, cropped, fitted into 20×20, centred by mass in 28×28), then "
-                "reconstructed by each autoencoder. The VAE's likelihood tells how typical the drawing is.")
+                "reconstructed by each autoencoder. A likelihood model (a VAE's bound, the random forest's exact "
+                "value) tells how typical the drawing is.")
     with gr.Row():
         with gr.Column():
             source = gr.Radio(list(SOURCES), value="Drawing", label="Input", elem_id="rec-source")
@@ -101,7 +103,7 @@ def render() -> None:
                              type="filepath", elem_id="rec-upload")
             models = gr.Dropdown(choices=recon_choices(), value=default_models(), multiselect=True,
                                  allow_custom_value=True, label="Autoencoders", elem_id="rec-models")
-            am = common.model_dropdown("Typicality model (VAE)", capability="log_likelihood",
+            am = common.model_dropdown("Typicality model (VAE / random forest)", capability="log_likelihood",
                                        elem_id="rec-anomaly-model", prefer=("vae-mnist",))
             btn = gr.Button("Reconstruct", variant="primary", elem_id="rec-btn")
         with gr.Column():

@@ -41,24 +41,30 @@ def _sampler_args(card: dict) -> set[str]:
 
 SAMPLER_DEFAULTS = {"truncation": 1.0, "keep": 1.0, "refine_steps": 0}  # optional sampler settings and their start
 SAMPLER_ARGS = tuple(SAMPLER_DEFAULTS)  # each shown when the model's sampler takes it
+TRUNCATION_INFO = "latent entries beyond ±2×truncation are redrawn: lower = cleaner, less varied"
+TRUNCATION_INFO_BY_FAMILY = {"arf": "each pixel's probability is sharpened (logit ÷ truncation) before it is drawn: "
+                                    "lower = less speckle, less varied; 1 = the exact model"}
 
 
-def _options(name: str | None) -> tuple[list[str], str, bool, dict[str, bool], dict[str, float]]:
-    """(class choices, default class, show class picker, {sampler setting: shown}, {sampler setting: start value})
-    for a model; a checkpoint's card may recommend start values (``card["sampling"]``, justified on its card)."""
+def _options(name: str | None) -> tuple[list[str], str, bool, dict[str, bool], dict[str, float], str]:
+    """(class choices, default class, show class picker, {sampler setting: shown}, {sampler setting: start value},
+    truncation slider's explanation) for a model; a checkpoint's card may recommend start values
+    (``card["sampling"]``, justified on its card)."""
     card = registry.list_models().get(name or "", {})
     ncls = card.get("config", {}).get("num_classes", 0) if card else 0
     takes = _sampler_args(card)  # one registry scan per model change (was one more per setting)
     show = {arg: arg in takes for arg in SAMPLER_ARGS}
     start = {arg: (card.get("sampling") or {}).get(arg, v) if show[arg] else v for arg, v in SAMPLER_DEFAULTS.items()}
-    return [RANDOM, EACH, *map(str, range(ncls))], EACH if ncls else RANDOM, ncls > 0, show, start
+    info = TRUNCATION_INFO_BY_FAMILY.get(card.get("family"), TRUNCATION_INFO)
+    return [RANDOM, EACH, *map(str, range(ncls))], EACH if ncls else RANDOM, ncls > 0, show, start, info
 
 
 def model_options(name: str | None):
     """(class dropdown, truncation slider, keep slider, refinement slider) updates for the chosen model."""
-    choices, value, show_cls, show, start = _options(name)
+    choices, value, show_cls, show, start, info = _options(name)
     return (gr.Dropdown(choices=choices, value=value, visible=show_cls),
-            *(gr.Slider(visible=show[arg], value=start[arg]) for arg in SAMPLER_ARGS))
+            gr.Slider(visible=show["truncation"], value=start["truncation"], info=info),  # what it does differs
+            *(gr.Slider(visible=show[arg], value=start[arg]) for arg in SAMPLER_ARGS[1:]))
 
 
 def _labels(choice: str | None, n: int, num_classes: int):
@@ -219,13 +225,13 @@ def render() -> None:
                                           prefer=("cgan-mnist", "dcgan-mnist"))
             count = gr.Slider(1, MAX_COUNT, value=16, step=1, label="Count", elem_id="sample-count")
             seed = common.seed_input(0, elem_id="sample-seed")
-            choices, value, show_cls, show, start = _options(model.value)
+            choices, value, show_cls, show, start, trunc_info = _options(model.value)
             classes = gr.Dropdown(choices=choices, value=value, visible=show_cls,
                                   label="Class", elem_id="sample-class", allow_custom_value=True,  # checked in _labels
                                   info="for conditional models: one digit, each in turn, or random")
             truncation = gr.Slider(MIN_TRUNCATION, MAX_TRUNCATION, value=start["truncation"], step=0.05,
                                    label="Truncation", elem_id="sample-truncation", visible=show["truncation"],
-                                   info="latent entries beyond ±2×truncation are redrawn: lower = cleaner, less varied")
+                                   info=trunc_info)
             keep = gr.Slider(MIN_KEEP, 1.0, value=start["keep"], step=0.05,
                              label="Keep the least steep latents (fraction)", elem_id="sample-keep", visible=show["keep"],
                              info="draws count/keep latents and drops those where the generator changes fastest — "

@@ -21,14 +21,14 @@ import torch
 
 from .. import registry
 from ..data import IMAGE_EXTS, MAX_FOLDER_IMAGES, ImageData, default_mnist_root, load_data
-from ..train import TrainConfig, TrainEvent, TrainState, evaluate, train
+from ..train import TrainConfig, TrainEvent, TrainState, batch_for, evaluate, train
 from . import common
 
 TITLE = "Train"
 ID = "train"
 
 FAMILIES = {"DCGAN": "dcgan", "Conditional GAN": "cgan", "Autoencoder": "ae", "VAE": "vae",
-            "Conditional VAE": "cvae", "VAE-GAN": "vaegan"}
+            "Conditional VAE": "cvae", "VAE-GAN": "vaegan", "Adversarial random forest": "arf"}
 GANS = {"dcgan", "cgan"}
 DATA_5K, DATA_FULL, DATA_ZIP = "MNIST 5k (built in)", "MNIST 60k", "my images (.zip)"
 QUICK = "quick look (a few hundred steps, 1-5 min on CPU)"  # measured on 2 shared, saturated cores
@@ -85,6 +85,8 @@ def preset_values(family_label: str, preset: str) -> dict:
         v.update(lr=5e-4, lr_d=5e-4)
     if preset == QUALITY:
         v.update(epochs=20 if gan else 20, batch_size=64, width=64)
+    if fam == "arf":  # an epoch is one adversarial round over all the images (batch, rates, sizes do not apply)
+        v["epochs"] = 3 if preset == QUICK else 6
     return v
 
 
@@ -163,7 +165,7 @@ def check_settings(epochs, batch_size, lr, lr_d, latent_dim, width, d_steps, dep
 
 def make_config(epochs, batch_size, lr, lr_d, loss, ema, augment, d_steps, beta, seed, grid_every, family,
                 num_images) -> TrainConfig:
-    steps_per_epoch = max(1, num_images // int(batch_size))
+    steps_per_epoch = max(1, num_images // batch_for(family, int(batch_size), num_images))
     auto_grid = steps_per_epoch // 4 if steps_per_epoch > 60 else 0  # long epochs: 4 grids per epoch
     return TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), lr_d=float(lr_d),
                        betas=(0.5, 0.999) if family in GANS else (0.9, 0.999), loss=loss, d_steps=int(d_steps),
@@ -180,6 +182,7 @@ PLOTS = {  # family -> (series in the loss plot, series in the second plot, seco
     "vae": (["loss/recon"], ["loss/kl"], "KL to the prior (nats per image)"),
     "cvae": (["loss/recon"], ["loss/kl"], "KL to the prior (nats per image)"),
     "vaegan": (["loss/recon", "loss/kl"], ["loss/D", "loss/G", "D(x)", "D(G(z))"], "adversarial terms"),
+    "arf": (["forest accuracy"], ["leaves"], "leaves in the mixture"),
 }
 
 
@@ -187,9 +190,12 @@ def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
 
+def _steps_per_epoch(run: Run) -> int:
+    return max(1, len(run.data) // batch_for(run.family, run.cfg.batch_size, len(run.data)))
+
+
 def _total_steps(run: Run, step0: int) -> int:
-    spe = max(1, len(run.data) // min(run.cfg.batch_size, len(run.data)))
-    total = run.cfg.epochs * spe
+    total = run.cfg.epochs * _steps_per_epoch(run)
     return total if step0 < total else step0 + total  # same rule as train(): a finished run trains that much again
 
 
@@ -306,7 +312,7 @@ def _stream(run: Run, session: str, progress):
             if ev.kind == "step" and ev.samples is None and time.time() - last_yield < YIELD_EVERY_S:
                 continue
             last_yield = time.time()
-            epochs = total / max(1, len(run.data) // min(run.cfg.batch_size, len(run.data)))
+            epochs = total / _steps_per_epoch(run)
             progress(ev.step / max(total, 1), desc=f"epoch {min(int(ev.epoch) + 1, int(epochs))}/{epochs:g}")
             status = (f"{run.family} on {src} · epoch {ev.epoch:.2f}/{epochs:g} · step {ev.step}/{total} · "
                       f"{ev.steps_per_s:.1f} steps/s · ~{ev.eta_s:.0f}s left")
@@ -468,7 +474,8 @@ def render() -> None:
                 color = gr.Radio(["grayscale", "RGB"], value="grayscale", label="Colour", elem_id="train-color")
             with gr.Accordion("Settings (filled by the preset; edit for a custom run)", open=False):
                 with gr.Row():
-                    epochs = gr.Slider(1, MAX_EPOCHS, value=v["epochs"], step=1, label="Epochs", elem_id="train-epochs")
+                    epochs = gr.Slider(1, MAX_EPOCHS, value=v["epochs"], step=1, label="Epochs", elem_id="train-epochs",
+                                       info="random forest: one adversarial round each")
                     max_images = gr.Number(value=v["max_images"], precision=0, label="Max images",
                                            elem_id="train-max-images")
                     batch_size = gr.Dropdown([8, 16, 32, 64, 128, 256], value=v["batch_size"], label="Batch",
