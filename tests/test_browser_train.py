@@ -23,6 +23,7 @@ def page(app_url, monkeypatch, tmp_path):
 
     monkeypatch.setattr(tt, "RUNS_DIR", tmp_path)  # the app runs in this process
     monkeypatch.setattr(tt, "EVAL_SAMPLES", 100)
+    monkeypatch.setattr(tt, "PRIOR_SAMPLES", 600)  # a tiny G's mixture: seconds
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
@@ -72,6 +73,12 @@ def test_start_streams_changing_grid(page, artifacts):
     files = page.locator("#train-files")
     expect(files).to_contain_text(re.compile(r"browser-tiny\s*\.safetensors"))
     expect(files).to_contain_text(re.compile(r"browser-tiny-progress\s*\.gif"))
+
+    page.get_by_text("After training a DCGAN: fit a latent mixture prior").click()  # the run gets a mixture prior
+    page.locator("#train-prior").click()
+    expect(status).to_have_value(re.compile("component latent mixture to 'browser-tiny'"), timeout=120_000)
+    expect(page.locator("#train-warning")).to_contain_text("classifier FD")  # before / after, side by side
+    page.screenshot(path=str(artifacts / "train-tab-prior.png"), full_page=True)
 
     page.get_by_role("tab", name="Explore").click()  # another tab sees the new model when its list opens
     dropdown = page.locator("#exp-model input").first

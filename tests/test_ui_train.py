@@ -146,6 +146,7 @@ def test_fit_prior_to_the_sessions_dcgan_run(monkeypatch):
     assert {"fd", "coverage", "confident_fraction"} <= set(card["metrics"])  # measured with the mixture
     assert "| classifier FD ↓ |" in note and "| metric | N(0, I) | mixture |" in note
     assert read_recipe(grid_img)["prior_components"] == k and files[0].endswith("tiny-prior.safetensors")
+    assert files[1].endswith("tiny-prior-progress.gif")  # the run's GIF stays offered beside the new weights
     mixed = imggen.load("tiny-prior").sample(8, seed=3)  # every tab loads it with the mixture now
     assert mixed.shape == plain.shape and not torch.equal(mixed, plain)
     assert torch.equal(mixed, imggen.load("tiny-prior").sample(8, seed=3))

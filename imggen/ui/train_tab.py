@@ -426,8 +426,9 @@ def fit_run_prior(components, request: gr.Request = None, progress=gr.Progress()
     note = (f"**Latent mixture prior** ({info['components']} Gaussians fitted to G's own samples clustered by D's "
             f"features; {n} samples from each prior vs the training images, seed {seed}):\n\n"
             + _metric_rows(before, after))
-    tmp = Path(tempfile.mkdtemp(prefix="imggen-train-"))
-    return grid_img, status, note, [str(shutil.copy(path, tmp / Path(path).name))]
+    tmp = Path(tempfile.mkdtemp(prefix="imggen-train-"))  # the new weights, and the run's progress GIF again
+    keep = [path, *[g for g in [RUNS_DIR / f"{run.name}-progress.gif"] if g.exists()]]
+    return grid_img, status, note, [str(shutil.copy(f, tmp / Path(f).name)) for f in keep]
 
 
 def arm(request: gr.Request = None) -> str:
