@@ -30,7 +30,7 @@ from imggen.metrics import classify  # noqa: E402
 MASKS = ("bottom", "right", "centre")
 HALF_MASKS = ("bottom", "right")
 CLASSICAL = ("telea", "biharmonic")
-MODELS = ("vae-mnist", "cvae-mnist", "ae-mnist", "vaegan-mnist", "vae2d-mnist", "dcgan-mnist", "cgan-mnist")
+MODELS = ("vae-mnist", "cvae-mnist", "ae-mnist", "vaegan-mnist", "vae2d-mnist", "dcgan-mnist", "cgan-mnist", "arf-mnist")
 
 
 def test_digits(n: int, seed: int = 0):
@@ -109,7 +109,7 @@ def reference(x, y) -> dict:
 
 
 def methods_for(net) -> list[str]:
-    return [m for m, need in LEARNED.items() if hasattr(net, need)]
+    return [m for m, (need, _) in LEARNED.items() if hasattr(net, need)]
 
 
 def markdown(res: dict) -> str:

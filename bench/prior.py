@@ -104,8 +104,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     rows = run(a.model, a.components, a.fit_samples, a.samples, a.seeds, a.keep, a.truncation, a.shipped, a.data)
-    res = {"model": a.model, "args": " ".join(sys.argv[1:]), "threads": a.threads, "samples": rows[0]["samples"],
-           "fit_samples": a.fit_samples,
+    res = {"model": a.model, "args": " ".join(sys.argv[1:] if argv is None else argv), "threads": a.threads,
+           "samples": rows[0]["samples"], "fit_samples": a.fit_samples,
            "machine": f"{platform.machine()} {platform.processor()}".strip(), "rows": rows}
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 METHODS = ("auto", "vae", "gan", "arf", "telea", "biharmonic")
-LEARNED = {"vae": "encode", "gan": "decode", "arf": "complete"}  # learned method -> what the model needs for it
+LEARNED = {  # learned method -> (what the model needs for it, in words)
+    "vae": ("encode", "an encoder (AE/VAE/CVAE/VAE-GAN)"), "gan": ("decode", "a generator or decoder"),
+    "arf": ("complete", "exact conditional sampling (the random forest)")}
 # Best method per family, from bench/complete.py (classifier accuracy of completions on half masks, see
 # bench/results/complete.md): on vae-mnist, encode/decode + latent optimisation 89.2 % vs GAN-style inversion
 # 88.2 % (bottom half, 200 test digits), so encoder families use "vae"; GANs have only "gan".
@@ -372,9 +374,9 @@ def run_completion(model, image, mask, method: str = "auto", n: int = 4, seed: i
     cfg = getattr(net, "config", None)
     x, m = prepare(image, mask, cfg.image_size if cfg else None, cfg.channels if cfg else None)
     method = auto_method(net, family) if method == "auto" else method
-    if method in LEARNED and not hasattr(net, LEARNED[method]):
-        raise ValueError(f"the {method!r} method needs a model with {LEARNED[method]}(); a {family or 'this'} model "
-                         f"completes with {auto_method(net, family)!r} (or auto)")
+    if method in LEARNED and not hasattr(net, LEARNED[method][0]):
+        raise ValueError(f"the {method!r} method needs a model with {LEARNED[method][1]}; a {family or 'this'} "
+                         f"model completes with {auto_method(net, family)!r} (or auto)")
     g = torch.Generator().manual_seed(int(seed))
     masked = ((torch.where(m.bool(), torch.zeros_like(x), x) + 1) / 2)
     note = ""

@@ -118,7 +118,7 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
         state.model = model.to(device)
         state.trainer = state.model.make_trainer(cfg, device)
     model, trainer, step0 = state.model, state.trainer, state.step
-    loader = data.loader(batch_for(family, cfg.batch_size, len(data)), seed=cfg.seed + step0 + distributed.rank())
+    loader = data.loader(batch_for(model, cfg.batch_size, len(data)), seed=cfg.seed + step0 + distributed.rank())
     steps_per_epoch = max(1, len(loader))
     total = cfg.max_steps or cfg.epochs * steps_per_epoch
     if step0 >= total:  # resuming a finished run: train that much again
@@ -205,12 +205,14 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
         raise
 
 
-def batch_for(family: str, batch_size: int, num_images: int) -> int:
-    """The batch a family trains with: all the images for full-batch families (ARF: an epoch is one adversarial
-    round), else ``batch_size`` (at most the data)."""
-    from .registry import family_classes
+def batch_for(model, batch_size: int, num_images: int) -> int:
+    """The batch a model (a module, its class or a family name) trains with: all the images for full-batch
+    families (ARF: an epoch is one adversarial round), else ``batch_size`` (at most the data)."""
+    if isinstance(model, str):
+        from .registry import family_classes
 
-    return num_images if getattr(family_classes(family)[1], "full_batch", False) else min(batch_size, num_images)
+        model = family_classes(model)[1]
+    return num_images if getattr(model, "full_batch", False) else min(batch_size, num_images)
 
 
 def _config_fields(family: str) -> set:

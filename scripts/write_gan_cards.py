@@ -118,7 +118,31 @@ NOTES = {  # measured facts about a model's design that its metadata cannot carr
                     "measure), warm-started with every cluster's gains set to the trained ones, 1 CPU thread each, "
                     "batch 64, lr 1e-4. The new projection head let D tell clusters apart at once and G fell behind "
                     "(2,000 samples: FD 0.50 → 2.6 after 1,035 steps → 4.2 after 1,848; confident 85 → 67 → 54 %); "
-                    "both runs were stopped after about 23 minutes."],
+                    "both runs were stopped after about 23 minutes.", "",
+                    "## Sampling on the mixture, measured again (CPU, 2026-11-26 late evening)", "",
+                    "- Draw-to-draw noise: plain sampling from the shipped mixture, seeds 0-7 (5,000 samples each vs "
+                    "the same 5,000 test digits): FD 0.330 / 0.323 / 0.350 / 0.294 / 0.305 / 0.386 / 0.339 / 0.331 "
+                    "(1.88-2.47×, mean 0.332), confident 90.3-91.2 %. A single 5,000-sample FD moves by about "
+                    "±0.04 (±0.25× the floor), so a setting whose mean sits at 2.8× misses 3× on some draws.",
+                    "- Truncation on the mixture (noise entries beyond ±2·truncation redrawn, then the component's "
+                    "transform: each Gaussian is truncated about its own mean): 0.8 → 92.7-93.4 % at 2.32-2.48× "
+                    "(seeds 0-2, `bench/results/prior-fits.md`); 0.7 → 94.7 / 94.5 % at 3.10 / 3.19×; 0.6 → 95.5 / "
+                    "95.8 % at 4.44 / 3.76×; 0.5 → 96.8 % at 5.29× (seed 0). The same truncation on N(0, I) does "
+                    "nothing for confidence (0.8: 84.6-85.1 %). Truncation 0.8 with keep 0.9: 96.2 % at 3.34×; 0.7 "
+                    "with keep 0.9: 97.1 % at 4.16×. Keep alone reaches 96.2 % at 2.97× (keep 0.8), so truncation "
+                    "lies behind the Jacobian ranking's frontier.",
+                    "- Keep by steepness relative to the latent's own mixture component (log steepness minus the "
+                    "component's median, from a 12,000-latent pool): keep 0.85 → 94.9 / 94.9 % at 2.37 / 2.64× on two "
+                    "disjoint pool slices, against 95.7 / 95.2 % at 2.67 / 2.70× for the plain ranking: it keeps "
+                    "the class mix closer to G's (lower FD) and drops fewer ambiguous digits (lower confidence) — "
+                    "the same frontier. Ranking whole components by their median steepness: 93.2 % at 3.21×.",
+                    "- Ledoit-Wolf shrunk covariances for the mixture's Gaussians (K = 100 on 20,000 latents): "
+                    "89.8 / 89.2 % at 2.62 / 2.90× against 91.2 / 91.8 / 91.9 % at 2.11 / 2.81 / 2.85× with plain "
+                    "sample covariances.",
+                    "- Small fits, as the Train tab makes them (20,000 latents, about a minute): K = 10 / 30 / 100 "
+                    "→ 90.4-91.2 / 91.0-92.2 / 91.2-91.9 % at 2.72-3.35 / 2.40-2.56 / 2.11-2.85× (seeds 0-2); the "
+                    "shipped K = 300 on 200,000 latents 90.3-90.9 % at 2.07-2.24×. The Train tab's default is "
+                    "K = 30."],
 }
 
 

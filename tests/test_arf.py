@@ -99,7 +99,8 @@ def test_complete_api_and_method_errors(fitted):
     assert torch.allclose(res.images[:, 0, :14], x[0, 0, :14].expand(3, -1, -1), atol=1e-6)  # known half kept
     assert set(res.images[:, 0, 14:].unique().tolist()) <= {0.0, 1.0}  # the missing half: drawn binary pixels
     assert torch.equal(res.images, run_completion("tiny-arf", x, mask, "auto", n=3, seed=0).images)
-    with pytest.raises(ValueError, match="'gan' method needs a model with decode"):
+    with pytest.raises(ValueError, match="'gan' method needs a model with a generator or decoder; a arf model "
+                                         "completes with 'arf'"):
         run_completion("tiny-arf", x, mask, "gan", n=2)
     full = run_completion("tiny-arf", x, torch.ones(1, 1, 28, 28), "auto", n=2, seed=0)
     assert "plain samples" in full.note and full.images.shape == (2, 1, 28, 28)
@@ -142,3 +143,24 @@ def test_train_tab_fits_a_forest(monkeypatch, tmp_path):
                                   augment=False, d_steps=1, beta=1.0, seed=0, grid_every=0, name="tiny-arf-tab"))
     assert "finished after 2 steps" in outs[-1][1] and "epoch 2.00/2" in "".join(o[1] for o in outs if o[1])
     assert imggen.list_models()["tiny-arf-tab"]["config"]["num_leaves"] > 1
+
+
+def test_bench_rows_and_table(load_bench, tmp_path):
+    """bench/arf.py on 300 digits: independent pixels, an EM mixture, each ARF round, then truncated rows of both;
+    a round lowers the held-out NLL below independent pixels; JSON and markdown written."""
+    import json
+
+    out = tmp_path / "arf"
+    load_bench("arf").main(["--data", "mnist5k", "--limit", "300", "--rounds", "2", "--em", "4", "--em-iters", "2",
+                            "--samples", "40", "--truncation", "0.5", "--out", str(out)])
+    res = json.loads(out.with_suffix(".json").read_text())
+    names = [r["model"] for r in res["rows"]]
+    assert names == ["independent pixels", "mixture of Bernoullis, EM, K=4",
+                     "mixture of Bernoullis, EM, K=4, truncation 0.5", "ARF round 1", "ARF round 2",
+                     "ARF round 2, truncation 0.5"]
+    rows = {r["model"]: r for r in res["rows"]}
+    assert rows["ARF round 2"]["nll_nats"] < rows["independent pixels"]["nll_nats"]
+    assert rows["ARF round 2, truncation 0.5"]["nll_nats"] == rows["ARF round 2"]["nll_nats"]  # sampling only
+    assert rows["ARF round 2, truncation 0.5"]["fd"] != rows["ARF round 2"]["fd"]
+    md = out.with_suffix(".md").read_text()
+    assert "| ARF round 2 |" in md and "bench arf --data mnist5k --limit 300" in md

@@ -504,12 +504,13 @@ def test_bench_prior_rows_and_table(load_bench, tmp_path):
                               "--out", str(out)])
     res = json.loads(out.with_suffix(".json").read_text())
     rows = res["rows"]
-    assert [(r["prior"], r["keep"], r["seed"]) for r in rows] == [
-        (p, k, s) for p in ("N(0, I)", "mixture K=3") for k in (1.0, 0.5) for s in (0, 1)]
+    assert [(r["prior"], r["truncation"], r["keep"], r["seed"]) for r in rows] == [
+        (p, 1.0, k, s) for p in ("N(0, I)", "mixture K=3, 300 latents") for k in (1.0, 0.5) for s in (0, 1)]
     assert rows[0]["components"] == 0 and rows[4]["components"] == rows[4]["fit"]["components"] >= 2
     assert rows[4]["fit_seconds"] > 0 and rows[4]["fd"] != rows[0]["fd"] and rows[1]["fd"] != rows[0]["fd"]
     md = out.with_suffix(".md").read_text()
-    assert "| mixture K=3 | 0.5 | 1 |" in md and "| N(0, I) | 1 | 0 |" in md and "300 latents" in md
+    assert "| mixture K=3, 300 latents | 1 | 0.5 | 1 |" in md and "| N(0, I) | 1 | 1 | 0 |" in md
+    assert "bench prior --model test-prior-dcgan --components 3" in md
 
 
 def test_bench_refine_rows_and_table(load_bench, tmp_path):

@@ -16,7 +16,7 @@ ID = "models"
 CLASSIFIER = "classifier-mnist"
 COLUMNS = ["model", "family", "data", "parameters", "training time", "hardware", "key metrics"]
 KEY_METRICS = ("fd", "fd_ratio", "coverage", "confident_fraction", "precision", "recall", "label_accuracy",
-               "swd", "iwae_nll", "recon_mse", "test_accuracy")
+               "swd", "iwae_nll", "nll_nats", "recon_mse", "test_accuracy")
 
 
 def _count_params(path: str | Path) -> int:
