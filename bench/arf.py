@@ -141,7 +141,7 @@ def markdown(res: dict) -> str:
              "recall | fit |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in res["rows"]:
         lines.append(f"| {r['model']} | {r['leaves']:,} | {r['nll_nats']:.1f} | {r['bits_per_dim']:.4f} | "
-                     f"{r['fd']:.1f} ({r['fd_ratio']:.0f}×) | {r['coverage']}/10 | "
+                     f"{r['fd']:.{2 if r['fd'] < 10 else 1}f} ({r['fd_ratio']:.0f}×) | {r['coverage']}/10 | "
                      f"{100 * r['confident_fraction']:.1f} % | {r['precision']:.3f} | {r['recall']:.3f} | "
                      f"{r['fit_seconds']:.0f} s |")
     return "\n".join(lines) + "\n"

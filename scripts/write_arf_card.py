@@ -39,7 +39,7 @@ def completion_rows() -> list[str]:
            "Exact conditional sampling: each completion draws a leaf from its posterior given the known pixels, "
            "then the missing pixels from that leaf.", "",
            "| mask | accuracy | any-of-n | PSNR (dB) | SSIM | diversity | s/image |", "|---|---|---|---|---|---|---|"]
-    out += [f"| {r['mask']} | {r['accuracy']:.1%} | {r['any_of_n']:.1%} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
+    out += [f"| {r['mask']} | {r['accuracy']:.1%} | {r['any_of_n_accuracy']:.1%} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
             f"{r['diversity']:.3f} | {r['seconds_per_image']:.3f} |" for r in rows]
     return out
 
@@ -62,7 +62,9 @@ def main() -> None:
              "on the 10,000 test images, never trained on |",
              f"| training | {rec['steps']} adversarial rounds (one per epoch, all images at once) in "
              f"{card['train_seconds']:.0f} s on {card['hardware']} |",
-             f"| reproduce | see `scripts/write_arf_card.py` |", "",
+             f"| reproduce | `python -m imggen train arf --data mnist --epochs {rec['steps']} --config "
+             f"'{json.dumps({k: cfg[k] for k in ('trees', 'max_leaves', 'min_leaf')})}' --out "
+             f"checkpoints/{NAME}.safetensors`, then `python -m imggen eval {NAME} --write` |", "",
              "## Measured (`python -m imggen eval arf-mnist --write`: 5,000 samples vs 5,000 test digits; "
              "likelihood on all 10,000)", "",
              "| metric | value |", "|---|---|",
@@ -73,9 +75,19 @@ def main() -> None:
              f"| confident fraction | {100 * m['confident_fraction']:.1f} % (real test digits "
              f"{100 * m['real_confident_fraction']:.1f} %) |",
              f"| precision / recall | {m['precision']:.3f} / {m['recall']:.3f} |", "",
-             "Samples are binary and speckled: within a leaf the pixels are drawn independently, and a leaf holds "
-             "digits of similar but not identical shape. The model's strengths are elsewhere — it fits in about a "
-             "minute on one CPU thread, its likelihood is exact, and completion is exact conditional sampling."]
+             "Samples drawn exactly (truncation 1) are binary and speckled: within a leaf the pixels are independent, "
+             "and a leaf holds about a dozen digits of similar but not identical shape. Truncation sharpens each "
+             "pixel's probability (logit ÷ truncation) before it is drawn; the Sample tab starts at "
+             f"{card.get('sampling', {}).get('truncation', 1):g} (`card[\"sampling\"]`), the lowest FD before recall "
+             "falls (table below: 0.1 gains 10 % on FD and loses 13 % of recall).", "",
+             "What the benchmark says plainly: a mixture of 1,000 Bernoullis fitted by EM beats the forest on "
+             "likelihood (120.9 vs 128.1 nats) and, sharpened alike, on FD (1.15 vs 12.6 at truncation 0.2) — its "
+             "samples are near its 1,000 prototypes (recall 0.13 against the forest's 0.33). The forest fits in "
+             "about a minute where that EM took 5-7; rounds help it (round 1, a plain forest, 135.0 nats; round 5, "
+             "128.1), and completion is exact conditional sampling at a few milliseconds per digit.", "",
+             "Smoothing: a leaf's pixel probabilities are its digits' means with α = 1 pseudo-image of the data's "
+             "marginals; α was chosen on the last 5,000 training digits held out (same forest, validation NLL for "
+             "α = 0.1 / 0.3 / 1 / 3 / 10: 131.9 / 130.5 / 129.9 / 131.8 / 136.0 nats)."]
     lines += bench_rows() + completion_rows()
     out = ROOT / "checkpoints" / f"{NAME}.md"
     out.write_text("\n".join(lines) + "\n")
