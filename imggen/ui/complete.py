@@ -127,8 +127,8 @@ def complete(model_name, source, drawing, upload, sample_seed, editor, preset, p
 def render() -> None:
     gr.Markdown("Hide part of an image and let a model fill it in. ① Pick the input and press **Show input**; "
                 "② paint the missing region with the brush (or pick a preset); ③ **Complete**. Learned methods "
-                "(VAE, GAN inversion) give several different completions; Telea and biharmonic are classical "
-                "baselines.")
+                "(VAE, GAN inversion, the random forest's exact conditional sampling) give several different "
+                "completions; Telea and biharmonic are classical baselines.")
     with gr.Row():
         with gr.Column():
             model = common.model_dropdown("Model", capability="decode|complete", elem_id="cmp-model", prefer=("vae-mnist",))
