@@ -122,6 +122,9 @@ def test_tabs_list_and_use_it(fitted):
     assert "tiny-arf" in common.model_choices(capability="decode|complete")  # Complete lists it (no decoder)
     assert "tiny-arf" not in common.model_choices(capability="decode")
     masked, outs, md = ct.complete("tiny-arf", "Model sample", None, None, 3, None, "bottom", 0, "auto", 2, 0)
+    shipped = imggen.load("arf-mnist")  # a model sample as input is drawn with the card's settings (truncation 0.2)
+    assert torch.equal(ct.source_image(shipped, "Model sample", None, None, 5),
+                       shipped.sample(1, seed=5, **shipped.card["sampling"])[0])
     assert "**Method:** arf" in md and outs.size[0] > outs.size[1]  # two completions side by side
     grid, gallery, info, recipe = st.sample("tiny-arf", 4, 1, None, 0.5)
     assert len(gallery) == 4 and "tiny-arf" in info and recipe["truncation"] == 0.5

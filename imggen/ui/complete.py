@@ -30,8 +30,8 @@ def _model(name):
 def source_image(model, source: str, drawing, upload, sample_seed) -> torch.Tensor:
     """(C, H, W) in [0, 1] at the model's size: the digit pipeline for 1x28 models, a plain resize otherwise."""
     cfg = model.config
-    if source == "Model sample":
-        return model.sample(1, seed=common.to_seed(sample_seed))[0]
+    if source == "Model sample":  # drawn as the Sample tab starts it: with the card's recommended settings
+        return model.sample(1, seed=common.to_seed(sample_seed), **(model.card.get("sampling") or {}))[0]
     if source == "Upload":
         if not upload:
             raise ImageInputError("No file uploaded: choose an image file first (or switch the input to Drawing).")
