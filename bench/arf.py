@@ -35,7 +35,7 @@ from imggen.models.arf import ARF, ARFConfig, binarize  # noqa: E402
 from imggen.train import TrainConfig, TrainState, train  # noqa: E402
 from refine import quality, summary  # noqa: E402  (bench/refine.py)
 
-RECIPE = dict(trees=4, max_leaves=1500, min_leaf=3)  # arf-mnist's (scripts/train_arf.py)
+RECIPE = {k: getattr(ARFConfig(), k) for k in ("trees", "max_leaves", "min_leaf")}  # arf-mnist's (the defaults)
 
 
 def em_mixture(bits: torch.Tensor, k: int, iters: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
