@@ -50,7 +50,7 @@ _JOB_LOCK = threading.Lock()  # one training job per server, even while a cancel
 _STOPS: dict[str, threading.Event] = {}  # session -> stop flag of its queued/running job
 _RUNS: dict[str, "Run"] = {}  # session -> its last run (kept in memory for Resume)
 MAX_KEPT_RUNS = 4
-PRIOR_COMPONENTS, MAX_PRIOR_COMPONENTS = 30, 300  # latent mixture of a DCGAN run (bench/results/prior.md)
+PRIOR_COMPONENTS, MAX_PRIOR_COMPONENTS = 30, 300  # latent mixture of a DCGAN run (bench/results/prior-fits.md)
 PRIOR_SAMPLES = 20_000  # latents drawn per fit at least
 
 
@@ -421,8 +421,8 @@ def fit_run_prior(components, request: gr.Request = None, progress=gr.Progress()
     finally:
         _JOB_LOCK.release()
     status = (f"fitted a {info['components']}-component latent mixture to '{run.name}' ({samples:,} latents, "
-              f"{time.time() - t:.0f}s with the measurements); every tab now samples it from the mixture. Training again (Resume) "
-              "changes G, so the run returns to N(0, I) until you fit again.")
+              f"{time.time() - t:.0f}s with the measurements); every tab now samples it from the mixture. Training "
+              "again (Resume) changes G, so the run returns to N(0, I) until you fit again.")
     note = (f"**Latent mixture prior** ({info['components']} Gaussians fitted to G's own samples clustered by D's "
             f"features; {n} samples from each prior vs the training images, seed {seed}):\n\n"
             + _metric_rows(before, after))
@@ -517,8 +517,8 @@ def render() -> None:
                 with gr.Row():
                     prior_k = gr.Slider(2, MAX_PRIOR_COMPONENTS, value=PRIOR_COMPONENTS, step=1,
                                         label="Mixture components", elem_id="train-prior-k",
-                                        info="More components follow G more closely; fewer drop more in-between "
-                                             "latents (dcgan-mnist: see its card)")
+                                        info="30 did best in dcgan-mnist's quick fits (its card); more follow G "
+                                             "more closely and draw more latents (8 × latent size × components)")
                     prior_btn = gr.Button("Fit latent prior", elem_id="train-prior")
         with gr.Column(scale=3):
             grid_img = common.image_output("Samples from fixed seeds", elem_id="train-grid", height=420)
