@@ -81,7 +81,7 @@ def score(out: torch.Tensor, x: torch.Tensor, labels: torch.Tensor, m: torch.Ten
             "any_correct": (pred == labels[:, None]).any(1).float().sum().item()}
 
 
-def run(net, method: str, x, y, mask_name: str, n: int, batch: int, seed: int) -> dict:
+def run(net, method: str, x, y, mask_name: str, n: int, batch: int, seed: int, **kw) -> dict:
     tot: dict[str, float] = {}
     m1 = mask_preset(mask_name, x.shape[-1])
     t0 = time.perf_counter()
@@ -89,7 +89,7 @@ def run(net, method: str, x, y, mask_name: str, n: int, batch: int, seed: int) -
         xb, yb = x[i:i + batch], y[i:i + batch]
         mb = m1.expand(len(xb), -1, -1, -1)
         g = torch.Generator().manual_seed(seed + i)
-        out = complete_batch(net, xb, mb, method, n, generator=g)
+        out = complete_batch(net, xb, mb, method, n, generator=g, **kw)
         for k, v in score(out, xb, yb, mb).items():
             tot[k] = tot.get(k, 0.0) + v
     secs = time.perf_counter() - t0
@@ -250,8 +250,9 @@ def main(argv=None):
         for mk in a.masks:
             if (name, method, mk) in done:
                 continue
-            r = run(lm.net if lm else None, method, x, y, mk, a.samples, a.batch, a.seed)
-            r.update(model=name, family=lm.family if lm else "-", method=method, mask=mk,
+            kw = (lm.card.get("sampling") or {}) if method == "arf" else {}  # as the Complete tab runs it
+            r = run(lm.net if lm else None, method, x, y, mk, a.samples, a.batch, a.seed, **kw)
+            r.update(model=name, family=lm.family if lm else "-", method=method, mask=mk, settings=kw,
                      checkpoint=lm.checkpoint_hash if lm else None,
                      checkpoint_recipe=lm.meta["recipe"] if lm else None)
             res["rows"].append(r)

@@ -319,7 +319,7 @@ def complete_batch(net, x: torch.Tensor, m: torch.Tensor, method: str, n: int = 
     if method == "gan":
         return complete_gan(net, x, m, n, generator=generator, **kw).cpu()
     if method == "arf":
-        return net.complete(x, m, n, generator=generator).cpu()
+        return net.complete(x, m, n, generator=generator, **kw).cpu()
     if method == "telea":
         return complete_telea(x, m)[:, None].expand(-1, n, -1, -1, -1)
     if method == "biharmonic":

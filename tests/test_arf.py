@@ -88,6 +88,10 @@ def test_completion_keeps_known_pixels_and_follows_the_leaf_posterior():
     assert out.shape == (1, 8, 1, 2, 2)
     assert (out[0, :, :, 0] == 1).all() and (out[0, :, :, 1] == 1).all()  # known kept, missing drawn from "on"
     assert torch.equal(out, m.complete(x, mask, n=8, generator=gen(1)))
+    m.set_leaves(torch.tensor([0.5, 0.5]), torch.tensor([[0.7] * 4, [0.001] * 4]))  # "mostly on" explains the row
+    sharp = m.complete(x, mask, n=8, generator=gen(1), truncation=0.01)
+    assert (sharp[0, :, :, 1] == 1).all()  # sharpened, the missing pixels take the leaf's likelier value
+    assert not (m.complete(x, mask, n=8, generator=gen(1))[0, :, :, 1] == 1).all()
 
 
 def test_complete_api_and_method_errors(fitted):
@@ -114,7 +118,7 @@ def test_held_out_metrics_and_public_api(fitted):
     assert "tiny-arf" in imggen.list_models("arf") and build("arf").config.num_leaves == 0
 
 
-def test_tabs_list_and_use_it(fitted):
+def test_tabs_list_and_use_it(fitted, monkeypatch):
     from imggen.ui import common
     from imggen.ui import complete as ct
     from imggen.ui import sample as st
@@ -122,6 +126,10 @@ def test_tabs_list_and_use_it(fitted):
     assert "tiny-arf" in common.model_choices(capability="decode|complete")  # Complete lists it (no decoder)
     assert "tiny-arf" not in common.model_choices(capability="decode")
     masked, outs, md = ct.complete("tiny-arf", "Model sample", None, None, 3, None, "bottom", 0, "auto", 2, 0)
+    calls = []
+    monkeypatch.setattr(ct, "run_completion", lambda *a, **kw: calls.append(kw) or run_completion(*a, **kw))
+    ct.complete("arf-mnist", "Model sample", None, None, 3, None, "bottom", 0, "auto", 2, 0)
+    assert calls[-1]["truncation"] == 0.2  # the shipped forest completes at its card's truncation
     shipped = imggen.load("arf-mnist")  # a model sample as input is drawn with the card's settings (truncation 0.2)
     assert torch.equal(ct.source_image(shipped, "Model sample", None, None, 5),
                        shipped.sample(1, seed=5, **shipped.card["sampling"])[0])

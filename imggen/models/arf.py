@@ -83,13 +83,14 @@ class ARF(nn.Module):
         """(n, C, H, W) binary images in {-1, 1}: a leaf by weight, then each pixel from its Bernoulli.
         ``truncation`` < 1 sharpens every pixel's probability (logit / truncation) before drawing: less speckle,
         less variety, the way truncation trades for a GAN; 1 samples the model exactly."""
+        leaf = multinomial(self.leaf_weights, n, generator, self.device)
+        return self._images(self._draw(self._sharpen(self.leaf_probs[leaf].float(), truncation), generator))
+
+    @staticmethod
+    def _sharpen(p: torch.Tensor, truncation: float) -> torch.Tensor:
         if not truncation > 0:
             raise ValueError(f"truncation must be > 0, not {truncation}")
-        leaf = multinomial(self.leaf_weights, n, generator, self.device)
-        p = self.leaf_probs[leaf].float()
-        if truncation != 1:
-            p = torch.sigmoid(torch.logit(p, eps=1e-6) / truncation)
-        return self._images(self._draw(p, generator))
+        return p if truncation == 1 else torch.sigmoid(torch.logit(p, eps=1e-6) / truncation)
 
     def _draw(self, p: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         src = generator.device if generator is not None else p.device  # same seed, same image on every device
@@ -116,17 +117,19 @@ class ARF(nn.Module):
             else bits.new_zeros(0)
 
     @torch.no_grad()
-    def complete(self, x: torch.Tensor, mask: torch.Tensor, n: int = 4, *,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+    def complete(self, x: torch.Tensor, mask: torch.Tensor, n: int = 4, *, generator: torch.Generator | None = None,
+                 truncation: float = 1.0) -> torch.Tensor:
         """Inpainting by exact conditional sampling: x (B, C, H, W) in [-1, 1], mask (B, 1|C, H, W) with 1 = missing.
         For each image a leaf is drawn from its posterior given the known pixels, then the missing pixels from
-        that leaf; known pixels are kept as given. Returns (B, n, C, H, W)."""
+        that leaf (sharpened by ``truncation`` as in :meth:`sample`); known pixels are kept as given.
+        Returns (B, n, C, H, W)."""
         B = len(x)
         bits = binarize(x.to(self.device))
         known = 1 - mask.to(self.device).expand_as(x).flatten(1).float()
         post = self._log_terms(bits, known).softmax(1)  # (B, L)
         leaf = torch.stack([multinomial(post[i], n, generator, self.device) for i in range(B)])  # (B, n)
-        drawn = self._images(self._draw(self.leaf_probs[leaf.flatten()].float(), generator)).view(B, n, *x.shape[1:])
+        p = self._sharpen(self.leaf_probs[leaf.flatten()].float(), truncation)
+        drawn = self._images(self._draw(p, generator)).view(B, n, *x.shape[1:])
         m = mask.to(self.device).expand_as(x).unsqueeze(1)
         return x.to(self.device).unsqueeze(1) * (1 - m) + drawn * m
 

@@ -111,7 +111,10 @@ def complete(model_name, source, drawing, upload, sample_seed, editor, preset, p
         x = source_image(model, source, drawing, upload, sample_seed)
         mask = combined_mask(editor, preset, preset_seed, x.shape[-1])
         method = auto_method(model.net, model.family) if method == "auto" else method
-        res = run_completion(model, x, mask, method, n=n, seed=seed, **METHOD_KW.get(method, {}))
+        kw = METHOD_KW.get(method, {})
+        if method == "arf":  # the forest completes as it samples: at its card's truncation
+            kw = {"truncation": (model.card.get("sampling") or {}).get("truncation", 1.0), **kw}
+        res = run_completion(model, x, mask, method, n=n, seed=seed, **kw)
     recipe = {"tab": "complete", "model": model_name, "source": source, "preset": preset, "method": res.method,
               "n": n, "seed": seed, "sample_seed": sample_seed if source == "Model sample" else None}
     masked = common.png_output(res.masked[0], {**recipe, "image": "masked input"}, scale=8)
