@@ -46,6 +46,8 @@ def randint(high: int, shape: tuple, generator: torch.Generator | None = None, d
 def multinomial(weights: torch.Tensor, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
     """Like ``randn``: n indices drawn by ``weights`` (with replacement) on the generator's device, then moved."""
     src = generator.device if generator is not None else device
+    if n == 0:  # torch.multinomial refuses to draw nothing
+        return torch.zeros(0, dtype=torch.long, device=device)
     return torch.multinomial(weights.to(src), n, replacement=True, generator=generator).to(device)
 
 

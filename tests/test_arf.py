@@ -49,6 +49,7 @@ def test_samples_are_binary_seeded_and_survive_a_checkpoint(fitted, tmp_path):
     x = m.sample(6, seed=3)
     assert x.shape == (6, 1, 28, 28) and set(x.unique().tolist()) <= {0.0, 1.0}
     assert torch.equal(x, m.sample(6, seed=3)) and not torch.equal(x, m.sample(6, seed=4))
+    assert m.sample(0).shape == (0, 1, 28, 28) and m.net.log_likelihood(torch.zeros(0, 1, 28, 28)).shape == (0,)
     path = checkpoint.save(m.net, tmp_path / "again.safetensors", family="arf", config=asdict(m.net.config))
     assert torch.equal(load(str(path)).sample(6, seed=3), x)
 
