@@ -49,7 +49,10 @@ def test_presets_fill_every_setting():
             assert set(tt._PRESET_KEYS) <= set(v)
             over = tt.model_overrides(tt.FAMILIES[fam], v["latent_dim"], v["width"], v["spectral_norm"])
             imggen.build(tt.FAMILIES[fam], **over)  # every override is a real config field
-    assert tt._apply_preset("VAE", tt.CUSTOM)[0] is not None  # custom leaves the fields (gr.skip)
+    custom = tt._apply_preset("VAE", tt.CUSTOM)  # custom leaves the fields (gr.skip), the epochs note follows
+    assert custom[0].info == "passes over the training images" and custom[1] is not None
+    forest = tt._apply_preset("Adversarial random forest", tt.QUICK)
+    assert forest[0].value == 3 and "adversarial round" in forest[0].info
 
 
 def test_depth_reaches_gan_configs_only():

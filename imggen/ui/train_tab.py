@@ -446,11 +446,16 @@ def stop_training(request: gr.Request = None) -> str:
 
 
 # ---- layout -------------------------------------------------------------------------------------------------
+def _epochs_info(family_label: str) -> str:
+    return ("one adversarial round over all the images each" if FAMILIES.get(family_label) == "arf"
+            else "passes over the training images")
+
+
 def _apply_preset(family, preset):
-    if preset == CUSTOM:
-        return (gr.skip(),) * len(_PRESET_KEYS)
+    if preset == CUSTOM:  # the fields stay; only the epochs note follows the family
+        return (gr.Slider(info=_epochs_info(family)),) + (gr.skip(),) * (len(_PRESET_KEYS) - 1)
     v = preset_values(family, preset)
-    return tuple(v[k] for k in _PRESET_KEYS)
+    return (gr.Slider(value=v["epochs"], info=_epochs_info(family)),) + tuple(v[k] for k in _PRESET_KEYS[1:])
 
 
 _PRESET_KEYS = ("epochs", "batch_size", "lr", "lr_d", "latent_dim", "width", "loss", "spectral_norm", "ema",
@@ -476,7 +481,7 @@ def render() -> None:
             with gr.Accordion("Settings (filled by the preset; edit for a custom run)", open=False):
                 with gr.Row():
                     epochs = gr.Slider(1, MAX_EPOCHS, value=v["epochs"], step=1, label="Epochs", elem_id="train-epochs",
-                                       info="random forest: one adversarial round each")
+                                       info=_epochs_info("DCGAN"))
                     max_images = gr.Number(value=v["max_images"], precision=0, label="Max images",
                                            elem_id="train-max-images")
                     batch_size = gr.Dropdown([8, 16, 32, 64, 128, 256], value=v["batch_size"], label="Batch",
