@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from imggen import registry  # noqa: E402
-from imggen.complete import LEARNED, auto_method, complete_batch, mask_preset  # noqa: E402
+from imggen.complete import LEARNED, auto_method, card_settings, complete_batch, mask_preset  # noqa: E402
 from imggen.data import load_data  # noqa: E402
 from imggen.latent import weights_hash  # noqa: E402
 from imggen.metrics import classify  # noqa: E402
@@ -250,7 +250,7 @@ def main(argv=None):
         for mk in a.masks:
             if (name, method, mk) in done:
                 continue
-            kw = (lm.card.get("sampling") or {}) if method == "arf" else {}  # as the Complete tab runs it
+            kw = card_settings(lm.card, method) if lm else {}  # as the Complete tab runs it
             r = run(lm.net if lm else None, method, x, y, mk, a.samples, a.batch, a.seed, **kw)
             r.update(model=name, family=lm.family if lm else "-", method=method, mask=mk, settings=kw,
                      checkpoint=lm.checkpoint_hash if lm else None,

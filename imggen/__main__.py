@@ -43,7 +43,7 @@ def _cmd_train(a):
 
     from . import distributed
     from .data import load_data
-    from .train import TrainConfig, batch_for, train
+    from .train import TrainConfig, steps_per_epoch, train
 
     distributed.init()
     data = load_data(a.data, split="train", image_size=a.image_size, channels=a.channels, limit=a.limit)
@@ -53,7 +53,7 @@ def _cmd_train(a):
     if a.lr is not None:
         cfg.lr = a.lr
     out = a.out or f"runs/{a.family}-{data.name}.safetensors"
-    total = cfg.max_steps or cfg.epochs * max(1, len(data) // batch_for(a.family, cfg.batch_size, len(data)))
+    total = cfg.max_steps or cfg.epochs * steps_per_epoch(a.family, cfg.batch_size, len(data))
     bar = tqdm(total=total, desc=f"train {a.family}", disable=distributed.rank() != 0)
     if data.skipped:
         bar.write(f"skipped {data.skipped} unreadable files in {a.data}")
@@ -84,9 +84,9 @@ def _cmd_fit_prior(a):
 
 def _cmd_eval(a):
     from .evaluate import evaluate_model
+    from .registry import SAMPLER_DEFAULTS
 
-    defaults = {"truncation": 1.0, "keep": 1.0, "refine_steps": 0}  # the samplers' own: plain sampling
-    kw = {k: getattr(a, k) for k, v in defaults.items() if getattr(a, k) not in (None, v)}
+    kw = {k: getattr(a, k) for k, v in SAMPLER_DEFAULTS.items() if getattr(a, k) not in (None, v)}  # not plain
     res = evaluate_model(a.model, n=a.n, data=a.data, seed=a.seed, write=a.write, iwae_images=a.iwae_images,
                          sample_kw=kw)
     print(json.dumps(res, indent=2))

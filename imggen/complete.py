@@ -352,6 +352,13 @@ def _resolve(model):
     return model, fam
 
 
+def card_settings(card: dict, method: str) -> dict:
+    """Settings a completion method takes from the model's card: the random forest completes at the truncation it
+    samples with (``card["sampling"]``); other methods take none."""
+    t = (card.get("sampling") or {}).get("truncation")
+    return {"truncation": t} if method == "arf" and t is not None else {}
+
+
 def auto_method(net, family: str | None) -> str:
     """The benchmark's best method for the family; otherwise by capability."""
     if net is None:

@@ -37,6 +37,12 @@ def randn(*shape: int, generator: torch.Generator | None = None, device: torch.d
     return torch.randn(*shape, generator=generator, device=src).to(device)
 
 
+def rand(*shape: int, generator: torch.Generator | None = None, device: torch.device | str | None = None):
+    """Like ``randn``: U[0, 1) drawn on the generator's device, then moved to ``device``."""
+    src = generator.device if generator is not None else device
+    return torch.rand(*shape, generator=generator, device=src).to(device)
+
+
 def randint(high: int, shape: tuple, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
     """Like ``randn``: integers in [0, high) drawn on the generator's device, then moved to ``device``."""
     src = generator.device if generator is not None else device

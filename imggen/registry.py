@@ -86,6 +86,9 @@ def list_models(family: str | None = None) -> dict[str, dict]:
     return out
 
 
+SAMPLER_DEFAULTS = {"truncation": 1.0, "keep": 1.0, "refine_steps": 0}  # optional sampler settings: plain values
+
+
 class LoadedModel:
     """A model ready for inference; the public API speaks images in [0, 1] and seeds."""
 

@@ -215,6 +215,11 @@ def batch_for(model, batch_size: int, num_images: int) -> int:
     return num_images if getattr(model, "full_batch", False) else min(batch_size, num_images)
 
 
+def steps_per_epoch(model, batch_size: int, num_images: int) -> int:
+    """Optimisation steps in one epoch (at least one; the loader drops a last partial batch)."""
+    return max(1, num_images // batch_for(model, batch_size, num_images))
+
+
 def _config_fields(family: str) -> set:
     from dataclasses import fields
 

@@ -20,20 +20,19 @@ NAME = "arf-mnist"
 
 
 def bench_rows() -> list[str]:
-    path = ROOT / "bench" / "results" / "arf.json"
+    path = ROOT / "bench" / "results" / "arf.md"
     if not path.exists():
         return []
-    res = json.loads(path.read_text())
-    md = (ROOT / "bench" / "results" / "arf.md").read_text().split("\n\n", 2)
+    md = path.read_text().split("\n\n", 2)  # title, the run's description, the table
     return ["", "## Against classic pixel mixtures (`bench/results/arf.md`)", "", md[1], "", md[2].strip()]
 
 
 def completion_rows() -> list[str]:
     path = ROOT / "bench" / "results" / "complete.json"
-    rows = [r for r in json.loads(path.read_text())["rows"] if r["model"] == NAME] if path.exists() else []
+    res = json.loads(path.read_text()) if path.exists() else {"rows": []}
+    rows = [r for r in res["rows"] if r["model"] == NAME]
     if not rows:
         return []
-    res = json.loads(path.read_text())
     out = ["", f"## Completion (`bench/results/complete.md`, {res['images']} held-out test digits, {res['samples']} "
                "completions each)", "",
            "Each completion draws a leaf from its exact posterior given the known pixels, then the missing pixels "

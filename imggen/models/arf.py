@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..device import multinomial
+from ..device import multinomial, rand
 
 THRESHOLD = 0.5  # pixels in [0, 1] at or above this are "on"
 
@@ -93,9 +93,7 @@ class ARF(nn.Module):
         return p if truncation == 1 else torch.sigmoid(torch.logit(p, eps=1e-6) / truncation)
 
     def _draw(self, p: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        src = generator.device if generator is not None else p.device  # same seed, same image on every device
-        u = torch.rand(p.shape, generator=generator, device=src).to(p.device)
-        return (u < p).float()
+        return (rand(*p.shape, generator=generator, device=p.device) < p).float()  # same seed, same image anywhere
 
     def _log_terms(self, bits: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
         """(B, L): log w_l + log p(x_known | leaf l) for binarized rows ``bits`` (every pixel known by default)."""

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from .. import registry
-from ..complete import MASK_PRESETS, METHODS, auto_method, mask_preset, run_completion
+from ..complete import MASK_PRESETS, METHODS, auto_method, card_settings, mask_preset, run_completion
 from ..convert import to01, to_uint8
 from ..preprocess import ImageInputError, image_to_tensor, prepare_digit
 from . import common
@@ -111,9 +111,7 @@ def complete(model_name, source, drawing, upload, sample_seed, editor, preset, p
         x = source_image(model, source, drawing, upload, sample_seed)
         mask = combined_mask(editor, preset, preset_seed, x.shape[-1])
         method = auto_method(model.net, model.family) if method == "auto" else method
-        kw = METHOD_KW.get(method, {})
-        if method == "arf":  # the forest completes as it samples: at its card's truncation
-            kw = {"truncation": (model.card.get("sampling") or {}).get("truncation", 1.0), **kw}
+        kw = {**card_settings(model.card, method), **METHOD_KW.get(method, {})}
         res = run_completion(model, x, mask, method, n=n, seed=seed, **kw)
     recipe = {"tab": "complete", "model": model_name, "source": source, "preset": preset, "method": res.method,
               "n": n, "seed": seed, "sample_seed": sample_seed if source == "Model sample" else None}
@@ -134,7 +132,8 @@ def render() -> None:
                 "completions; Telea and biharmonic are classical baselines.")
     with gr.Row():
         with gr.Column():
-            model = common.model_dropdown("Model", capability="decode|complete", elem_id="cmp-model", prefer=("vae-mnist",))
+            model = common.model_dropdown("Model", capability="decode|complete", elem_id="cmp-model",
+                                          prefer=("vae-mnist",))
             source = gr.Radio(list(SOURCES), value="Model sample", label="Input", elem_id="cmp-source")
             sample_seed = gr.Number(value=0, precision=0, minimum=0, label="Sample seed (Model sample)",
                                     elem_id="cmp-sample-seed")

@@ -69,7 +69,8 @@ def reconstruct(source: str, drawing, upload, models: list[str] | None, anomaly_
         if anomaly_model:
             am = registry.load(common.require_model(anomaly_model))
             if not hasattr(am.net, "log_likelihood"):
-                raise ValueError(f"{anomaly_model} has no likelihood; pick a VAE or the random forest for the typicality score.")
+                raise ValueError(f"{anomaly_model} has no likelihood; pick a VAE or the random forest for the "
+                                 "typicality score.")
             xa = x if tuple(x.shape[1:]) == _shape(am.config) else model_input(src, am.config)
             ll, p = anomaly.typicality(am, xa)
             pct = round(p.item(), 1)

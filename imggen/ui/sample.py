@@ -39,7 +39,7 @@ def _sampler_args(card: dict) -> set[str]:
     return set(inspect.signature(cls.sample).parameters)
 
 
-SAMPLER_DEFAULTS = {"truncation": 1.0, "keep": 1.0, "refine_steps": 0}  # optional sampler settings and their start
+SAMPLER_DEFAULTS = registry.SAMPLER_DEFAULTS  # optional sampler settings and their start
 SAMPLER_ARGS = tuple(SAMPLER_DEFAULTS)  # each shown when the model's sampler takes it
 TRUNCATION_INFO = "latent entries beyond ±2×truncation are redrawn: lower = cleaner, less varied"
 TRUNCATION_INFO_BY_FAMILY = {"arf": "each pixel's probability is sharpened (logit ÷ truncation) before it is drawn: "

@@ -21,7 +21,7 @@ import torch
 
 from .. import registry
 from ..data import IMAGE_EXTS, MAX_FOLDER_IMAGES, ImageData, default_mnist_root, load_data
-from ..train import TrainConfig, TrainEvent, TrainState, batch_for, evaluate, train
+from ..train import TrainConfig, TrainEvent, TrainState, evaluate, steps_per_epoch, train
 from . import common
 
 TITLE = "Train"
@@ -165,8 +165,8 @@ def check_settings(epochs, batch_size, lr, lr_d, latent_dim, width, d_steps, dep
 
 def make_config(epochs, batch_size, lr, lr_d, loss, ema, augment, d_steps, beta, seed, grid_every, family,
                 num_images) -> TrainConfig:
-    steps_per_epoch = max(1, num_images // batch_for(family, int(batch_size), num_images))
-    auto_grid = steps_per_epoch // 4 if steps_per_epoch > 60 else 0  # long epochs: 4 grids per epoch
+    spe = steps_per_epoch(family, int(batch_size), num_images)
+    auto_grid = spe // 4 if spe > 60 else 0  # long epochs: 4 grids per epoch
     return TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), lr_d=float(lr_d),
                        betas=(0.5, 0.999) if family in GANS else (0.9, 0.999), loss=loss, d_steps=int(d_steps),
                        use_ema=bool(ema), use_augment=bool(augment), beta=float(beta), seed=common.to_seed(seed),
@@ -191,7 +191,7 @@ def _session(request: gr.Request | None) -> str:
 
 
 def _steps_per_epoch(run: Run) -> int:
-    return max(1, len(run.data) // batch_for(run.family, run.cfg.batch_size, len(run.data)))
+    return steps_per_epoch(run.family, run.cfg.batch_size, len(run.data))
 
 
 def _total_steps(run: Run, step0: int) -> int:
