@@ -17,15 +17,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-METHODS = ("auto", "vae", "gan", "arf", "telea", "biharmonic")
+METHODS = ("auto", "vae", "gan", "arf", "gpt", "telea", "biharmonic")
 LEARNED = {  # learned method -> (what the model needs for it, in words)
     "vae": ("encode", "an encoder (AE/VAE/CVAE/VAE-GAN)"), "gan": ("decode", "a generator or decoder"),
-    "arf": ("complete", "exact conditional sampling (the random forest)")}
+    "arf": ("complete", "exact conditional sampling (the random forest)"),
+    "gpt": ("complete", "conditional sampling token by token (the pixel GPT)")}
 # Best method per family, from bench/complete.py (classifier accuracy of completions on half masks, see
 # bench/results/complete.md): on vae-mnist, encode/decode + latent optimisation 89.2 % vs GAN-style inversion
 # 88.2 % (bottom half, 200 test digits), so encoder families use "vae"; GANs have only "gan".
-# The random forest (arf) samples the missing pixels exactly from its leaves' posterior given the known ones.
-AUTO_METHOD = {"ae": "vae", "vae": "vae", "cvae": "vae", "vaegan": "vae", "dcgan": "gan", "cgan": "gan", "arf": "arf"}
+# The random forest (arf) samples the missing pixels exactly from its leaves' posterior given the known ones; the
+# pixel GPT samples them token by token with the known ones forced, re-weighted by how well it predicts them.
+AUTO_METHOD = {"ae": "vae", "vae": "vae", "cvae": "vae", "vaegan": "vae", "dcgan": "gan", "cgan": "gan", "arf": "arf",
+               "pixelgpt": "gpt"}
+SAMPLING_METHODS = {"arf": "arf", "gpt": "pixelgpt"}  # methods that are the family's own conditional sampler
 MASK_PRESETS = ("left", "right", "top", "bottom", "centre", "strokes")
 
 
@@ -318,7 +322,7 @@ def complete_batch(net, x: torch.Tensor, m: torch.Tensor, method: str, n: int = 
         return complete_vae(net, x, m, n, generator=generator, **kw).cpu()
     if method == "gan":
         return complete_gan(net, x, m, n, generator=generator, **kw).cpu()
-    if method == "arf":
+    if method in SAMPLING_METHODS:
         return net.complete(x, m, n, generator=generator, **kw).cpu()
     if method == "telea":
         return complete_telea(x, m)[:, None].expand(-1, n, -1, -1, -1)
@@ -353,10 +357,10 @@ def _resolve(model):
 
 
 def card_settings(card: dict, method: str) -> dict:
-    """Settings a completion method takes from the model's card: the random forest completes at the truncation it
-    samples with (``card["sampling"]``); other methods take none."""
+    """Settings a completion method takes from the model's card: the random forest and the pixel GPT complete at
+    the truncation they sample with (``card["sampling"]``); other methods take none."""
     t = (card.get("sampling") or {}).get("truncation")
-    return {"truncation": t} if method == "arf" and t is not None else {}
+    return {"truncation": t} if method in SAMPLING_METHODS and t is not None else {}
 
 
 def auto_method(net, family: str | None) -> str:
@@ -381,7 +385,8 @@ def run_completion(model, image, mask, method: str = "auto", n: int = 4, seed: i
     cfg = getattr(net, "config", None)
     x, m = prepare(image, mask, cfg.image_size if cfg else None, cfg.channels if cfg else None)
     method = auto_method(net, family) if method == "auto" else method
-    if method in LEARNED and not hasattr(net, LEARNED[method][0]):
+    if method in LEARNED and not hasattr(net, LEARNED[method][0]) or \
+            method in SAMPLING_METHODS and family and family != SAMPLING_METHODS[method]:
         raise ValueError(f"the {method!r} method needs a model with {LEARNED[method][1]}; a {family or 'this'} "
                          f"model completes with {auto_method(net, family)!r} (or auto)")
     g = torch.Generator().manual_seed(int(seed))

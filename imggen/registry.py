@@ -27,6 +27,7 @@ FAMILIES = {  # family -> (module under imggen.models, config class, model class
     "cvae": ("vae", "CVAEConfig", "CVAE"),
     "vaegan": ("vae", "VAEGANConfig", "VAEGAN"),
     "arf": ("arf", "ARFConfig", "ARF"),
+    "pixelgpt": ("gpt", "PixelGPTConfig", "PixelGPT"),
 }
 
 

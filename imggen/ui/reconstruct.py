@@ -69,8 +69,8 @@ def reconstruct(source: str, drawing, upload, models: list[str] | None, anomaly_
         if anomaly_model:
             am = registry.load(common.require_model(anomaly_model))
             if not hasattr(am.net, "log_likelihood"):
-                raise ValueError(f"{anomaly_model} has no likelihood; pick a VAE or the random forest for the "
-                                 "typicality score.")
+                raise ValueError(f"{anomaly_model} has no likelihood; pick a VAE, the random forest or the "
+                                 "pixel GPT for the typicality score.")
             xa = x if tuple(x.shape[1:]) == _shape(am.config) else model_input(src, am.config)
             ll, p = anomaly.typicality(am, xa)
             pct = round(p.item(), 1)
@@ -104,7 +104,7 @@ def render() -> None:
                              type="filepath", elem_id="rec-upload")
             models = gr.Dropdown(choices=recon_choices(), value=default_models(), multiselect=True,
                                  allow_custom_value=True, label="Autoencoders", elem_id="rec-models")
-            am = common.model_dropdown("Typicality model (VAE / random forest)", capability="log_likelihood",
+            am = common.model_dropdown("Typicality model (VAE / random forest / pixel GPT)", capability="log_likelihood",
                                        elem_id="rec-anomaly-model", prefer=("vae-mnist",))
             btn = gr.Button("Reconstruct", variant="primary", elem_id="rec-btn")
         with gr.Column():

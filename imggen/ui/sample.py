@@ -43,7 +43,9 @@ SAMPLER_DEFAULTS = registry.SAMPLER_DEFAULTS  # optional sampler settings and th
 SAMPLER_ARGS = tuple(SAMPLER_DEFAULTS)  # each shown when the model's sampler takes it
 TRUNCATION_INFO = "latent entries beyond ±2×truncation are redrawn: lower = cleaner, less varied"
 TRUNCATION_INFO_BY_FAMILY = {"arf": "each pixel's probability is sharpened (logit ÷ truncation) before it is drawn: "
-                                    "lower = less speckle, less varied; 1 = the exact model"}
+                                    "lower = less speckle, less varied; 1 = the exact model",
+                            "pixelgpt": "the logits are divided by truncation (a temperature) before each token is "
+                                        "drawn: lower = cleaner, less varied; 1 = the exact model"}
 
 
 def _options(name: str | None) -> tuple[list[str], str, bool, dict[str, bool], dict[str, float], str]:

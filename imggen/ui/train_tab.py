@@ -28,7 +28,8 @@ TITLE = "Train"
 ID = "train"
 
 FAMILIES = {"DCGAN": "dcgan", "Conditional GAN": "cgan", "Autoencoder": "ae", "VAE": "vae",
-            "Conditional VAE": "cvae", "VAE-GAN": "vaegan", "Adversarial random forest": "arf"}
+            "Conditional VAE": "cvae", "VAE-GAN": "vaegan", "Adversarial random forest": "arf",
+            "Pixel GPT (autoregressive)": "pixelgpt"}
 GANS = {"dcgan", "cgan"}
 DATA_5K, DATA_FULL, DATA_ZIP = "MNIST 5k (built in)", "MNIST 60k", "my images (.zip)"
 QUICK = "quick look (a few hundred steps, 1-5 min on CPU)"  # measured on 2 shared, saturated cores
@@ -87,6 +88,8 @@ def preset_values(family_label: str, preset: str) -> dict:
         v.update(epochs=20 if gan else 20, batch_size=64, width=64)
     if fam == "arf":  # an epoch is one adversarial round over all the images (batch, rates, sizes do not apply)
         v["epochs"] = 3 if preset == QUICK else 6
+    if fam == "pixelgpt":  # width = the transformer's embedding size (4 heads)
+        v.update(width=64 if preset == QUICK else 128, lr=1e-3)
     return v
 
 
@@ -94,7 +97,10 @@ def model_overrides(family: str, latent_dim: int, width: int, spectral_norm: boo
     """UI settings -> the family config's fields (only those the family has)."""
     known = {f.name for f in fields(registry.family_classes(family)[0])}
     want = {"latent_dim": latent_dim, "g_width": width, "d_width": width, "hidden": width, "d_hidden": width,
-            "use_spectral_norm": spectral_norm, "blocks": depth}
+            "use_spectral_norm": spectral_norm, "blocks": depth, "n_embd": width}
+    if family == "pixelgpt" and width % 4:
+        raise gr.Error(f"Width {width}: the pixel GPT's embedding is split over 4 attention heads; use a multiple "
+                       "of 4 (e.g. 64 or 128).")
     return {k: v for k, v in want.items() if k in known}
 
 
@@ -183,6 +189,7 @@ PLOTS = {  # family -> (series in the loss plot, series in the second plot, seco
     "cvae": (["loss/recon"], ["loss/kl"], "KL to the prior (nats per image)"),
     "vaegan": (["loss/recon", "loss/kl"], ["loss/D", "loss/G", "D(x)", "D(G(z))"], "adversarial terms"),
     "arf": (["forest accuracy"], ["leaves"], "leaves in the mixture"),
+    "pixelgpt": (["loss/nll"], ["bits_per_dim"], "bits per pixel (training batches)"),
 }
 
 
