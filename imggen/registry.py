@@ -28,6 +28,7 @@ FAMILIES = {  # family -> (module under imggen.models, config class, model class
     "vaegan": ("vae", "VAEGANConfig", "VAEGAN"),
     "arf": ("arf", "ARFConfig", "ARF"),
     "pixelgpt": ("gpt", "PixelGPTConfig", "PixelGPT"),
+    "stylegan": ("stylegan", "StyleGANConfig", "StyleGAN"),
 }
 
 

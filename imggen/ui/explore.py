@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import torch
 
-from .. import latent
+from .. import latent, registry
 from . import common
 
 TITLE = "Explore"
@@ -116,6 +116,57 @@ def apply_recipe(text):
     return (r["model"], r["seed"], label or 0, *vals, png, recipe)
 
 
+# ---- style mixing (style-based GANs) -------------------------------------------------------------------------
+MAX_MIX_SEEDS = 8
+
+
+def _seeds(text, what: str) -> list[int]:
+    parts = [p for p in str(text or "").replace(",", " ").split() if p]
+    if not 1 <= len(parts) <= MAX_MIX_SEEDS:
+        raise gr.Error(f"{what}: 1 to {MAX_MIX_SEEDS} seeds separated by commas, e.g. 1, 2, 3.")
+    return [common.to_seed(p) if p.isdigit() else _bad_seed(what, p) for p in parts]
+
+
+def _bad_seed(what: str, p: str):
+    raise gr.Error(f"{what}: {p!r} is not a seed (a whole number from 0).")
+
+
+def _layer_choices(name) -> list[tuple[str, int]]:
+    net = registry.load(common.require_model(name)).net
+    kinds = ("coarse", "middle", "fine")
+    res = sorted(set(net.layer_resolutions))
+    return [(f"{r}×{r} ({kinds[min(2, i * 3 // len(res))]})", r) for i, r in enumerate(res)]
+
+
+def mixing_layers(name):
+    """Model picked: its layer resolutions as choices, the coarsest one ticked (the classic 'coarse styles')."""
+    if not name:
+        return gr.CheckboxGroup(choices=[], value=[])
+    with common.user_errors():
+        choices = _layer_choices(name)
+    return gr.CheckboxGroup(choices=choices, value=[choices[0][1]])
+
+
+def style_mix(name, row_seeds, col_seeds, layers, truncation):
+    """(R + 1) x (C + 1) grid PNG: column seeds on top, row seeds on the left, mixes inside; and a caption."""
+    name = common.require_model(name)
+    rows, cols = _seeds(row_seeds, "Row seeds"), _seeds(col_seeds, "Column seeds")
+    if not layers:
+        raise gr.Error("Tick at least one layer resolution to take from the column seeds.")
+    psi = common.number(truncation, "Truncation", 0.1, 2.0)
+    net = registry.load(name).net
+    with common.user_errors():
+        z_rows, z_cols = (torch.cat([latent.seed_latent(net, s) for s in seeds]) for seeds in (rows, cols))
+        grid = net.mixing_grid(z_rows, z_cols, layers, psi)
+    recipe = {"tab": "explore", "style_mixing": True, "model": name, "row_seeds": rows, "column_seeds": cols,
+              "layers_from_columns": sorted(int(r) for r in layers), "truncation": psi}
+    png = common.png_output((grid + 1) / 2, recipe, scale=3, nrow=len(cols) + 1)
+    res = ", ".join(f"{int(r)}×{int(r)}" for r in sorted(layers))
+    return png, (f"Rows: seeds {', '.join(map(str, rows))} · columns: seeds {', '.join(map(str, cols))} · each inner "
+                 f"image takes its {res} styles from its column's seed and the rest from its row's · truncation "
+                 f"{psi:g}")
+
+
 def render() -> None:
     gr.Markdown("Move through a generator's latent space along directions found automatically and labelled by "
                 "what they change (stroke thickness, slant, width, height, ink, digit class). The image updates "
@@ -142,6 +193,26 @@ def render() -> None:
                 sweep_btn = gr.Button("Sweep", elem_id="exp-sweep-btn", scale=1)
             grid = common.image_output("Sweep (-3 … +3)", elem_id="exp-grid")
             info = gr.Markdown(elem_id="exp-info")
+    with gr.Accordion("Style mixing (style-based GANs)", open=False):
+        gr.Markdown("A style-based generator gives every layer its own copy of the style, so two seeds can be mixed: "
+                    "the ticked resolutions take their styles from the column's seed, the others from the row's. "
+                    "Coarse layers carry the digit's shape and pose, fine ones stroke texture and thickness.")
+        with gr.Row():
+            with gr.Column(scale=1):
+                mix_model = common.model_dropdown("Style-based model", capability="mix", elem_id="mix-model")
+                row_seeds = gr.Textbox(value="1, 2, 3, 4", label="Row seeds (up to 8)", elem_id="mix-rows")
+                col_seeds = gr.Textbox(value="10, 11, 12, 13, 14", label="Column seeds (up to 8)", elem_id="mix-cols")
+                layers = gr.CheckboxGroup([], label="Layers taken from the column seed", elem_id="mix-layers")
+                psi = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Truncation (ψ)", elem_id="mix-psi",
+                                info="styles pulled toward the average style: lower = cleaner, less varied")
+                mix_btn = gr.Button("Mix styles", elem_id="mix-go")
+            with gr.Column(scale=2):
+                mix_img = common.image_output("Style mixing (PNG with its recipe)", elem_id="mix-image")
+                mix_info = gr.Markdown(elem_id="mix-info")
+    mix_model.change(mixing_layers, mix_model, layers, api_visibility="private", queue=False)
+    common.on_load(mixing_layers, [mix_model], [layers])
+    mix_btn.click(style_mix, [mix_model, row_seeds, col_seeds, layers, psi], [mix_img, mix_info],
+                  api_name="style_mix")
     keys = [model, seed, cls]
     model.change(load_model, [*keys, *sliders], [*sliders, cls, which, info, image, recipe], api_name="explore_load")
     common.on_load(load_model, [*keys, *sliders], [*sliders, cls, which, info, image, recipe])

@@ -44,6 +44,8 @@ SAMPLER_ARGS = tuple(SAMPLER_DEFAULTS)  # each shown when the model's sampler ta
 TRUNCATION_INFO = "latent entries beyond ±2×truncation are redrawn: lower = cleaner, less varied"
 TRUNCATION_INFO_BY_FAMILY = {"arf": "each pixel's probability is sharpened (logit ÷ truncation) before it is drawn: "
                                     "lower = less speckle, less varied; 1 = the exact model",
+                            "stylegan": "each style is pulled toward the average style, w = w̄ + ψ(w − w̄): "
+                                        "lower = cleaner, less varied",
                             "pixelgpt": "the logits are divided by truncation (a temperature) before each token is "
                                         "drawn: lower = cleaner, less varied; 1 = the exact model"}
 

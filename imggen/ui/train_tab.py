@@ -29,8 +29,8 @@ ID = "train"
 
 FAMILIES = {"DCGAN": "dcgan", "Conditional GAN": "cgan", "Autoencoder": "ae", "VAE": "vae",
             "Conditional VAE": "cvae", "VAE-GAN": "vaegan", "Adversarial random forest": "arf",
-            "Pixel GPT (autoregressive)": "pixelgpt"}
-GANS = {"dcgan", "cgan"}
+            "Pixel GPT (autoregressive)": "pixelgpt", "Style-based GAN (StyleGAN)": "stylegan"}
+GANS = {"dcgan", "cgan", "stylegan"}
 DATA_5K, DATA_FULL, DATA_ZIP = "MNIST 5k (built in)", "MNIST 60k", "my images (.zip)"
 QUICK = "quick look (a few hundred steps, 1-5 min on CPU)"  # measured on 2 shared, saturated cores
 QUALITY, CUSTOM = "quality (20 epochs, 15+ min on CPU)", "custom"
@@ -184,6 +184,7 @@ def make_config(epochs, batch_size, lr, lr_d, loss, ema, augment, d_steps, beta,
 PLOTS = {  # family -> (series in the loss plot, series in the second plot, second plot's title)
     "dcgan": (["loss/D", "loss/G"], ["D(x)", "D(G(z))"], "D(x) and D(G(z)) (mean sigmoid)"),
     "cgan": (["loss/D", "loss/G"], ["D(x)", "D(G(z))"], "D(x) and D(G(z)) (mean sigmoid)"),
+    "stylegan": (["loss/D", "loss/G"], ["D(x)", "D(G(z))"], "D(x) and D(G(z)) (mean sigmoid)"),
     "ae": (["loss/recon"], [], "-"),
     "vae": (["loss/recon"], ["loss/kl"], "KL to the prior (nats per image)"),
     "cvae": (["loss/recon"], ["loss/kl"], "KL to the prior (nats per image)"),
