@@ -59,12 +59,14 @@ def test_style_mixing_takes_the_ticked_layers_from_the_columns():
     torch.manual_seed(0)
     m = StyleGAN(StyleGANConfig(**TINY)).eval()
     zr, zc = m.latents(2, generator=gen(1)), m.latents(3, generator=gen(2))
-    own_r, own_c = m._own(zr, 1.0), m._own(zc, 1.0)
+    own_r, own_c = m.render(zr, 1.0), m.render(zc, 1.0)
     every = m.mix(zr, zc, {7, 14, 28})
     assert every.shape == (2, 3, 1, 28, 28) and torch.allclose(every, own_c[None].expand(2, -1, -1, -1, -1), atol=1e-6)
     assert torch.allclose(m.mix(zr, zc, set()), own_r[:, None].expand(-1, 3, -1, -1, -1), atol=1e-6)
     coarse = m.mix(zr, zc, {7})
     assert not torch.allclose(coarse, every, atol=1e-3) and not torch.allclose(coarse[:, 0], own_r, atol=1e-3)
+    pairs = m.mix_pairs(zr, zc[:2], {7})
+    assert torch.allclose(pairs, torch.stack([coarse[0, 0], coarse[1, 1]]), atol=1e-5)  # the grid's diagonal
     grid = m.mixing_grid(zr, zc, {7})
     assert grid.shape == (3 * 4, 1, 28, 28) and (grid[0] == -1).all()  # blank corner
     assert torch.allclose(grid[1:4], own_c, atol=1e-6) and torch.allclose(grid[4], own_r[0], atol=1e-6)
@@ -86,7 +88,7 @@ def test_mixing_regularisation_only_while_training():
     assert not torch.allclose(mixed, plain, atol=1e-4)
     m.eval()
     m.G.style_mixing = 1.0
-    assert torch.equal(m.G(z), m.G(z)) and torch.allclose(m.G(z), m._own(z, 1.0), atol=1e-6)
+    assert torch.equal(m.G(z), m.G(z)) and torch.allclose(m.G(z), m.render(z, 1.0), atol=1e-6)
 
 
 def test_training_runs_and_checkpoint_round_trip(fitted, tmp_path):
@@ -143,3 +145,31 @@ def test_tabs_list_and_use_it(fitted, monkeypatch, tmp_path):
     assert v["lr"] == 2e-4 and v["lr_d"] == 2e-4 and v["ema"]  # the GAN recipe: its init is the ordinary one
     assert tt.model_overrides("stylegan", 32, 16, True, 0) == {"latent_dim": 32, "g_width": 16, "d_width": 16,
                                                                "use_spectral_norm": True, "blocks": 0}
+
+
+def test_bench_rows_and_table(fitted, load_bench, tmp_path):
+    """bench/stylegan.py, tiny: the model at two truncations, a shipped GAN beside it, a style GAN and a DCGAN
+    trained here for the same seconds; JSON and markdown written."""
+    import json
+
+    out = tmp_path / "style"
+    load_bench("stylegan").main(["--model", str(fitted[1]), "--others", "cgan-mnist", "--truncation", "0.5",
+                                 "--samples", "40", "--pairs", "0", "--train-seconds", "2", "--out", str(out)])
+    res = json.loads(out.with_suffix(".json").read_text())
+    names = [r["model"] for r in res["rows"]]
+    assert names == [f"{fitted[1]}, truncation 1", f"{fitted[1]}, truncation 0.5", "cgan-mnist",
+                     "stylegan trained 2 s here", "dcgan trained 2 s here"]
+    rows = {r["model"]: r for r in res["rows"]}
+    assert rows["cgan-mnist"]["coverage"] == 10 and rows["stylegan trained 2 s here"]["steps"] >= 1
+    assert "| cgan-mnist |" in out.with_suffix(".md").read_text() and res["mixing"] == []
+
+
+def test_mixing_rows_on_the_shipped_model(load_bench):
+    """Style mixing measured on stylegan-mnist: per layer resolution, shares that read as either digit."""
+    if "stylegan-mnist" not in imggen.list_models():
+        pytest.skip("stylegan-mnist is not shipped")
+    bench = load_bench("stylegan")
+    rows = bench.mixing_rows(load("stylegan-mnist").net, 30, 1.0)
+    assert [r["layers"] for r in rows] == ["7×7", "14×14", "28×28"] and rows[0]["pairs"] > 0
+    assert all(0 <= r["reads_as_b"] + r["reads_as_a"] <= 1 for r in rows)
+    assert rows[0]["reads_as_b"] > rows[-1]["reads_as_b"]  # the digit lives in the coarse styles, not the fine

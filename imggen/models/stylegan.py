@@ -201,26 +201,37 @@ class StyleGAN(_GAN):
         z = self.latents(n, generator=generator)
         if refine_steps:
             z = self.refine(z, steps=refine_steps, step_size=refine_step_size)
-        return self._own(z, truncation)
+        return self.render(z, truncation)
 
-    def _own(self, z: torch.Tensor, truncation: float) -> torch.Tensor:
-        """Each latent's image: its one style in every layer."""
+    def render(self, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
+        """Each latent's own image (its one style in every layer), in [-1, 1]."""
         return self.G.synthesize(self.styles(z, truncation)[:, None].expand(-1, self.G.num_ws, -1))
 
     @torch.no_grad()
     def mix(self, z_rows: torch.Tensor, z_cols: torch.Tensor, resolutions, truncation: float = 1.0) -> torch.Tensor:
         """Style mixing: (R, C, channels, H, W) images whose layers at ``resolutions`` (e.g. {7} = coarse) take
         their styles from the column latent and every other layer from the row latent."""
+        take = self._layers(resolutions)
+        wr, wc = self.styles(z_rows.to(self.device), truncation), self.styles(z_cols.to(self.device), truncation)
+        R, C, L = len(wr), len(wc), self.G.num_ws
+        ws = torch.where(take[None, None, :, None], wc[None, :, None], wr[:, None, None]).expand(R, C, L, -1)
+        out = self.G.synthesize(ws.reshape(R * C, L, -1))
+        return out.view(R, C, *out.shape[1:])
+
+    @torch.no_grad()
+    def mix_pairs(self, z_a: torch.Tensor, z_b: torch.Tensor, resolutions, truncation: float = 1.0) -> torch.Tensor:
+        """Style mixing pair by pair: image i takes its layers at ``resolutions`` from z_b[i], the rest from z_a[i]."""
+        take = self._layers(resolutions)
+        wa, wb = self.styles(z_a.to(self.device), truncation), self.styles(z_b.to(self.device), truncation)
+        return self.G.synthesize(torch.where(take[None, :, None], wb[:, None], wa[:, None]))
+
+    def _layers(self, resolutions) -> torch.Tensor:
+        """(num_ws,) bool: which style inputs run at one of ``resolutions``."""
         res = set(int(r) for r in resolutions)
         bad = res - set(self.G.layer_res)
         if bad:
             raise ValueError(f"resolutions {sorted(bad)} are not among this generator's {sorted(set(self.G.layer_res))}")
-        wr, wc = self.styles(z_rows.to(self.device), truncation), self.styles(z_cols.to(self.device), truncation)
-        R, C, L = len(wr), len(wc), self.G.num_ws
-        take = torch.tensor([r in res for r in self.G.layer_res], device=self.device)  # (L,)
-        ws = torch.where(take[None, None, :, None], wc[None, :, None], wr[:, None, None]).expand(R, C, L, -1)
-        out = self.G.synthesize(ws.reshape(R * C, L, -1))
-        return out.view(R, C, *out.shape[1:])
+        return torch.tensor([r in res for r in self.G.layer_res], device=self.device)
 
     @torch.no_grad()
     def mixing_grid(self, z_rows: torch.Tensor, z_cols: torch.Tensor, resolutions,
@@ -229,7 +240,7 @@ class StyleGAN(_GAN):
         corner, the column latents' own images along the top, each row latent's own image on the left, and the
         mixes (:meth:`mix`) in between."""
         z_rows, z_cols = z_rows.to(self.device), z_cols.to(self.device)
-        rows, cols = self._own(z_rows, truncation), self._own(z_cols, truncation)
+        rows, cols = self.render(z_rows, truncation), self.render(z_cols, truncation)
         mixed = self.mix(z_rows, z_cols, resolutions, truncation)
         top = torch.cat([torch.full_like(cols[:1], -1.0), cols])
         body = torch.cat([rows[:, None], mixed], 1).flatten(0, 1)

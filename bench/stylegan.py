@@ -1,0 +1,146 @@
+"""Style-based GAN (``stylegan``), side by side in one run on the same held-out digits:
+- sample quality of stylegan-mnist at truncations psi (styles pulled toward the mean style) beside dcgan-mnist
+  (plain sampling from its fitted prior) and cgan-mnist (labels drawn at random): classifier FD / floor, coverage,
+  confident fraction, precision / recall, milliseconds per sample;
+- what style mixing moves: pairs (A, B) of confidently classified samples of different digits; each layer
+  resolution in turn takes its styles from B. Share of mixes read as B's digit, as A's digit, and mean pixel change
+  from A — coarse layers should carry the digit, fine ones only the stroke;
+- with --train-seconds S: a style-based GAN and a DCGAN trained from scratch for S seconds each on the same images
+  with the same recipe (hinge, Adam 2e-4, batch 64, EMA), to compare what the same CPU time buys.
+
+    python -m imggen bench stylegan --truncation 0.8 0.6 --pairs 1000 --train-seconds 600
+Writes bench/results/stylegan.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from imggen import metrics, registry  # noqa: E402
+from imggen.data import load_data  # noqa: E402
+from imggen.evaluate import halves, test_data  # noqa: E402
+from imggen.train import TrainConfig, TrainState, train  # noqa: E402
+from refine import quality, summary  # noqa: E402  (bench/refine.py)
+
+CONFIDENT = 0.8  # the confident-fraction threshold of imggen.metrics
+
+
+def mixing_rows(net, pairs: int, truncation: float, seed: int = 0) -> list[dict]:
+    """For each layer resolution: how often mixing in B's styles there turns A's digit into B's."""
+    g = torch.Generator().manual_seed(seed)
+    za, zb = net.latents(4 * pairs, generator=g), net.latents(4 * pairs, generator=g)
+    with torch.no_grad():
+        pa, pb = metrics.classify(net.render(za, truncation))[1], metrics.classify(net.render(zb, truncation))[1]
+    ca, cb = pa.argmax(1), pb.argmax(1)
+    ok = (pa.max(1).values >= CONFIDENT) & (pb.max(1).values >= CONFIDENT) & (ca != cb)
+    idx = ok.nonzero().flatten()[:pairs]
+    if not len(idx):  # a generator without confident digits of two classes has nothing to mix
+        return []
+    za, zb, ca, cb = za[idx], zb[idx], ca[idx], cb[idx]
+    xa = net.render(za, truncation)
+    rows = []
+    for r in sorted(set(net.layer_resolutions)):
+        x = torch.cat([net.mix_pairs(a, b, {r}, truncation) for a, b in zip(za.split(500), zb.split(500))])
+        c = metrics.classify(x)[1].argmax(1)
+        rows.append({"layers": f"{r}×{r}", "pairs": len(idx), "reads_as_b": (c == cb).float().mean().item(),
+                     "reads_as_a": (c == ca).float().mean().item(),
+                     "pixel_change": ((x - xa).abs() / 2).mean().item()})
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="stylegan-mnist")
+    p.add_argument("--others", nargs="*", default=["dcgan-mnist", "cgan-mnist"])
+    p.add_argument("--truncation", type=float, nargs="*", default=[0.8, 0.6])
+    p.add_argument("--samples", type=int, default=5000)
+    p.add_argument("--pairs", type=int, default=1000, help="style-mixing pairs (0 = skip)")
+    p.add_argument("--train-seconds", type=float, default=0, help="style GAN vs DCGAN from scratch, this long each")
+    p.add_argument("--train-data", default="mnist5k")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "stylegan"))
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    test = test_data()
+    real, ref = halves(test, a.samples)
+    floor = metrics.frechet_distance(metrics.classify(ref)[0], metrics.classify(real)[0])
+    n, rows = len(real), []
+
+    def add(name, net, **kw):
+        t = time.perf_counter()
+        with torch.no_grad():
+            x = torch.cat([net.sample(len(i), generator=torch.Generator().manual_seed(j), **kw)
+                           for j, i in enumerate(torch.arange(n).split(500))])
+        ms = 1000 * (time.perf_counter() - t) / n
+        row = {"model": name, **kw, "ms_per_sample": round(ms, 3),
+               "parameters_g": sum(p.numel() for p in net.G.parameters()),
+               **quality(metrics.digit_metrics(x.float().cpu(), real, reference=ref), floor)}
+        rows.append(row)
+        print(f"{name:44s} {summary(row)} {ms:.2f} ms/sample", flush=True)
+
+    net = registry.load(a.model, device="cpu").net
+    for t in [1.0, *a.truncation]:
+        add(f"{a.model}, truncation {t:g}", net, truncation=t)
+    for other in a.others:
+        add(other, registry.load(other, device="cpu").net)
+    mixing = []
+    for t in ([1.0] if a.pairs else []):
+        mixing = mixing_rows(net, a.pairs, t)
+        for r in mixing:
+            print(f"mixing {r['layers']:8s} reads as B {100 * r['reads_as_b']:.1f}% as A {100 * r['reads_as_a']:.1f}% "
+                  f"pixel change {r['pixel_change']:.3f}", flush=True)
+    trained = []
+    if a.train_seconds:
+        data = load_data(a.train_data, split="train")
+        for fam, over in (("stylegan", {}), ("dcgan", {"upsample": "nearest"})):
+            torch.manual_seed(0)
+            state = TrainState()
+            cfg = TrainConfig(epochs=10_000, batch_size=64, lr=2e-4, time_limit_s=a.train_seconds, eval_samples=0)
+            ev = list(train(fam, data, cfg, model_config=over, state=state))[-1]
+            add(f"{fam} trained {a.train_seconds:g} s here", state.trainer.inference_model())
+            rows[-1].update(steps=ev.step, train_images=len(data))
+            trained.append(rows[-1]["model"])
+    res = {"args": " ".join(argv if argv is not None else sys.argv[1:]), "samples": n, "floor": floor,
+           "threads": a.threads, "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+           "rows": rows, "mixing": mixing}
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
+    out.with_suffix(".md").write_text(markdown(res))
+    print(f"wrote {out}.json and {out}.md")
+
+
+def markdown(res: dict) -> str:
+    rows = res["rows"]
+    base = rows[0]
+    lines = [f"# Style-based GAN (`python -m imggen bench stylegan {res['args']}`)", "",
+             f"{res['samples']:,} samples per row against one half of the MNIST test set (floor {res['floor']:.3f}); "
+             f"ratios against `{base['model']}`. {res['threads']} thread(s), {res['machine']}.", "",
+             "| model | G parameters | FD × floor | FD vs ref | classes | confident | precision / recall | ms / sample "
+             "| steps |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['parameters_g']:,} | {r['fd_ratio']:.2f} | {r['fd'] / base['fd']:.2f}× | "
+                     f"{r['coverage']}/10 | {100 * r['confident_fraction']:.1f} % | {r['precision']:.2f} / "
+                     f"{r['recall']:.2f} | {r['ms_per_sample']:.2f} | {r.get('steps', '-')} |")
+    if res["mixing"]:
+        m = res["mixing"]
+        lines += ["", f"## What style mixing moves ({m[0]['pairs']} pairs of confident samples of different digits)",
+                  "", "Image A with the styles of one layer resolution taken from image B; the classifier's reading of "
+                  "the mix, and the mean pixel change from A (in [0, 1] units).", "",
+                  "| layers from B | reads as B's digit | reads as A's digit | pixel change |", "|---|---|---|---|"]
+        lines += [f"| {r['layers']} | {100 * r['reads_as_b']:.1f} % | {100 * r['reads_as_a']:.1f} % | "
+                  f"{r['pixel_change']:.3f} |" for r in m]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
