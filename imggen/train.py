@@ -203,6 +203,10 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
         if not saved:
             save("stopped: training was cancelled")
         raise
+    except KeyboardInterrupt:  # Ctrl-C in the CLI: keep the weights of the last finished step
+        if not saved:
+            save(f"stopped: interrupted at step {step}")
+        raise
 
 
 def batch_for(model, batch_size: int, num_images: int) -> int:

@@ -62,3 +62,37 @@ def test_complete_shows_completions(page, artifacts):
     expect(page.locator("#cmp-info")).to_contain_text("completion 4", timeout=180_000)
     assert _src(page, "#cmp-out") and _src(page, "#cmp-masked")
     page.screenshot(path=str(artifacts / "complete.png"), full_page=True)
+
+
+def test_style_mixing_grid(page, artifacts):
+    """Explore → Style mixing: the shipped style-based GAN mixes the default seeds into a grid."""
+    from playwright.sync_api import expect
+
+    from imggen.ui import common
+
+    if not common.model_choices(capability="mix"):
+        pytest.skip("no style-based model is registered")
+    page.get_by_role("tab", name="Explore").click()
+    page.get_by_text("Style mixing (style-based GANs)").click()
+    expect(page.locator("#mix-layers input[type=checkbox]").first).to_be_checked(timeout=60_000)  # coarsest ticked
+    page.locator("#mix-go").click()
+    expect(page.locator("#mix-info")).to_contain_text("styles from its column's seed", timeout=120_000)
+    assert _src(page, "#mix-image")
+    page.screenshot(path=str(artifacts / "style-mixing.png"), full_page=True)
+
+
+def test_pixel_gpt_completes_a_digit(page, artifacts):
+    """Complete with the pixel GPT: the auto method resolves to gpt and the completions appear."""
+    from playwright.sync_api import expect
+
+    from imggen.ui import common
+
+    if "pixelgpt-mnist" not in common.model_choices(capability="decode|complete"):
+        pytest.skip("pixelgpt-mnist is not shipped")
+    page.get_by_role("tab", name="Complete").click()
+    page.locator("#cmp-model input").click()
+    page.get_by_role("option", name="pixelgpt-mnist").click()
+    page.locator("#cmp-go").click()
+    expect(page.locator("#cmp-info")).to_contain_text("Method: gpt", timeout=180_000)
+    assert _src(page, "#cmp-out")
+    page.screenshot(path=str(artifacts / "complete-gpt.png"), full_page=True)

@@ -128,6 +128,23 @@ def test_closing_the_generator_saves_the_model(tmp_path):
     assert "cancelled" in checkpoint.read_metadata(out)["card"]["status"]
 
 
+def test_ctrl_c_saves_the_model(tmp_path):
+    """A KeyboardInterrupt inside a step (Ctrl-C in the CLI) writes the checkpoint, then goes on up."""
+    out, state, calls = tmp_path / "toy.safetensors", TrainState(), []
+
+    def interrupt():
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return False
+
+    with pytest.raises(KeyboardInterrupt):
+        list(train("toy", toy_data(), TrainConfig(epochs=5, **CFG), model=Toy(), out=out, state=state,
+                   should_stop=interrupt))
+    assert out.exists() and state.step == 3
+    assert checkpoint.read_metadata(out)["card"]["status"] == "stopped: interrupted at step 3"
+
+
 def test_time_limit_stops(tmp_path):
     events = list(train("toy", toy_data(), TrainConfig(epochs=1000, time_limit_s=0.3, eval_samples=0,
                                                         **{k: v for k, v in CFG.items() if k != "eval_samples"}),

@@ -121,14 +121,13 @@ MAX_MIX_SEEDS = 8
 
 
 def _seeds(text, what: str) -> list[int]:
-    parts = [p for p in str(text or "").replace(",", " ").split() if p]
+    parts = str(text or "").replace(",", " ").split()
     if not 1 <= len(parts) <= MAX_MIX_SEEDS:
         raise gr.Error(f"{what}: 1 to {MAX_MIX_SEEDS} seeds separated by commas, e.g. 1, 2, 3.")
-    return [common.to_seed(p) if p.isdigit() else _bad_seed(what, p) for p in parts]
-
-
-def _bad_seed(what: str, p: str):
-    raise gr.Error(f"{what}: {p!r} is not a seed (a whole number from 0).")
+    bad = [p for p in parts if not p.isdigit()]
+    if bad:
+        raise gr.Error(f"{what}: {bad[0]!r} is not a seed (a whole number from 0).")
+    return [common.to_seed(p) for p in parts]
 
 
 def _layer_choices(name) -> list[tuple[str, int]]:

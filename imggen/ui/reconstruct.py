@@ -104,8 +104,8 @@ def render() -> None:
                              type="filepath", elem_id="rec-upload")
             models = gr.Dropdown(choices=recon_choices(), value=default_models(), multiselect=True,
                                  allow_custom_value=True, label="Autoencoders", elem_id="rec-models")
-            am = common.model_dropdown("Typicality model (VAE / random forest / pixel GPT)", capability="log_likelihood",
-                                       elem_id="rec-anomaly-model", prefer=("vae-mnist",))
+            am = common.model_dropdown("Typicality model (VAE / random forest / pixel GPT)",
+                                       capability="log_likelihood", elem_id="rec-anomaly-model", prefer=("vae-mnist",))
             btn = gr.Button("Reconstruct", variant="primary", elem_id="rec-btn")
         with gr.Column():
             pre = common.image_output("Preprocessed input (28×28)", elem_id="rec-input")
