@@ -11,7 +11,7 @@ import gradio as gr
 import numpy as np
 import torch
 
-from .. import registry
+from .. import prompt, registry
 from ..convert import to_pil
 from ..data import default_mnist_root, load_data
 from ..preprocess import image_to_tensor, prepare_digit
@@ -221,6 +221,22 @@ def detect(model, upload):
     return preview, _plot(score, real, fake), md
 
 
+# ---- prompt -> image ----------------------------------------------------------------------------------------
+def from_prompt(model, text, count, seed):
+    """-> (grid PNG with its recipe, markdown: what the prompt was understood as)."""
+    name = common.require_model(model)
+    n = common.whole_number(count, "Count", 1, MAX_COUNT)
+    seed = common.to_seed(seed)
+    with common.user_errors():
+        x, p, notes = prompt.generate(name, text, n, seed)
+    recipe = {"tab": "sample/prompt", "model": name, "prompt": text, "n": n, "seed": seed,
+              "label": p.label, "moves": p.moves}
+    md = f"**Seed {seed}** · `{name}` · understood: {p.describe()}"
+    if notes:
+        md += "\n\n" + "; ".join(notes) + "."
+    return common.png_output(x, recipe, scale=3), md
+
+
 # ---- layout -------------------------------------------------------------------------------------------------
 def render() -> None:
     with gr.Row():
@@ -260,6 +276,25 @@ def render() -> None:
              api_name="sample",
              concurrency_limit=2)
     gallery.select(on_select, recipe, zoom, api_visibility="private")
+    with gr.Accordion("Prompt → image", open=False, elem_id="prompt-section"):
+        gr.Markdown("Describe a digit in a few words — *a thick 7 leaning right*, *very thin zero*, *wide short 2*. "
+                    "The digit picks the class; thick / thin, slanted (right) / left, wide / narrow, tall / short, "
+                    "dark / faint move the latent along the model's own direction for that attribute (the Explore "
+                    "tab's); *very* and *slightly* scale the move. Words it does not know are listed, not guessed.")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=280):
+                pmodel = common.model_dropdown("Conditional model", capability="sample", conditional=True,
+                                               elem_id="prompt-model", prefer=("cgan-mnist", "cvae-mnist"))
+                ptext = gr.Textbox(value="a thick 7 leaning right", label="Prompt", elem_id="prompt-text")
+                pcount = gr.Slider(1, MAX_COUNT, value=8, step=1, label="Count", elem_id="prompt-count")
+                pseed = common.seed_input(0, elem_id="prompt-seed")
+                pgo = gr.Button("Draw it", elem_id="prompt-btn")
+            with gr.Column(scale=2):
+                pinfo = gr.Markdown(elem_id="prompt-info")
+                pimg = common.image_output("Prompted samples (PNG with its recipe)", elem_id="prompt-grid")
+    pgo.click(from_prompt, [pmodel, ptext, pcount, pseed], [pimg, pinfo], api_name="prompt", concurrency_limit=2)
+    ptext.submit(from_prompt, [pmodel, ptext, pcount, pseed], [pimg, pinfo], api_visibility="private",
+                 concurrency_limit=2)
     with gr.Accordion("Detection: real or generated?", open=False, elem_id="detect-section"):
         gr.Markdown("Upload an image; a GAN's discriminator scores it (sigmoid of D), shown beside the scores of "
                     "real test digits and of the model's own samples.")
