@@ -116,8 +116,6 @@ def test_tabs_list_and_use_it(fitted, monkeypatch, tmp_path):
 
     assert "tiny-style" in common.model_choices(capability="mix")
     assert "tiny-style" in common.model_choices(capability="discriminate")
-    assert common.model_choices(capability="mix") == [n for n, c in imggen.list_models().items()
-                                                     if c["family"] == "stylegan"]
     grid, gallery, info, recipe = st.sample("tiny-style", 4, 1, None, 0.7)
     assert len(gallery) == 4 and recipe["truncation"] == 0.7
     classes, trunc, keep, refine = st.model_options("tiny-style")
@@ -141,6 +139,17 @@ def test_tabs_list_and_use_it(fitted, monkeypatch, tmp_path):
             et.style_mix("tiny-style", *bad, [7], 1.0)
     with pytest.raises(Exception, match="Tick at least one"):
         et.style_mix("tiny-style", "1", "2", [], 1.0)
+    monkeypatch.setattr(tt, "RUNS_DIR", tmp_path)
+    monkeypatch.setattr(tt, "EVAL_SAMPLES", 20)
+    tt.arm()
+    outs = list(tt.start_training(family="Style-based GAN (StyleGAN)", data_source=tt.DATA_5K, zip_file=None,
+                                  image_size=28, color="grayscale", max_images=64, epochs=1, batch_size=32, lr=2e-4,
+                                  lr_d=2e-4, latent_dim=16, width=8, loss="hinge", spectral_norm=True, ema=True,
+                                  augment=False, d_steps=1, beta=1.0, seed=0, grid_every=0, name="tiny-style-tab"))
+    assert "finished after 2 steps" in outs[-1][1]
+    assert imggen.list_models()["tiny-style-tab"]["config"]["g_width"] == 8
+    assert "tiny-style-tab" in common.model_choices(capability="mix")  # the new run can be style-mixed at once
+    assert {imggen.list_models()[n]["family"] for n in common.model_choices(capability="mix")} == {"stylegan"}
     v = tt.preset_values("Style-based GAN (StyleGAN)", tt.QUICK)
     assert v["lr"] == 2e-4 and v["lr_d"] == 2e-4 and v["ema"]  # the GAN recipe: its init is the ordinary one
     assert tt.model_overrides("stylegan", 32, 16, True, 0) == {"latent_dim": 32, "g_width": 16, "d_width": 16,
