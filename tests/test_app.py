@@ -129,6 +129,18 @@ def test_models_tab_says_what_a_model_is_and_how_its_last_run_ended():
     assert models_tab.card_markdown("o", {"o": odd}).startswith("## o\n\n| property")
 
 
+def test_models_tab_recipe_shows_only_what_the_family_uses():
+    rec = {"lr": 1e-3, "lr_d": 2e-4, "loss": "hinge", "beta": 1.0, "betas": [0.5, 0.999], "batch_size": 64,
+           "steps": 10}
+    show = {fam: models_tab.recipe({"family": fam, "recipe": rec}) for fam in ("dcgan", "vae", "arf", "pixelgpt")}
+    assert set(show["dcgan"]) == set(rec) - {"beta"} and set(show["vae"]) == {"lr", "beta", "betas", "batch_size",
+                                                                               "steps"}
+    assert set(show["arf"]) == {"steps"} and set(show["pixelgpt"]) == {"lr", "batch_size", "steps"}
+    md = models_tab.card_markdown("m", {"m": {"family": "arf", "path": "a.safetensors", "recipe": rec}})
+    assert "| steps | 10 |" in md and "| loss |" not in md
+    assert models_tab.recipe({"family": "unknown", "recipe": rec}) == rec
+
+
 # ---- through the running app ---------------------------------------------------------------------------
 def test_api_lists_endpoints(client):
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]

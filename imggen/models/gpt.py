@@ -84,6 +84,9 @@ class Block(nn.Module):
 
 
 class PixelGPT(nn.Module):
+    """Autoregressive pixel transformer: quantized pixel patches as tokens, an exact likelihood, label -> image
+    sampling, and inpainting by importance-resampled token-by-token draws."""
+
     family = "pixelgpt"
 
     def __init__(self, config: PixelGPTConfig = PixelGPTConfig()):

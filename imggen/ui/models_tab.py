@@ -15,6 +15,12 @@ ID = "models"
 
 CLASSIFIER = "classifier-mnist"
 COLUMNS = ["model", "family", "data", "parameters", "training time", "hardware", "key metrics"]
+GAN_KEYS = {"lr_d", "loss", "d_steps", "use_ema", "ema_decay", "use_augment", "r1_gamma", "g_topk"}
+NOT_USED = {  # training-recipe keys a family's trainer ignores: its card leaves them out
+    "gan": {"beta"}, "vae": GAN_KEYS, "arf": GAN_KEYS | {"beta", "lr", "betas", "batch_size", "use_amp"},
+    "pixelgpt": GAN_KEYS | {"beta", "betas"}}
+FAMILY_KIND = {"dcgan": "gan", "cgan": "gan", "stylegan": "gan", "ae": "vae", "vae": "vae", "cvae": "vae",
+               "vaegan": "vaegan", "arf": "arf", "pixelgpt": "pixelgpt"}
 KEY_METRICS = ("fd", "fd_ratio", "coverage", "confident_fraction", "precision", "recall", "label_accuracy",
                "swd", "iwae_nll", "nll_nats", "recon_mse", "test_accuracy")
 
@@ -106,6 +112,13 @@ def summary(card: dict) -> str:
     return " ".join(doc.strip().split("\n\n")[0].split())
 
 
+def recipe(card: dict) -> dict:
+    """The card's training recipe without the settings its family's trainer does not use (GAN losses for a VAE,
+    optimiser settings for the random forest; "beta" is the VAEs' KL weight)."""
+    drop = NOT_USED.get(FAMILY_KIND.get(card.get("family"), ""), set())
+    return {k: v for k, v in (card.get("recipe") or {}).items() if k not in drop}
+
+
 def card_markdown(name: str | None, cards: dict[str, dict] | None = None) -> str:
     """The full card of one model as Markdown (metrics table, config, recipe)."""
     cards = all_cards() if cards is None else cards
@@ -125,7 +138,7 @@ def card_markdown(name: str | None, cards: dict[str, dict] | None = None) -> str
               *([f"| last training run | {c['status']} |"] if c.get("status") else []),
               f"| file | `{Path(c['path']).name}` |", ""]
     for title, d in (("Metrics", c.get("metrics", {})), ("Config", c.get("config", {})),
-                     ("Training recipe", c.get("recipe", {}))):
+                     ("Training recipe", recipe(c))):
         lines += [f"### {title}", ""]
         if not d:
             lines += ["(none recorded)", ""]
