@@ -53,11 +53,12 @@ def _cmd_train(a):
     if a.lr is not None:
         cfg.lr = a.lr
     out = a.out or f"runs/{a.family}-{data.name}.safetensors"
+    model, before = _warm_start(a.init, a.family) if a.init else (None, None)
     total = cfg.max_steps or cfg.epochs * steps_per_epoch(a.family, cfg.batch_size, len(data))
     bar = tqdm(total=total, desc=f"train {a.family}", disable=distributed.rank() != 0)
     if data.skipped:
         bar.write(f"skipped {data.skipped} unreadable files in {a.data}")
-    for ev in train(a.family, data, cfg, model_config=over, out=out):
+    for ev in train(a.family, data, cfg, model_config=over, model=model, out=out):
         bar.update(ev.step - bar.n)
         bar.set_postfix({k: f"{v:.3g}" for k, v in ev.losses.items()}, refresh=False)
         losses = " ".join(f"{k}={v:.4f}" for k, v in ev.losses.items())
@@ -68,7 +69,42 @@ def _cmd_train(a):
             bar.close()
             sys.exit(1)
     bar.close()
+    if before is not None:
+        _add_history(out, before, a.init)
     print(f"saved {out}")
+
+
+def _warm_start(path: str, family: str):
+    """(model with the checkpoint's weights, its recipe) for ``train --init``."""
+    from . import checkpoint
+    from .registry import build
+
+    meta = checkpoint.read_metadata(path)
+    if meta["family"] != family:
+        sys.exit(f"--init {path} is a {meta['family']} checkpoint, not {family}")
+    model = build(family, **meta["config"])
+    checkpoint.load_weights(model, path)
+    return model, meta["recipe"]
+
+
+PHASE_KEYS = ("steps", "epochs", "train_seconds", "lr", "batch_size", "max_steps", "time_limit_s")
+
+
+def _add_history(out: str, before: dict, init: str) -> None:
+    """A warm-started run's checkpoint: totals over every phase, each phase's settings under "history"."""
+    from . import checkpoint
+    from .registry import build
+
+    meta = checkpoint.read_metadata(out)
+    rec = meta["recipe"]
+    history = before.get("history", [{k: before.get(k) for k in PHASE_KEYS}]) + [{k: rec.get(k) for k in PHASE_KEYS}]
+    net = build(meta["family"], **meta["config"])
+    checkpoint.load_weights(net, out)
+    checkpoint.update_metadata(out, net, recipe={
+        "history": history, "init": init, "sessions": len(history),
+        "steps": sum(int(h.get("steps") or 0) for h in history),
+        "epochs": round(sum(float(h.get("epochs") or 0) for h in history), 3),
+        "train_seconds": round(sum(float(h.get("train_seconds") or 0) for h in history), 1)})
 
 
 def _cmd_fit_prior(a):
@@ -124,6 +160,8 @@ def main(argv=None):
     t.add_argument("--train-config", default="", help="TrainConfig overrides as JSON")
     t.add_argument("--time-limit", type=float, default=None, help="stop (and save) after this many seconds")
     t.add_argument("--out", default=None)
+    t.add_argument("--init", default=None, help="continue from this checkpoint's weights (same family, fresh "
+                                                 "optimiser); the card keeps the earlier phases")
     t.set_defaults(fn=_cmd_train)
     f = sub.add_parser("fit-prior", help="DCGANs: fit a Gaussian-mixture latent prior to the trained generator")
     f.add_argument("model"), f.add_argument("--components", type=int, default=100)

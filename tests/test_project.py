@@ -66,6 +66,32 @@ def test_cli_sample_writes_png_with_recipe(tmp_path):
     assert r.returncode != 0 and "keep must be in (0, 1]" in r.stderr
 
 
+def test_cli_train_init_continues_a_checkpoint(tmp_path):
+    """train --init: the second phase starts from the first phase's weights, and the card sums both phases."""
+    import torch
+
+    from imggen import checkpoint
+    from imggen.__main__ import main
+    from imggen.registry import build
+
+    first, second = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    tiny = '{"n_layer": 1, "n_head": 2, "n_embd": 16}'
+    small = ["--data", "mnist5k", "--limit", "128", "--batch-size", "32", "--train-config", '{"eval_samples": 0}']
+    main(["train", "pixelgpt", *small, "--max-steps", "3", "--config", tiny, "--lr", "1e-3", "--out", str(first)])
+    main(["train", "pixelgpt", *small, "--max-steps", "2", "--lr", "1e-4", "--init", str(first), "--out", str(second)])
+    rec = checkpoint.read_metadata(second)["recipe"]
+    assert rec["steps"] == 5 and rec["sessions"] == 2 and rec["init"] == str(first)
+    assert [h["steps"] for h in rec["history"]] == [3, 2] and [h["lr"] for h in rec["history"]] == [1e-3, 1e-4]
+    assert checkpoint.read_metadata(second)["config"]["n_embd"] == 16  # the first phase's config, not the defaults
+    a, b = (build("pixelgpt", **checkpoint.read_metadata(p)["config"]) for p in (first, second))
+    checkpoint.load_weights(a, first), checkpoint.load_weights(b, second)
+    w = "blocks.0.qkv.weight"
+    assert not torch.equal(a.state_dict()[w], b.state_dict()[w])  # trained on
+    assert (a.state_dict()[w] - b.state_dict()[w]).abs().max() < 0.05  # from the first phase, not a new init
+    with pytest.raises(SystemExit, match="is a pixelgpt checkpoint, not vae"):
+        main(["train", "vae", *small, "--max-steps", "1", "--init", str(first), "--out", str(tmp_path / "c")])
+
+
 @pytest.mark.parametrize("args,match", [(("sample", "no-such-model"), "unknown model"),
                                         (("bench", "no-such-bench"), "no benchmark")])
 def test_cli_errors_are_clear(args, match):
