@@ -30,7 +30,8 @@ from imggen.metrics import classify  # noqa: E402
 MASKS = ("bottom", "right", "centre")
 HALF_MASKS = ("bottom", "right")
 CLASSICAL = ("telea", "biharmonic")
-MODELS = ("vae-mnist", "cvae-mnist", "ae-mnist", "vaegan-mnist", "vae2d-mnist", "dcgan-mnist", "cgan-mnist", "arf-mnist")
+MODELS = ("vae-mnist", "cvae-mnist", "ae-mnist", "vaegan-mnist", "vae2d-mnist", "dcgan-mnist", "cgan-mnist", "arf-mnist",
+          "pixelgpt-mnist", "stylegan-mnist")
 
 
 def test_digits(n: int, seed: int = 0):

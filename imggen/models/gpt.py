@@ -234,8 +234,11 @@ class PixelGPT(nn.Module):
     def _generate(self, n: int, generator, labels: torch.Tensor | None, truncation: float,
                   known: torch.Tensor | None = None, known_mask: torch.Tensor | None = None):
         """Token-by-token sampling with a key/value cache. ``known`` / ``known_mask`` (n, T, C p p): patch values
-        and which of them are given; draws are restricted to tokens matching them. Returns (tokens, log weight)
-        where the weight is the probability the model gave the known values along the way."""
+        and which of them are given; draws are restricted to tokens matching them and each sequence is weighted by
+        the probability the model gave the known values. The n sequences are particles of a particle filter: when
+        the weights' effective sample size falls below n / 2 they are resampled by weight (with their caches), so
+        a known region after a missing one (a top-half mask) steers the draws instead of leaving one heavy
+        particle. Returns (tokens, log weight, labels)."""
         if not truncation > 0:
             raise ValueError(f"truncation must be > 0, not {truncation}")
         c, dev = self.config, self.device
@@ -258,9 +261,18 @@ class PixelGPT(nn.Module):
                 m = known_mask[:, t]  # (n, C p p)
                 allowed = ((self.digits[None] == known[:, t, None]) | ~m[:, None]).all(-1)  # (n, vocab)
             tok, mass = self._draw(lg, generator, allowed)
+            out.append(tok)
             if mass is not None:
                 logw += mass
-            out.append(tok)
+                w = weights(logw)
+                if 1 / w.pow(2).sum() < n / 2:  # effective sample size
+                    idx = multinomial(w, n, generator, dev)
+                    out = [o[idx] for o in out]
+                    for cache in caches:
+                        cache["k"], cache["v"] = cache["k"][idx], cache["v"][idx]
+                    known, known_mask = known[idx], known_mask[idx]
+                    labels = None if labels is None else labels[idx]
+                    logw, tok = torch.zeros_like(logw), out[-1]
             if t + 1 < c.num_tokens:
                 logits = self(tok.view(n, 1), caches, pos)[:, -1]
                 pos += 1
@@ -283,9 +295,10 @@ class PixelGPT(nn.Module):
     def complete(self, x: torch.Tensor, mask: torch.Tensor, n: int = 4, *, generator: torch.Generator | None = None,
                  truncation: float = 1.0, particles: int = 8, labels=None) -> torch.Tensor:
         """Inpainting: x (B, C, H, W) in [-1, 1], mask (B, 1|C, H, W) with 1 = missing. For each image
-        ``particles`` x n sequences are drawn token by token with the known pixels forced, each weighted by the
-        probability the model gave the known pixels; n of them are kept by weight (without repeats). Known
-        pixels are returned as given. Returns (B, n, C, H, W)."""
+        ``particles`` x n sequences are drawn token by token with the known pixels forced, weighted by the
+        probability the model gave the known pixels and resampled when the weights degenerate (:meth:`_generate`);
+        n of them are kept by weight (without repeats). Known pixels are returned as given. Returns
+        (B, n, C, H, W)."""
         self.eval()
         B, C = x.shape[:2]
         x, m = x.to(self.device), mask.to(self.device).float().expand_as(x)
@@ -297,7 +310,7 @@ class PixelGPT(nn.Module):
             y = None if labels is None else self._labels(labels, B)[i:i + 1].expand(M)
             tok, logw, _ = self._generate(M, generator, y, truncation, known[i:i + 1].expand(M, -1, -1),
                                           known_mask[i:i + 1].expand(M, -1, -1))
-            keep = multinomial_noreplace(logw.softmax(0), n, generator, self.device)
+            keep = multinomial_noreplace(weights(logw), n, generator, self.device)
             out.append(self.images(tok[keep]))
         drawn = torch.stack(out)  # (B, n, C, H, W)
         mm = m.unsqueeze(1)
@@ -305,6 +318,11 @@ class PixelGPT(nn.Module):
 
     def make_trainer(self, train_config, device: torch.device) -> "PixelGPTTrainer":
         return PixelGPTTrainer(self, train_config)
+
+
+def weights(logw: torch.Tensor) -> torch.Tensor:
+    """Normalised importance weights from log weights (uniform when every one is -inf)."""
+    return logw.softmax(0) if torch.isfinite(logw).any() else torch.full_like(logw, 1 / len(logw))
 
 
 def multinomial_noreplace(weights: torch.Tensor, n: int, generator, device) -> torch.Tensor:

@@ -1,0 +1,83 @@
+"""Write checkpoints/stylegan-mnist.md from the checkpoint's metadata (recipe, card, `imggen eval --write` metrics)
+and the benchmark that measured it beside the other GANs (bench/results/stylegan.{json,md}).
+
+    python -m imggen train stylegan --data mnist --epochs 100 --time-limit 6600 --lr 2e-4 --batch-size 64 \
+        --train-config '{"lr_d": 2e-4}' --out checkpoints/stylegan-mnist.safetensors
+    python -m imggen eval stylegan-mnist --write
+    python -m imggen bench stylegan && python scripts/write_stylegan_card.py
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from imggen import registry  # noqa: E402
+
+NAME = "stylegan-mnist"
+
+
+def bench_rows() -> list[str]:
+    path = ROOT / "bench" / "results" / "stylegan.md"
+    if not path.exists():
+        return []
+    parts = path.read_text().split("\n\n")  # title, description, table, [mixing title, text, table]
+    out = ["", "## Beside the other GANs (`bench/results/stylegan.md`)", "", parts[1], "", parts[2].strip()]
+    if len(parts) > 5:
+        out += ["", parts[3].replace("## ", "### "), "", parts[4], "", parts[5].strip()]
+    return out
+
+
+def main() -> None:
+    card = registry.list_models()[NAME]
+    m, rec, cfg = card["metrics"], card["recipe"], card["config"]
+    size = Path(card["path"]).stat().st_size / 2**20
+    t = (card.get("sampling") or {}).get("truncation", 1.0)
+    net = registry.load(NAME).net
+    g_params = sum(p.numel() for p in net.G.parameters())
+    lines = [f"# {NAME}", "",
+             "A style-based GAN (StyleGAN, Karras et al. 2019, with StyleGAN2's modulated convolutions): a "
+             f"{cfg['mapping_layers']}-layer mapping network turns z into a style w; the synthesis network starts "
+             f"from a learned {net.G.layer_res[0]}×{net.G.layer_res[0]} constant and each of its "
+             f"{len(net.G.layer_res)} layers ({', '.join(f'{r}×{r}' for r in net.G.layer_res)}) is modulated by a "
+             "style, with per-pixel noise and skip RGB outputs. Each layer takes its own copy of w, so styles from "
+             "two latents can be mixed by layer (Explore tab → Style mixing; `mix`, `mixing_grid`), and truncation "
+             "works in W. Discriminator, hinge loss and trainer are the DCGAN's (`imggen/models/stylegan.py`).", "",
+             "| | |", "|---|---|",
+             "| family | `stylegan` (`imggen/models/stylegan.py`) |",
+             f"| file | `checkpoints/{NAME}.safetensors` ({size:.1f} MB, safetensors, config + recipe + metrics in "
+             "metadata) |",
+             f"| parameters | {card['parameters']:,} (G {g_params:,}) |",
+             f"| config | `{json.dumps(cfg)}` |",
+             f"| training data | full MNIST training set ({rec['train_images']:,} images); evaluation on the 10,000 test "
+             "images, never trained on |",
+             f"| recipe | hinge loss, Adam lr G {rec['lr']:g} / D {rec['lr_d']:g}, betas {tuple(rec['betas'])}, batch "
+             f"{rec['batch_size']}, EMA of G ({rec['ema_decay']}), style mixing in {100 * cfg['style_mixing']:.0f} % "
+             "of batches, minibatch-std in D |",
+             f"| trained | {rec['steps']:,} steps ({rec['epochs']:.1f} epochs) in {card['train_seconds'] / 60:.0f} min on "
+             f"{card['hardware']} (sharing the 2 cores with another training job) |",
+             f"| reproduce | `python -m imggen train stylegan --data mnist --epochs 100 --time-limit "
+             f"{rec['time_limit_s']:g} --lr {rec['lr']:g} --batch-size {rec['batch_size']} --train-config "
+             f"'{{\"lr_d\": {rec['lr_d']:g}}}' --out checkpoints/{NAME}.safetensors`, then `python -m imggen eval "
+             f"{NAME} --write` |",
+             f"| use | `imggen.load(\"{NAME}\").sample(16, seed=0, truncation={t:g})`; style mixing: "
+             f"`imggen.load(\"{NAME}\").net.mixing_grid(z_rows, z_cols, {{7}})` |", "",
+             f"## Measured (`python -m imggen eval {NAME} --write`: 5,000 samples vs 5,000 test digits; floor = the "
+             "other half of the test set)", "",
+             "| metric | value |", "|---|---|",
+             f"| classifier-FD | **{m['fd']:.3f}** (floor {m['fd_floor']:.3f}, {m['fd'] / m['fd_floor']:.1f}×) |",
+             f"| coverage | {m['coverage']}/10 classes (class entropy {m['class_entropy']:.3f} bits of 3.32) |",
+             f"| confident fraction | {100 * m['confident_fraction']:.1f} % (real test digits "
+             f"{100 * m['real_confident_fraction']:.1f} %) |",
+             f"| precision / recall | {m['precision']:.3f} / {m['recall']:.3f} |"]
+    lines += bench_rows()
+    out = ROOT / "checkpoints" / f"{NAME}.md"
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
