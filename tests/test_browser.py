@@ -158,3 +158,16 @@ def test_reconstruct_shows_typicality_only_once_scored(page, tmp_path):
     expect(box).to_be_visible(timeout=120_000)
     assert 0 <= float(box.input_value()) <= 100
     assert page.get_by_test_id("toast-body").count() == 0 and not page.errors, page.errors
+
+
+def test_prompt_draws_the_described_digit(page, artifacts):
+    """Sample → Prompt → image: the default prompt is understood and drawn by the conditional GAN."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Sample").click()
+    page.get_by_text("Prompt → image").click()
+    page.locator("#prompt-btn").click()
+    expect(page.locator("#prompt-info")).to_contain_text("understood: digit 7, thickness +2, slant +2",
+                                                         timeout=120_000)
+    expect(page.locator("#prompt-grid img").first).to_be_visible(timeout=60_000)
+    page.screenshot(path=str(artifacts / "prompt.png"), full_page=True)
