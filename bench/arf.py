@@ -17,8 +17,6 @@ Writes bench/results/arf.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -30,9 +28,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from imggen import metrics  # noqa: E402
 from imggen.data import load_data  # noqa: E402
-from imggen.evaluate import halves, test_data  # noqa: E402
 from imggen.models.arf import ARF, ARFConfig, binarize  # noqa: E402
 from imggen.train import TrainConfig, TrainState, train  # noqa: E402
+from common import heldout, machine, save  # noqa: E402  (bench/common.py)
 from refine import quality, summary  # noqa: E402  (bench/refine.py)
 
 RECIPE = {k: getattr(ARFConfig(), k) for k in ("trees", "max_leaves", "min_leaf")}  # arf-mnist's (the defaults)
@@ -82,10 +80,8 @@ def main(argv=None):
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "arf"))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    test = test_data()
+    test, real, ref, floor = heldout(a.samples)
     data = load_data(a.data or test.name, split="train", limit=a.limit)
-    real, ref = halves(test, a.samples)
-    floor = metrics.frechet_distance(metrics.classify(ref)[0], metrics.classify(real)[0])
     binary = metrics.digit_metrics(binarize(ref).view_as(ref) * 2 - 1, real, reference=ref)  # binarized test digits
     n, rows = len(real), []
 
@@ -117,14 +113,9 @@ def main(argv=None):
     for t in a.truncation:  # sampling settings of the final forest (the likelihood does not change)
         add(f"ARF round {a.rounds}, truncation {t:g}", state.model, fit, truncation=t)
     res = {"data": data.name, "train_images": len(data), "test": test.name, "samples": n, "threads": a.threads,
-           "recipe": RECIPE, "machine": f"{platform.machine()} {platform.processor()}".strip(),
-           "binarized_test": quality(binary, floor), "rows": rows,
+           "recipe": RECIPE, "machine": machine(), "binarized_test": quality(binary, floor), "rows": rows,
            "args": " ".join(sys.argv[1:] if argv is None else argv)}
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
-    out.with_suffix(".md").write_text(markdown(res))
-    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+    save(a.out, res, markdown)
 
 
 def markdown(res: dict) -> str:

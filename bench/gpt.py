@@ -15,10 +15,7 @@ Writes bench/results/gpt.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -29,9 +26,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from imggen import metrics, registry  # noqa: E402
 from imggen.complete import auto_method, card_settings  # noqa: E402
 from imggen.data import load_data  # noqa: E402
-from imggen.evaluate import halves, test_data  # noqa: E402
 from imggen.models.arf import ARF, ARFConfig, binarize  # noqa: E402
 from imggen.train import TrainConfig, TrainState, train  # noqa: E402
+from common import heldout, machine, save, timed_samples  # noqa: E402  (bench/common.py)
 from complete import run as run_completion  # noqa: E402  (bench/complete.py)
 from refine import quality, summary  # noqa: E402  (bench/refine.py)
 
@@ -50,24 +47,17 @@ def main(argv=None):
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "gpt"))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    test = test_data()
-    real, ref = halves(test, a.samples)
-    floor = metrics.frechet_distance(metrics.classify(ref)[0], metrics.classify(real)[0])
+    test, real, ref, floor = heldout(a.samples)
     nll_x = test.images[:a.nll_images]
     cx, cy = test.images[len(test) - a.complete_images:], test.labels[len(test) - a.complete_images:]
     n, rows = len(real), []
 
     def add(name, net, sample_kw=None, completion=None, **extra):
         kw = dict(sample_kw or {})
+        x, ms = timed_samples(net, n, **kw)
         labels = kw.pop("labels", None)
-        t = time.perf_counter()
-        with torch.no_grad():  # in chunks of 500, chunk j from seed j
-            x = torch.cat([net.sample(len(i), generator=torch.Generator().manual_seed(j), **kw,
-                                      **({} if labels is None else {"labels": labels[i]}))
-                           for j, i in enumerate(torch.arange(n).split(500))])
-        ms = 1000 * (time.perf_counter() - t) / n
         row = {"model": name, **kw, "ms_per_sample": round(ms, 2),
-               **quality(metrics.digit_metrics(x.float().cpu(), real, reference=ref, labels=labels), floor),
+               **quality(metrics.digit_metrics(x, real, reference=ref, labels=labels), floor),
                "nll_nats": -net.log_likelihood(nll_x).mean().item(), **extra}
         row["bits_per_dim"] = row["nll_nats"] / (784 * 0.6931471805599453)
         if completion and a.complete_images:
@@ -111,12 +101,8 @@ def main(argv=None):
                 train_images=len(data))
     res = {"args": " ".join(argv if argv is not None else sys.argv[1:]), "test": len(test), "floor": floor,
            "nll_images": len(nll_x), "samples": n, "complete_images": a.complete_images, "threads": a.threads,
-           "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "rows": rows}
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
-    out.with_suffix(".md").write_text(markdown(res))
-    print(f"wrote {out}.json and {out}.md")
+           "machine": machine(), "rows": rows}
+    save(a.out, res, markdown)
 
 
 def markdown(res: dict) -> str:

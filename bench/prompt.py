@@ -10,18 +10,17 @@ Writes bench/results/prompt.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from imggen import latent, metrics, prompt, registry  # noqa: E402
 from imggen.convert import from01  # noqa: E402
+from common import machine, save  # noqa: E402  (bench/common.py)
 
 WORDS = ("thick", "thin", "slanted", "left", "wide", "narrow", "tall", "short")
 MODELS = ("cgan-mnist", "cvae-mnist", "pixelgpt-mnist")
@@ -68,13 +67,8 @@ def main(argv=None):
                      if "attribute" in r else "")
             print(f"{name:16s} {r['prompt']:18s} label acc {100 * r['label_accuracy']:.1f}%{extra}", flush=True)
     res = {"args": " ".join(argv if argv is not None else sys.argv[1:]), "per_digit": a.per_digit,
-           "strength": prompt.STRENGTH, "threads": a.threads,
-           "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "rows": rows}
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
-    out.with_suffix(".md").write_text(markdown(res))
-    print(f"wrote {out}.json and {out}.md")
+           "strength": prompt.STRENGTH, "threads": a.threads, "machine": machine(), "rows": rows}
+    save(a.out, res, markdown)
 
 
 def markdown(res: dict) -> str:

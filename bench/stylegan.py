@@ -14,10 +14,7 @@ Writes bench/results/stylegan.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -27,8 +24,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from imggen import metrics, registry  # noqa: E402
 from imggen.data import load_data  # noqa: E402
-from imggen.evaluate import halves, test_data  # noqa: E402
 from imggen.train import TrainConfig, TrainState, train  # noqa: E402
+from common import heldout, machine, save, timed_samples  # noqa: E402  (bench/common.py)
 from refine import quality, summary  # noqa: E402  (bench/refine.py)
 
 CONFIDENT = 0.8  # the confident-fraction threshold of imggen.metrics
@@ -70,20 +67,14 @@ def main(argv=None):
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "stylegan"))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    test = test_data()
-    real, ref = halves(test, a.samples)
-    floor = metrics.frechet_distance(metrics.classify(ref)[0], metrics.classify(real)[0])
+    test, real, ref, floor = heldout(a.samples)
     n, rows = len(real), []
 
     def add(name, net, **kw):
-        t = time.perf_counter()
-        with torch.no_grad():
-            x = torch.cat([net.sample(len(i), generator=torch.Generator().manual_seed(j), **kw)
-                           for j, i in enumerate(torch.arange(n).split(500))])
-        ms = 1000 * (time.perf_counter() - t) / n
+        x, ms = timed_samples(net, n, **kw)
         row = {"model": name, **kw, "ms_per_sample": round(ms, 3),
                "parameters_g": sum(p.numel() for p in net.G.parameters()),
-               **quality(metrics.digit_metrics(x.float().cpu(), real, reference=ref), floor)}
+               **quality(metrics.digit_metrics(x, real, reference=ref), floor)}
         rows.append(row)
         print(f"{name:44s} {summary(row)} {ms:.2f} ms/sample", flush=True)
 
@@ -110,13 +101,8 @@ def main(argv=None):
             rows[-1].update(steps=ev.step, train_images=len(data))
             trained.append(rows[-1]["model"])
     res = {"args": " ".join(argv if argv is not None else sys.argv[1:]), "samples": n, "floor": floor,
-           "threads": a.threads, "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-           "rows": rows, "mixing": mixing}
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
-    out.with_suffix(".md").write_text(markdown(res))
-    print(f"wrote {out}.json and {out}.md")
+           "threads": a.threads, "machine": machine(), "rows": rows, "mixing": mixing}
+    save(a.out, res, markdown)
 
 
 def markdown(res: dict) -> str:

@@ -14,17 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cards import bench_section  # noqa: E402  (scripts/cards.py)
 from imggen import registry  # noqa: E402
 
 NAME = "arf-mnist"
-
-
-def bench_rows() -> list[str]:
-    path = ROOT / "bench" / "results" / "arf.md"
-    if not path.exists():
-        return []
-    md = path.read_text().split("\n\n", 2)  # title, the run's description, the table
-    return ["", "## Against classic pixel mixtures (`bench/results/arf.md`)", "", md[1], "", md[2].strip()]
 
 
 def completion_rows() -> list[str]:
@@ -94,7 +87,7 @@ def main() -> None:
              "Smoothing: a leaf's pixel probabilities are its digits' means with α = 1 pseudo-image of the data's "
              "marginals; α was chosen on the last 5,000 training digits held out (same forest, validation NLL for "
              "α = 0.1 / 0.3 / 1 / 3 / 10: 131.9 / 130.5 / 129.9 / 131.8 / 136.0 nats)."]
-    lines += bench_rows() + completion_rows()
+    lines += bench_section("arf", "Against classic pixel mixtures (`bench/results/arf.md`)") + completion_rows()
     out = ROOT / "checkpoints" / f"{NAME}.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")

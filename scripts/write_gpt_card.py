@@ -15,17 +15,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cards import bench_section  # noqa: E402  (scripts/cards.py)
 from imggen import registry  # noqa: E402
 
 NAME = "pixelgpt-mnist"
-
-
-def bench_rows() -> list[str]:
-    path = ROOT / "bench" / "results" / "gpt.md"
-    if not path.exists():
-        return []
-    md = path.read_text().split("\n\n", 2)  # title, the run's description, the table
-    return ["", "## Beside the other exact-likelihood models (`bench/results/gpt.md`)", "", md[1], "", md[2].strip()]
 
 
 def main() -> None:
@@ -77,7 +70,7 @@ def main() -> None:
     if t != 1:
         lines += ["", f"The Sample and Complete tabs start at truncation {t:g} (`card[\"sampling\"]`): the logits are "
                   "divided by it before each token is drawn; the table below compares it with exact sampling."]
-    lines += bench_rows()
+    lines += bench_section("gpt", "Beside the other exact-likelihood models (`bench/results/gpt.md`)")
     out = ROOT / "checkpoints" / f"{NAME}.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")

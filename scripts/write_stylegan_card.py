@@ -15,20 +15,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cards import bench_section  # noqa: E402  (scripts/cards.py)
 from imggen import registry  # noqa: E402
 
 NAME = "stylegan-mnist"
-
-
-def bench_rows() -> list[str]:
-    path = ROOT / "bench" / "results" / "stylegan.md"
-    if not path.exists():
-        return []
-    parts = path.read_text().split("\n\n")  # title, description, table, [mixing title, text, table]
-    out = ["", "## Beside the other GANs (`bench/results/stylegan.md`)", "", parts[1], "", parts[2].strip()]
-    if len(parts) > 5:
-        out += ["", parts[3].replace("## ", "### "), "", parts[4], "", parts[5].strip()]
-    return out
 
 
 def main() -> None:
@@ -73,7 +63,7 @@ def main() -> None:
              f"| confident fraction | {100 * m['confident_fraction']:.1f} % (real test digits "
              f"{100 * m['real_confident_fraction']:.1f} %) |",
              f"| precision / recall | {m['precision']:.3f} / {m['recall']:.3f} |"]
-    lines += bench_rows()
+    lines += bench_section("stylegan", "Beside the other GANs (`bench/results/stylegan.md`)")
     out = ROOT / "checkpoints" / f"{NAME}.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")
