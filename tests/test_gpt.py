@@ -143,6 +143,7 @@ def test_config_errors_are_clear():
     cm = PixelGPT(PixelGPTConfig(num_classes=10, **TINY))
     with pytest.raises(ValueError, match="class indices in 0..9"):
         cm.sample(2, labels=[1, 10])
+    assert cm._labels([1, 2], 5).tolist() == [1, 2, 1, 2, 1]  # cycled, as the GANs do
 
 
 def test_training_lowers_the_nll_and_samples_are_seeded(fitted, tmp_path):

@@ -162,11 +162,9 @@ class PixelGPT(nn.Module):
                 raise ValueError("this pixel GPT was trained without classes; sample without labels")
             return None
         labels = torch.as_tensor(labels, dtype=torch.long, device=self.device).view(-1)
-        if len(labels) == 1:
-            labels = labels.expand(n)
-        if len(labels) != n or labels.min() < 0 or labels.max() >= self.config.num_classes:
-            raise ValueError(f"labels: {n} class indices in 0..{self.config.num_classes - 1} (or one for all)")
-        return labels
+        if not len(labels) or labels.min() < 0 or labels.max() >= self.config.num_classes:
+            raise ValueError(f"labels: class indices in 0..{self.config.num_classes - 1}")
+        return labels.repeat(-(-n // len(labels)))[:n]  # cycled, like the GANs' labels
 
     def loss(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict:
         """Mean negative log-likelihood per image in nats (pixels, and the class when conditional)."""
