@@ -245,3 +245,17 @@ def test_bench_rows_and_table(fitted, load_bench, tmp_path):
     assert rows["trained 2 s here, patch 1"]["steps"] >= 1 and rows["trained 2 s here, patch 2"]["patch"] == 2
     md = out.with_suffix(".md").read_text()
     assert "| independent pixels |" in md and "Ratios against `arf-mnist`" in md
+
+
+def test_large_draws_come_in_chunks(monkeypatch):
+    """Sampling more than SAMPLE_CHUNK sequences runs chunk after chunk (bounded caches), seeded, labels kept."""
+    from imggen.models import gpt
+
+    m = PixelGPT(PixelGPTConfig(image_size=4, patch=2, num_classes=3, **TINY)).eval()
+    seen = []
+    real = m._generate
+    monkeypatch.setattr(m, "_generate", lambda n, g, y, t, *a: seen.append(y.tolist()) or real(n, g, y, t, *a))
+    monkeypatch.setattr(gpt, "SAMPLE_CHUNK", 3)
+    x = m.sample(7, generator=gen(1), labels=[0, 1, 2])
+    assert x.shape == (7, 1, 4, 4) and seen == [[0, 1, 2], [0, 1, 2], [0]]
+    assert torch.equal(x, m.sample(7, generator=gen(1), labels=[0, 1, 2]))

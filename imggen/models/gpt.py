@@ -22,6 +22,7 @@ from ..device import multinomial, rand
 
 MAX_TOKENS = 1024  # sequence length the positional table and attention are sized for
 MAX_VOCAB = 4096
+SAMPLE_CHUNK = 500  # sequences sampled at once (a 4-layer, 128-wide cache of 500 x 197 tokens is ~400 MB)
 
 
 @dataclass
@@ -286,7 +287,12 @@ class PixelGPT(nn.Module):
         if n == 0:
             c = self.config
             return torch.zeros(0, c.channels, c.image_size, c.image_size, device=self.device)
-        tok, _, _ = self._generate(n, generator, self._labels(labels, n), truncation)
+        y = self._labels(labels, n)
+        if n > SAMPLE_CHUNK:  # bounded key/value caches: chunk after chunk from the same generator
+            return torch.cat([self.sample(len(i), generator=generator, truncation=truncation,
+                                          labels=None if y is None else y[i])
+                              for i in torch.arange(n, device=self.device).split(SAMPLE_CHUNK)])
+        tok, _, _ = self._generate(n, generator, y, truncation)
         return self.images(tok)
 
     @torch.no_grad()
