@@ -129,7 +129,7 @@ class PixelGPT(nn.Module):
         return (self._patches(self.quantize(x)) * self.powers).sum(-1)
 
     def images(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(B, T) token ids -> images in [-1, 1] (each level at its bin's centre of [0, 1], then scaled)."""
+        """(B, T) token ids -> images in [-1, 1]: level q at q / (levels - 1) of the range (2 levels: black, white)."""
         c = self.config
         vals = self.digits[tokens].float().transpose(1, 2)  # (B, C p p, T)
         q = F.fold(vals, c.image_size, c.patch, stride=c.patch)
