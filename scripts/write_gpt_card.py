@@ -2,8 +2,10 @@
 and the benchmark that measured it beside the other exact-likelihood models (bench/results/gpt.{json,md}).
 
     python -m imggen train pixelgpt --data mnist --max-steps 7000 --time-limit 6000 --lr 1e-3 --batch-size 64 \
-        --out checkpoints/pixelgpt-mnist.safetensors
-    python -m imggen eval pixelgpt-mnist --write --iwae-images 10000
+        --out runs/pixelgpt-mnist.safetensors
+    python -m imggen train pixelgpt --data mnist --init runs/pixelgpt-mnist.safetensors --max-steps 700 \
+        --time-limit 1500 --lr 4e-4 --batch-size 64 --out checkpoints/pixelgpt-mnist.safetensors
+    python -m imggen eval pixelgpt-mnist --write --iwae-images 2000
     python -m imggen bench gpt && python scripts/write_gpt_card.py
 """
 from __future__ import annotations
@@ -25,7 +27,8 @@ def main() -> None:
     card = registry.list_models()[NAME]
     m, rec, cfg = card["metrics"], card["recipe"], card["config"]
     size = Path(card["path"]).stat().st_size / 2**20
-    steps, secs = rec["steps"], card["train_seconds"]
+    steps, secs = rec["steps"], rec["train_seconds"]
+    phases = rec.get("history") or [rec]
     sampling = card.get("sampling") or {}
     t = sampling.get("truncation", 1.0)
     lines = [f"# {NAME}", "",
@@ -45,12 +48,18 @@ def main() -> None:
              f"| config | `{json.dumps(cfg)}` |",
              f"| training data | full MNIST training set ({rec['train_images']:,} images, binarized at 0.5); evaluation "
              "on the 10,000 test images, never trained on |",
-             f"| training | {steps:,} steps at batch {rec['batch_size']} ({rec['epochs']:.1f} epochs), AdamW lr "
-             f"{rec['lr']:g} with 200 warm-up steps and a cosine decay toward {rec['max_steps']:,} steps, in "
-             f"{secs / 60:.0f} min on {card['hardware']} (sharing the 2 cores with other jobs) |",
-             f"| reproduce | `python -m imggen train pixelgpt --data mnist --max-steps {rec['max_steps']} "
-             f"--time-limit {rec['time_limit_s']:g} --lr {rec['lr']:g} --batch-size {rec['batch_size']} --out "
-             f"checkpoints/{NAME}.safetensors`, then `python -m imggen eval {NAME} --write --iwae-images 10000` |",
+             f"| training | {steps:,} steps at batch {rec['batch_size']} ({rec['epochs']:.1f} epochs) in "
+             f"{secs / 60:.0f} min on {card['hardware']} (sharing the 2 cores with another training job): "
+             + "; then ".join(f"{h['steps']:,} steps, AdamW lr {h['lr']:g} after 200 warm-up steps, cosine decay to "
+                              f"a tenth by step {h['max_steps']:,}" + (f" (stopped at the {h['time_limit_s']:g} s "
+                                                                       "time limit)" if h['steps'] < h['max_steps']
+                                                                      else "") for h in phases) + " |",
+             "| reproduce | " + ", then ".join(
+                 f"`python -m imggen train pixelgpt --data mnist --max-steps {h['max_steps']} --time-limit "
+                 f"{h['time_limit_s']:g} --lr {h['lr']:g} --batch-size {rec['batch_size']}"
+                 + (" --init <previous phase>" if i else "") + f" --out runs/{NAME}.safetensors`"
+                 for i, h in enumerate(phases)) + f", then `python -m imggen eval {NAME} --write --iwae-images "
+             f"{m['nll_images']}` |",
              f"| use | `imggen.load(\"{NAME}\").sample(16, seed=0, labels=[3], truncation={t:g})`; "
              f"`.log_likelihood(x)` (exact, nats) |", "",
              f"## Measured (`python -m imggen eval {NAME} --write`: 5,000 samples vs 5,000 test digits, labels cycling "
@@ -66,7 +75,10 @@ def main() -> None:
              f"| precision / recall | {m['precision']:.3f} / {m['recall']:.3f} |", "",
              "These figures are for exact sampling (truncation 1). Binarized samples are compared with grey test "
              "digits, so part of the FD is the binarization itself: the benchmark below measures every binary model "
-             "the same way."]
+             "the same way.", "",
+             "The second phase (a short decay at a lower rate after the first stopped at its time limit with the "
+             "rate still at about two thirds) lowered the exact NLL on the first 300 test digits from 56.07 to 54.16 "
+             "nats (measured 2026-11-27)."]
     if t != 1:
         lines += ["", f"The Sample and Complete tabs start at truncation {t:g} (`card[\"sampling\"]`): the logits are "
                   "divided by it before each token is drawn; the table below compares it with exact sampling."]

@@ -195,7 +195,8 @@ def render() -> None:
     with gr.Accordion("Style mixing (style-based GANs)", open=False):
         gr.Markdown("A style-based generator gives every layer its own copy of the style, so two seeds can be mixed: "
                     "the ticked resolutions take their styles from the column's seed, the others from the row's. "
-                    "Coarse layers carry the digit's shape and pose, fine ones stroke texture and thickness.")
+                    "On stylegan-mnist the coarse layers reshape the digit most and the finest change it least "
+                    "(bench/results/stylegan.md).")
         with gr.Row():
             with gr.Column(scale=1):
                 mix_model = common.model_dropdown("Style-based model", capability="mix", elem_id="mix-model")
