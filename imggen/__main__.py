@@ -76,14 +76,12 @@ def _cmd_train(a):
 
 def _warm_start(path: str, family: str):
     """(model with the checkpoint's weights, its recipe) for ``train --init``."""
-    from . import checkpoint
-    from .registry import build
+    from .registry import warm_start
 
-    meta = checkpoint.read_metadata(path)
-    if meta["family"] != family:
-        sys.exit(f"--init {path} is a {meta['family']} checkpoint, not {family}")
-    model = build(family, **meta["config"])
-    checkpoint.load_weights(model, path)
+    try:
+        model, meta = warm_start(path, family)
+    except ValueError as e:
+        sys.exit(f"--init {e}")
     return model, meta["recipe"]
 
 
@@ -93,14 +91,12 @@ PHASE_KEYS = ("steps", "epochs", "train_seconds", "lr", "batch_size", "max_steps
 def _add_history(out: str, before: dict, init: str) -> None:
     """A warm-started run's checkpoint: totals over every phase, each phase's settings under "history"."""
     from . import checkpoint
-    from .registry import build
+    from .registry import from_checkpoint
 
     meta = checkpoint.read_metadata(out)
     rec = meta["recipe"]
     history = before.get("history", [{k: before.get(k) for k in PHASE_KEYS}]) + [{k: rec.get(k) for k in PHASE_KEYS}]
-    net = build(meta["family"], **meta["config"])
-    checkpoint.load_weights(net, out)
-    checkpoint.update_metadata(out, net, recipe={
+    checkpoint.update_metadata(out, from_checkpoint(out, meta), recipe={
         "history": history, "init": init, "sessions": len(history),
         "steps": sum(int(h.get("steps") or 0) for h in history),
         "epochs": round(sum(float(h.get("epochs") or 0) for h in history), 3),

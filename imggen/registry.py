@@ -128,6 +128,24 @@ class LoadedModel:
         return fn
 
 
+def from_checkpoint(path: str | Path, meta: dict | None = None) -> torch.nn.Module:
+    """A fresh module of a checkpoint's family and config holding its weights (on the CPU; not the cached one
+    :func:`load` serves, so it may be trained)."""
+    meta = meta or checkpoint.read_metadata(path)
+    net = build(meta["family"], **meta["config"])
+    checkpoint.load_weights(net, path)
+    return net
+
+
+def warm_start(path: str | Path, family: str) -> tuple[torch.nn.Module, dict]:
+    """(module with the checkpoint's weights, its metadata) to train on; ValueError unless it is a ``family``
+    checkpoint."""
+    meta = checkpoint.read_metadata(path)
+    if meta["family"] != family:
+        raise ValueError(f"{path} is a {meta['family']} checkpoint, not {family}")
+    return from_checkpoint(path, meta), meta
+
+
 @functools.lru_cache(maxsize=16)
 def load(name_or_path: str, device: str | None = None) -> LoadedModel:
     """Load a registered model by name, or any imggen safetensors checkpoint by path."""
@@ -139,8 +157,7 @@ def load(name_or_path: str, device: str | None = None) -> LoadedModel:
     else:
         raise ValueError(f"unknown model {name_or_path!r}; registered: {', '.join(paths) or 'none'}")
     meta = checkpoint.read_metadata(path)
-    net = build(meta["family"], **meta["config"])
-    checkpoint.load_weights(net, path)
+    net = from_checkpoint(path, meta)
     return LoadedModel(net.to(pick_device(device)), meta["name"] if name_or_path not in paths else name_or_path, meta)
 
 

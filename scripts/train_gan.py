@@ -46,7 +46,7 @@ def main() -> None:
     from imggen import checkpoint
     from imggen.data import load_data
     from imggen.device import describe
-    from imggen.registry import build
+    from imggen.registry import build, warm_start
     from imggen.train import TrainConfig, train
 
     data = load_data(a.data, split="train")
@@ -63,11 +63,10 @@ def main() -> None:
     torch.manual_seed(a.seed)
     prior = {"steps": 0, "epochs": 0.0, "train_seconds": 0.0}
     if a.init:  # continue from a checkpoint's weights (fresh optimiser; EMA starts from the loaded G)
-        meta = checkpoint.read_metadata(a.init)
-        if meta["family"] != a.family:
-            raise SystemExit(f"--init {a.init} is a {meta['family']} checkpoint, not {a.family}")
-        model = build(a.family, **meta["config"])
-        checkpoint.load_weights(model, a.init)
+        try:
+            model, meta = warm_start(a.init, a.family)
+        except ValueError as e:
+            raise SystemExit(f"--init {e}") from None
         rec = meta.get("recipe", {})
         steps = float(rec.get("steps", 0))
         prior = {"steps": steps, "epochs": float(rec.get("epochs", steps / -(-len(data) // a.batch_size))),
