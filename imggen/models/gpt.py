@@ -49,7 +49,9 @@ class PixelGPTConfig:
             raise ValueError(f"pixel GPT: a {self.image_size}px image in {self.patch}x{self.patch} patches is "
                              f"{self.num_tokens:,} tokens; at most {MAX_TOKENS} (a larger patch or smaller images)")
         if self.n_embd % self.n_head:
-            raise ValueError(f"pixel GPT: n_embd {self.n_embd} must be a multiple of n_head {self.n_head}")
+            raise ValueError(f"pixel GPT: n_embd {self.n_embd} must be a multiple of n_head {self.n_head}: the "
+                             f"embedding is split over the attention heads (use a multiple of {self.n_head}, e.g. "
+                             f"{16 * self.n_head} or {32 * self.n_head})")
 
     @property
     def vocab(self) -> int:

@@ -94,14 +94,17 @@ def preset_values(family_label: str, preset: str) -> dict:
 
 
 def model_overrides(family: str, latent_dim: int, width: int, spectral_norm: bool, depth: int = 0) -> dict:
-    """UI settings -> the family config's fields (only those the family has)."""
-    known = {f.name for f in fields(registry.family_classes(family)[0])}
+    """UI settings -> the family config's fields (only those the family has), checked by the config itself."""
+    config_cls = registry.family_classes(family)[0]
+    known = {f.name for f in fields(config_cls)}
     want = {"latent_dim": latent_dim, "g_width": width, "d_width": width, "hidden": width, "d_hidden": width,
             "use_spectral_norm": spectral_norm, "blocks": depth, "n_embd": width}
-    if family == "pixelgpt" and width % 4:
-        raise gr.Error(f"Width {width}: the pixel GPT's embedding is split over 4 attention heads; use a multiple "
-                       "of 4 (e.g. 64 or 128).")
-    return {k: v for k, v in want.items() if k in known}
+    over = {k: v for k, v in want.items() if k in known}
+    try:
+        config_cls(**over)  # the family's own checks (the pixel GPT's heads), up front
+    except ValueError as e:
+        raise gr.Error(f"Model settings: {e}") from e
+    return over
 
 
 def check_name(name: str, family: str) -> str:
@@ -182,9 +185,7 @@ def make_config(epochs, batch_size, lr, lr_d, loss, ema, augment, d_steps, beta,
 
 # ---- streaming ----------------------------------------------------------------------------------------------
 PLOTS = {  # family -> (series in the loss plot, series in the second plot, second plot's title)
-    "dcgan": (["loss/D", "loss/G"], ["D(x)", "D(G(z))"], "D(x) and D(G(z)) (mean sigmoid)"),
-    "cgan": (["loss/D", "loss/G"], ["D(x)", "D(G(z))"], "D(x) and D(G(z)) (mean sigmoid)"),
-    "stylegan": (["loss/D", "loss/G"], ["D(x)", "D(G(z))"], "D(x) and D(G(z)) (mean sigmoid)"),
+    **{gan: (["loss/D", "loss/G"], ["D(x)", "D(G(z))"], "D(x) and D(G(z)) (mean sigmoid)") for gan in GANS},
     "ae": (["loss/recon"], [], "-"),
     "vae": (["loss/recon"], ["loss/kl"], "KL to the prior (nats per image)"),
     "cvae": (["loss/recon"], ["loss/kl"], "KL to the prior (nats per image)"),
