@@ -36,14 +36,14 @@ def mixing_rows(net, pairs: int, truncation: float, seed: int = 0) -> list[dict]
     g = torch.Generator().manual_seed(seed)
     za, zb = net.latents(4 * pairs, generator=g), net.latents(4 * pairs, generator=g)
     with torch.no_grad():
-        pa, pb = metrics.classify(net.render(za, truncation))[1], metrics.classify(net.render(zb, truncation))[1]
+        xa, xb = net.render(za, truncation), net.render(zb, truncation)
+    pa, pb = metrics.classify(xa)[1], metrics.classify(xb)[1]
     ca, cb = pa.argmax(1), pb.argmax(1)
     ok = (pa.max(1).values >= CONFIDENT) & (pb.max(1).values >= CONFIDENT) & (ca != cb)
     idx = ok.nonzero().flatten()[:pairs]
     if not len(idx):  # a generator without confident digits of two classes has nothing to mix
         return []
-    za, zb, ca, cb = za[idx], zb[idx], ca[idx], cb[idx]
-    xa = net.render(za, truncation)
+    za, zb, ca, cb, xa = za[idx], zb[idx], ca[idx], cb[idx], xa[idx]
     rows = []
     for r in sorted(set(net.layer_resolutions)):
         x = torch.cat([net.mix_pairs(a, b, {r}, truncation) for a, b in zip(za.split(500), zb.split(500))])

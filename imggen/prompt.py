@@ -87,7 +87,7 @@ def generate(name: str, text: str, n: int = 8, seed: int = 0) -> tuple[torch.Ten
 
     p = parse(text)
     model = registry.load(name)
-    ncls = getattr(model.config, "num_classes", 0)
+    ncls = latent.num_classes(model.net)
     notes = []
     if p.label is not None and not ncls:
         notes.append(f"{name} is unconditional: the digit in the prompt cannot be asked for")
@@ -96,8 +96,7 @@ def generate(name: str, text: str, n: int = 8, seed: int = 0) -> tuple[torch.Ten
     g = torch.Generator().manual_seed(int(seed))
     labels = None
     if ncls:
-        labels = torch.full((n,), p.label) if p.label is not None and p.label < ncls else \
-            torch.randint(0, ncls, (n,), generator=g)
+        labels = torch.full((n,), p.label) if p.label is not None else torch.randint(0, ncls, (n,), generator=g)
     if not hasattr(model.net, "decode"):
         if p.moves:
             notes.append(f"{name} has no latent to move: {', '.join(p.moves)} not applied")

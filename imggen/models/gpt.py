@@ -223,8 +223,8 @@ class PixelGPT(nn.Module):
         logp = logits.float().log_softmax(-1)
         mass = None
         if allowed is not None:
-            mass = logp.masked_fill(~allowed, -math.inf).logsumexp(-1)
             logp = logp.masked_fill(~allowed, -math.inf)
+            mass = logp.logsumexp(-1)
         # inverse-CDF draw with the CPU generator's uniforms: the same seed gives the same image on any device
         u = rand(len(logp), 1, generator=generator, device=logp.device)
         cdf = logp.softmax(-1).cumsum(-1)
@@ -311,9 +311,10 @@ class PixelGPT(nn.Module):
         known = self._patches(self.quantize(x))  # (B, T, C p p)
         known_mask = self._patches((m < 0.5).long()).bool()
         M = n * max(1, particles)
+        ys = None if labels is None else self._labels(labels, B)
         out = []
         for i in range(B):
-            y = None if labels is None else self._labels(labels, B)[i:i + 1].expand(M)
+            y = None if ys is None else ys[i:i + 1].expand(M)
             tok, logw, _ = self._generate(M, generator, y, truncation, known[i:i + 1].expand(M, -1, -1),
                                           known_mask[i:i + 1].expand(M, -1, -1))
             keep = multinomial_noreplace(weights(logw), n, generator, self.device)

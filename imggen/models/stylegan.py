@@ -213,9 +213,8 @@ class StyleGAN(_GAN):
         their styles from the column latent and every other layer from the row latent."""
         take = self._layers(resolutions)
         wr, wc = self.styles(z_rows.to(self.device), truncation), self.styles(z_cols.to(self.device), truncation)
-        R, C, L = len(wr), len(wc), self.G.num_ws
-        ws = torch.where(take[None, None, :, None], wc[None, :, None], wr[:, None, None]).expand(R, C, L, -1)
-        out = self.G.synthesize(ws.reshape(R * C, L, -1))
+        R, C = len(wr), len(wc)
+        out = self._mixed(wr.repeat_interleave(C, 0), wc.repeat(R, 1), take)
         return out.view(R, C, *out.shape[1:])
 
     @torch.no_grad()
@@ -223,6 +222,10 @@ class StyleGAN(_GAN):
         """Style mixing pair by pair: image i takes its layers at ``resolutions`` from z_b[i], the rest from z_a[i]."""
         take = self._layers(resolutions)
         wa, wb = self.styles(z_a.to(self.device), truncation), self.styles(z_b.to(self.device), truncation)
+        return self._mixed(wa, wb, take)
+
+    def _mixed(self, wa: torch.Tensor, wb: torch.Tensor, take: torch.Tensor) -> torch.Tensor:
+        """Images whose style inputs marked in ``take`` get wb[i] and the others wa[i]."""
         return self.G.synthesize(torch.where(take[None, :, None], wb[:, None], wa[:, None]))
 
     def _layers(self, resolutions) -> torch.Tensor:
