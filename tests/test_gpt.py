@@ -14,6 +14,7 @@ from imggen.data import load_data
 from imggen.models.gpt import PixelGPT, PixelGPTConfig
 from imggen.registry import load, register
 from imggen.train import TrainConfig, train
+from train_settings import settings
 
 TINY = dict(n_layer=1, n_head=2, n_embd=32)
 
@@ -216,10 +217,9 @@ def test_tabs_list_and_use_it(fitted, monkeypatch, tmp_path):
     monkeypatch.setattr(tt, "RUNS_DIR", tmp_path)
     monkeypatch.setattr(tt, "EVAL_SAMPLES", 20)
     tt.arm()
-    outs = list(tt.start_training(family="Pixel GPT (autoregressive)", data_source=tt.DATA_5K, zip_file=None,
-                                  image_size=28, color="grayscale", max_images=64, epochs=1, batch_size=32, lr=1e-3,
-                                  lr_d=1e-3, latent_dim=16, width=16, loss="bce", spectral_norm=True, ema=False,
-                                  augment=False, d_steps=1, beta=1.0, seed=0, grid_every=0, name="tiny-gpt-tab"))
+    outs = list(tt.start_training(**settings(family="Pixel GPT (autoregressive)", max_images=64, epochs=1,
+                                             batch_size=32, lr=1e-3, lr_d=1e-3, width=16, loss="bce", ema=False,
+                                             name="tiny-gpt-tab")))
     assert "finished after 2 steps" in outs[-1][1]
     assert imggen.list_models()["tiny-gpt-tab"]["config"]["n_embd"] == 16
 

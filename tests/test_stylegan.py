@@ -11,6 +11,7 @@ from imggen.data import load_data
 from imggen.models.stylegan import StyleGAN, StyleGANConfig
 from imggen.registry import load, register
 from imggen.train import TrainConfig, train
+from train_settings import settings
 
 TINY = dict(g_width=8, d_width=8, latent_dim=16, w_dim=16, mapping_layers=2)
 
@@ -142,10 +143,8 @@ def test_tabs_list_and_use_it(fitted, monkeypatch, tmp_path):
     monkeypatch.setattr(tt, "RUNS_DIR", tmp_path)
     monkeypatch.setattr(tt, "EVAL_SAMPLES", 20)
     tt.arm()
-    outs = list(tt.start_training(family="Style-based GAN (StyleGAN)", data_source=tt.DATA_5K, zip_file=None,
-                                  image_size=28, color="grayscale", max_images=64, epochs=1, batch_size=32, lr=2e-4,
-                                  lr_d=2e-4, latent_dim=16, width=8, loss="hinge", spectral_norm=True, ema=True,
-                                  augment=False, d_steps=1, beta=1.0, seed=0, grid_every=0, name="tiny-style-tab"))
+    outs = list(tt.start_training(**settings(family="Style-based GAN (StyleGAN)", max_images=64, epochs=1,
+                                             batch_size=32, name="tiny-style-tab")))
     assert "finished after 2 steps" in outs[-1][1]
     assert imggen.list_models()["tiny-style-tab"]["config"]["g_width"] == 8
     assert "tiny-style-tab" in common.model_choices(capability="mix")  # the new run can be style-mixed at once

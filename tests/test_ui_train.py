@@ -15,21 +15,13 @@ from imggen.data import zip_bytes
 from imggen.ui import train_tab as tt
 
 import imagefiles
+from train_settings import settings
 
 
 @pytest.fixture(autouse=True)
 def tiny(monkeypatch, tmp_path_factory):
     monkeypatch.setattr(tt, "RUNS_DIR", tmp_path_factory.mktemp("runs"))
     monkeypatch.setattr(tt, "EVAL_SAMPLES", 100)
-
-
-def settings(**over) -> dict:
-    """A tiny DCGAN on 256 MNIST images: 4 steps per epoch."""
-    kw = dict(family="DCGAN", data_source=tt.DATA_5K, zip_file=None, image_size=28, color="grayscale", max_images=256,
-              epochs=2, batch_size=64, lr=2e-4, lr_d=2e-4, latent_dim=16, width=8, loss="hinge", spectral_norm=True,
-              ema=True, augment=False, d_steps=1, beta=1.0, seed=0, grid_every=0, name="tiny-train")
-    kw.update(over)
-    return kw
 
 
 def is_file(out) -> bool:
