@@ -14,6 +14,10 @@ import torch.nn.functional as F
 
 # ==== GANs ==================================================================================================
 GAN_LOSSES = ("hinge", "bce")
+# TrainConfig settings only adversarial trainers read; each model class names the ones its trainer ignores
+# (``unused_train_keys``) so a model card leaves them out
+GAN_TRAIN_KEYS = frozenset({"lr_d", "loss", "d_steps", "use_ema", "ema_decay", "use_augment", "r1_gamma", "g_topk",
+                            "train_prior"})
 
 
 def diff_augment(x: torch.Tensor, translation: float = 0.125, cutout: float = 0.5) -> torch.Tensor:

@@ -37,6 +37,7 @@ class TrainConfig:
     use_augment: bool = False  # DiffAugment-style differentiable augmentation (GANs)
     r1_gamma: float = 0.0  # R1 penalty weight (0 = off)
     g_topk: float = 1.0  # GANs: fraction of each generator batch, most real-looking first, that trains G (top-k, 1 = all)
+    train_prior: bool = False  # DCGAN: keep a fitted latent mixture and train G on latents drawn from it (else N(0, I))
     beta: float = 1.0  # KL weight (VAEs)
     max_steps: int | None = None  # stop after this many steps (overrides epochs)
     time_limit_s: float | None = None  # stop after this much wall time
@@ -199,13 +200,10 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
         yield TrainEvent("end", step, step / steps_per_epoch, last, state.metrics, samples, ckpt_path=path,
                          message=f"{stopped or 'finished'} after {step} steps ({elapsed():.0f}s of training)",
                          **timing())
-    except GeneratorExit:  # the consumer closed us (cancelled job, disconnected browser): keep the model
-        if not saved:
-            save("stopped: training was cancelled")
-        raise
-    except KeyboardInterrupt:  # Ctrl-C in the CLI: keep the weights of the last finished step
-        if not saved:
-            save(f"stopped: interrupted at step {step}")
+    except (GeneratorExit, KeyboardInterrupt) as e:  # a closed consumer (cancelled job, gone browser) or Ctrl-C
+        if not saved:  # keep the weights of the last finished step
+            save("stopped: training was cancelled" if isinstance(e, GeneratorExit)
+                 else f"stopped: interrupted at step {step}")
         raise
 
 

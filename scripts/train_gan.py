@@ -37,6 +37,8 @@ def main() -> None:
     p.add_argument("--lr", type=float, help="learning rate for G and D (default: the recipe's)")
     p.add_argument("--ema-decay", type=float, help="EMA decay of G (default: the recipe's)")
     p.add_argument("--g-topk", type=float, help="fraction of each G batch, most real-looking first, that trains G")
+    p.add_argument("--train-prior", action="store_true",
+                   help="keep the --init checkpoint's fitted latent mixture and train G on latents drawn from it")
     p.add_argument("--blocks", type=int, help="extra 3x3 convs per resolution in G and D (new runs; default: the recipe's)")
     p.add_argument("--width", type=int, help="g_width and d_width (new runs; default: the recipe's)")
     a = p.parse_args()
@@ -58,6 +60,8 @@ def main() -> None:
         train_over.update(ema_decay=a.ema_decay)
     if a.g_topk:
         train_over.update(g_topk=a.g_topk)
+    if a.train_prior:
+        train_over.update(train_prior=True)
     cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, time_limit_s=a.time_limit, seed=a.seed,
                       eval_samples=1000, device=a.device, **train_over)
     torch.manual_seed(a.seed)
@@ -73,7 +77,7 @@ def main() -> None:
                  "train_seconds": float(rec.get("train_seconds", 0)),
                  "history": rec.get("history", []) + [
                      {**{k: rec.get(k) for k in ("steps", "epochs", "train_seconds", "lr", "lr_d", "ema_decay",
-                                                  "time_limit_s", "batch_size", "g_topk")},
+                                                  "time_limit_s", "batch_size", "g_topk", "train_prior")},
                       "hardware": meta["card"].get("hardware")}]}
     else:
         model = build(a.family, channels=1, image_size=28, **({"num_classes": 10} if a.family == "cgan" else {}),

@@ -131,8 +131,11 @@ def test_models_tab_says_what_a_model_is_and_how_its_last_run_ended():
 
 def test_models_tab_recipe_shows_only_what_the_family_uses():
     rec = {"lr": 1e-3, "lr_d": 2e-4, "loss": "hinge", "beta": 1.0, "betas": [0.5, 0.999], "batch_size": 64,
-           "steps": 10}
-    show = {fam: models_tab.recipe({"family": fam, "recipe": rec}) for fam in ("dcgan", "vae", "arf", "pixelgpt")}
+           "steps": 10, "use_ema": True, "train_prior": False}
+    show = {fam: models_tab.recipe({"family": fam, "recipe": rec})
+            for fam in ("dcgan", "cgan", "vae", "vaegan", "arf", "pixelgpt")}
+    assert set(show["cgan"]) == set(rec) - {"beta", "train_prior"}  # only the DCGAN trains on a fitted prior
+    assert set(show["vaegan"]) == {"lr", "lr_d", "loss", "beta", "betas", "batch_size", "steps"}
     assert set(show["dcgan"]) == set(rec) - {"beta"} and set(show["vae"]) == {"lr", "beta", "betas", "batch_size",
                                                                                "steps"}
     assert set(show["arf"]) == {"steps"} and set(show["pixelgpt"]) == {"lr", "batch_size", "steps"}

@@ -319,6 +319,28 @@ def test_fit_prior_replaces_the_normal_by_a_mixture_fitted_to_g(tmp_path, monkey
         m.set_prior(torch.ones(2), torch.zeros(2, 5), torch.eye(5).expand(2, 5, 5))
 
 
+def test_train_prior_keeps_the_mixture_and_trains_g_on_its_latents():
+    """train_prior: the trainer keeps the mixture prior, draws its training latents from it, and the inference
+    model still samples from the same mixture; by default the trainer drops it (N(0, I))."""
+    m = tiny().eval()
+    means = torch.stack([torch.full((8,), 3.0), torch.full((8,), -3.0)])
+    m.set_prior(torch.tensor([0.25, 0.75]), means, 0.1 * torch.eye(8).expand(2, 8, 8))
+    tr = m.make_trainer(TrainConfig(train_prior=True, batch_size=8), torch.device("cpu"))
+    assert m.config.prior_components == 2 and torch.equal(m.prior_means, means)
+    torch.manual_seed(0)
+    z = tr._latents(4000)
+    assert ((z - 3).abs().max(1).values < 0.6).float().mean().item() == pytest.approx(0.25, abs=0.03)
+    assert ((z + 3).abs().max(1).values < 0.6).float().mean().item() == pytest.approx(0.75, abs=0.03)
+    x = torch.rand(8, 1, 28, 28) * 2 - 1
+    assert all(math.isfinite(v) for v in tr.step(x, torch.zeros(8)).values())
+    net = tr.inference_model()
+    assert net.config.prior_components == 2 and torch.equal(net.prior_means, means)
+    plain = tiny().eval()
+    plain.set_prior(torch.tensor([0.25, 0.75]), means, 0.1 * torch.eye(8).expand(2, 8, 8))
+    plain.make_trainer(TrainConfig(), torch.device("cpu"))
+    assert plain.config.prior_components == 0
+
+
 def test_cli_fit_prior_writes_the_mixture_into_a_checkpoint(tmp_path, capsys):
     from imggen.__main__ import main
 

@@ -188,6 +188,7 @@ class _GAN(nn.Module):
     """Shared surface of both GANs: sample/decode/discriminate/make_trainer (G and D differ by config)."""
 
     family = ""
+    unused_train_keys = frozenset({"beta", "train_prior"})
 
     def __init__(self, config):
         super().__init__()
@@ -330,6 +331,7 @@ class DCGAN(_GAN):
     """Unconditional DCGAN (Radford et al. 2016): noise → image; spectral norm, hinge loss and EMA of G by default."""
 
     family = "dcgan"
+    unused_train_keys = frozenset({"beta"})
 
     def __init__(self, config: DCGANConfig = DCGANConfig()):
         super().__init__(config)
@@ -464,7 +466,7 @@ def calibrate_batchnorm(net: _GAN, batches: int = BN_CALIBRATION_BATCHES, batch_
         m.momentum = None  # cumulative average
     net.G.train()
     for _ in range(batches):
-        net.G(randn(batch_size, net.latent_dim, generator=g, device=net.device), net._labels(batch_size, None, g))
+        net.G(net.latents(batch_size, generator=g, truncation=None), net._labels(batch_size, None, g))
     for m in bns:
         m.momentum = 0.1
     return net
@@ -474,7 +476,7 @@ class GANTrainer:
     """Alternating D/G optimisation; phases are data: [("D", d_steps), ("Dreg", every R1_EVERY), ("G", 1)]."""
 
     def __init__(self, net: _GAN, cfg, device: torch.device):
-        if getattr(net, "clear_prior", None):
+        if getattr(net, "clear_prior", None) and not getattr(cfg, "train_prior", False):
             net.clear_prior()  # training moves G: a fitted latent mixture would no longer describe it
         self.net, self.cfg, self.device = net, cfg, device
         self.opt_g = torch.optim.Adam(net.G.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
@@ -499,6 +501,12 @@ class GANTrainer:
             return None, None
         return y.long(), torch.randint(0, self.net.num_classes, (n,), device=self.device)
 
+    def _latents(self, n: int) -> torch.Tensor:
+        """Training latents: N(0, I), or the kept mixture prior (``train_prior``: G learns on the latents it is
+        sampled from, DeLiGAN-style, so it need not fill the gaps between the mixture's components)."""
+        z = torch.randn(n, self.net.latent_dim, device=self.device)
+        return self.net.prior_transform(z) if getattr(self.net, "prior_transform", None) else z
+
     def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         self.net.train()
         B = x.shape[0]
@@ -511,7 +519,7 @@ class GANTrainer:
             other.requires_grad_(False)
             for _ in range(repeats):
                 real_y, gen_y = self._labels(y, B)
-                z = torch.randn(B, self.net.latent_dim, device=self.device)
+                z = self._latents(B)
                 opt.zero_grad(set_to_none=True)
                 out.update(self.loss.accumulate_gradients(phase, x, real_y, z, gen_y, gain=every, ctx=self.amp,
                                                           backward=lambda l: self.scaler.scale(l).backward()))

@@ -15,12 +15,6 @@ ID = "models"
 
 CLASSIFIER = "classifier-mnist"
 COLUMNS = ["model", "family", "data", "parameters", "training time", "hardware", "key metrics"]
-GAN_KEYS = {"lr_d", "loss", "d_steps", "use_ema", "ema_decay", "use_augment", "r1_gamma", "g_topk"}
-NOT_USED = {  # training-recipe keys a family's trainer ignores: its card leaves them out
-    "gan": {"beta"}, "vae": GAN_KEYS, "arf": GAN_KEYS | {"beta", "lr", "betas", "batch_size", "use_amp"},
-    "pixelgpt": GAN_KEYS | {"beta", "betas"}}
-FAMILY_KIND = {"dcgan": "gan", "cgan": "gan", "stylegan": "gan", "ae": "vae", "vae": "vae", "cvae": "vae",
-               "vaegan": "vaegan", "arf": "arf", "pixelgpt": "pixelgpt"}
 KEY_METRICS = ("fd", "fd_ratio", "coverage", "confident_fraction", "precision", "recall", "label_accuracy",
                "swd", "iwae_nll", "nll_nats", "recon_mse", "test_accuracy")
 
@@ -115,7 +109,10 @@ def summary(card: dict) -> str:
 def recipe(card: dict) -> dict:
     """The card's training recipe without the settings its family's trainer does not use (GAN losses for a VAE,
     optimiser settings for the random forest; "beta" is the VAEs' KL weight)."""
-    drop = NOT_USED.get(FAMILY_KIND.get(card.get("family"), ""), set())
+    try:
+        drop = registry.family_classes(card.get("family", ""))[1].unused_train_keys
+    except ValueError:  # a family this version does not know: show everything
+        drop = ()
     return {k: v for k, v in (card.get("recipe") or {}).items() if k not in drop}
 
 
