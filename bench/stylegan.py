@@ -5,10 +5,14 @@
 - what style mixing moves: pairs (A, B) of confidently classified samples of different digits; each layer
   resolution in turn takes its styles from B. Share of mixes read as B's digit, as A's digit, and mean pixel change
   from A — coarse layers should carry the digit, fine ones only the stroke;
+- latent walks between two confident samples of different digits (the Interpolate tab's walks): a straight line in
+  the style space W against slerp in z (and the other models' z walks): how often a walk passes through a third
+  digit, how many of its frames are unclear, and its length in classifier-feature space over the straight distance
+  (a perceptual-path-length-like detour; 1 = straight);
 - with --train-seconds S: a style-based GAN and a DCGAN trained from scratch for S seconds each on the same images
   with the same recipe (hinge, Adam 2e-4, batch 64, EMA), to compare what the same CPU time buys.
 
-    python -m imggen bench stylegan --truncation 0.8 0.6 --pairs 1000 --train-seconds 600
+    python -m imggen bench stylegan --truncation 0.8 0.6 --pairs 1000 --walks 500 --train-seconds 600
 Writes bench/results/stylegan.{json,md}.
 """
 from __future__ import annotations
@@ -23,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from imggen import metrics, registry  # noqa: E402
+from imggen.interpolate import latent_path  # noqa: E402
 from imggen.data import load_data  # noqa: E402
 from imggen.train import TrainConfig, TrainState, train  # noqa: E402
 from common import heldout, machine, save, timed_samples  # noqa: E402  (bench/common.py)
@@ -54,6 +59,37 @@ def mixing_rows(net, pairs: int, truncation: float, seed: int = 0) -> list[dict]
     return rows
 
 
+def confident_pairs(net, n: int, seed: int):
+    """(z_a, z_b, class_a, class_b): n latent pairs whose own images are confident digits of different classes."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        za, zb = net.latents(4 * n, generator=g), net.latents(4 * n, generator=g)
+        pa, pb = metrics.classify(net.decode(za))[1], metrics.classify(net.decode(zb))[1]
+    ok = (pa.max(1).values >= CONFIDENT) & (pb.max(1).values >= CONFIDENT) & (pa.argmax(1) != pb.argmax(1))
+    i = ok.nonzero().flatten()[:n]
+    return za[i], zb[i], pa.argmax(1)[i], pb.argmax(1)[i]
+
+
+@torch.no_grad()
+def walk_row(name: str, net, mode: str, walks: int, steps: int, seed: int = 2) -> dict | None:
+    """Walks of ``steps`` frames (imggen.interpolate, as the Interpolate tab draws them) between confident
+    samples of different digits: share passing through a confident third digit, share of unclear frames, and
+    the walk's length in classifier features over the straight distance between its ends."""
+    za, zb, ca, cb = confident_pairs(net, walks, seed)
+    if not len(za):  # no confident digits of two classes: nothing to walk between
+        return None
+    frames = torch.stack([(net.render_styles if mode == "w" else net.decode)(latent_path(net, a, b, steps, mode))
+                          for a, b in zip(za, zb)])  # (walks, steps, C, H, W)
+    f, p = metrics.classify(frames.flatten(0, 1))
+    f, p = f.view(len(za), steps, -1), p.view(len(za), steps, -1)
+    conf, cls = p.max(2)
+    third = ((conf >= CONFIDENT) & (cls != ca[:, None]) & (cls != cb[:, None])).any(1)
+    length = (f[:, 1:] - f[:, :-1]).norm(dim=2).sum(1) / (f[:, -1] - f[:, 0]).norm(dim=1).clamp_min(1e-6)
+    return {"model": name, "path": mode, "walks": len(za), "steps": steps,
+            "third_digit": third.float().mean().item(), "unclear_frames": (conf < CONFIDENT).float().mean().item(),
+            "detour": length.mean().item(), "detour_median": length.median().item()}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="stylegan-mnist")
@@ -61,6 +97,8 @@ def main(argv=None):
     p.add_argument("--truncation", type=float, nargs="*", default=[0.8, 0.6])
     p.add_argument("--samples", type=int, default=5000)
     p.add_argument("--pairs", type=int, default=1000, help="style-mixing pairs (0 = skip)")
+    p.add_argument("--walks", type=int, default=500, help="latent walks per path (0 = skip)")
+    p.add_argument("--walk-steps", type=int, default=16, help="frames per walk")
     p.add_argument("--train-seconds", type=float, default=0, help="style GAN vs DCGAN from scratch, this long each")
     p.add_argument("--train-data", default="mnist5k")
     p.add_argument("--threads", type=int, default=1)
@@ -89,6 +127,17 @@ def main(argv=None):
         for r in mixing:
             print(f"mixing {r['layers']:8s} reads as B {100 * r['reads_as_b']:.1f}% as A {100 * r['reads_as_a']:.1f}% "
                   f"pixel change {r['pixel_change']:.3f}", flush=True)
+    walks = []
+    if a.walks:
+        for name, m, mode in ((a.model, net, "w"), (a.model, net, "slerp"), (a.model, net, "lerp"),
+                              *((o, registry.load(o, device="cpu").net, "slerp") for o in a.others
+                                if not registry.load(o, device="cpu").net.num_classes)):
+            r = walk_row(name, m, mode, a.walks, a.walk_steps)
+            if r is None:
+                break  # a generator without confident digits of two classes: no walks to compare
+            walks.append(r)
+            print(f"walk {name} {mode:6s} third digit {100 * r['third_digit']:.1f}% unclear frames "
+                  f"{100 * r['unclear_frames']:.1f}% detour {r['detour']:.2f}", flush=True)
     trained = []
     if a.train_seconds:
         data = load_data(a.train_data, split="train")
@@ -101,7 +150,7 @@ def main(argv=None):
             rows[-1].update(steps=ev.step, train_images=len(data))
             trained.append(rows[-1]["model"])
     res = {"args": " ".join(argv if argv is not None else sys.argv[1:]), "samples": n, "floor": floor,
-           "threads": a.threads, "machine": machine(), "rows": rows, "mixing": mixing}
+           "threads": a.threads, "machine": machine(), "rows": rows, "mixing": mixing, "walks": walks}
     save(a.out, res, markdown)
 
 
@@ -125,6 +174,17 @@ def markdown(res: dict) -> str:
                   "| layers from B | reads as B's digit | reads as A's digit | pixel change |", "|---|---|---|---|"]
         lines += [f"| {r['layers']} | {100 * r['reads_as_b']:.1f} % | {100 * r['reads_as_a']:.1f} % | "
                   f"{r['pixel_change']:.3f} |" for r in m]
+    if res.get("walks"):
+        w = res["walks"]
+        base = w[0]
+        lines += ["", f"## Latent walks ({base['walks']} walks of {base['steps']} frames between confident samples of "
+                  "different digits)", "", "As the Interpolate tab draws them: `w` = a straight line between the "
+                  "endpoints' styles, `slerp` / `lerp` = in z. *Third digit*: the walk shows a confident digit that is "
+                  "neither end's. *Detour*: the walk's length in classifier features over the straight distance "
+                  "between its ends (1 = straight), mean (median); ratios against the first row.", "",
+                  "| model | path | third digit | unclear frames | detour | detour vs first |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['path']} | {100 * r['third_digit']:.1f} % | {100 * r['unclear_frames']:.1f} % "
+                  f"| {r['detour']:.2f} ({r['detour_median']:.2f}) | {r['detour'] / base['detour']:.2f}× |" for r in w]
     return "\n".join(lines) + "\n"
 
 

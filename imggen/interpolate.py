@@ -60,12 +60,30 @@ def to_code(model, x: torch.Tensor) -> torch.Tensor:
         return net.encode(from01(img).to(dev))[0][0]
 
 
+MODES = ("slerp", "lerp", "w")
+
+
+def has_style_space(model) -> bool:
+    """Whether a model maps latents to an intermediate style space W (StyleGAN) that ``mode="w"`` walks in."""
+    return hasattr(_net(model), "render_styles")
+
+
 def latent_path(model, a, b, steps: int = 8, mode: str = "slerp") -> torch.Tensor:
-    """The (steps, D) codes from a to b (images or codes), endpoints included."""
-    assert steps >= 2, "need at least 2 steps (the two endpoints)"
-    assert mode in ("slerp", "lerp"), f"mode must be 'slerp' or 'lerp', got {mode!r}"
+    """The (steps, D) codes from a to b (images or codes), endpoints included; for ``mode="w"`` the (steps,
+    w_dim) styles on the straight line between the endpoints' styles (StyleGAN's walks run in W, where the
+    mapping network has made the space flatter than z's Gaussian)."""
+    if steps < 2:
+        raise ValueError("need at least 2 steps (the two endpoints)")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode == "w" and not has_style_space(model):
+        raise ValueError(f"{type(_net(model)).__name__} has no style space W: walk with slerp or lerp")
     z0, z1 = to_code(model, a), to_code(model, b)
     t = torch.linspace(0, 1, steps, device=z0.device)
+    if mode == "w":
+        with torch.no_grad():
+            w = _net(model).styles(torch.stack([z0, z1]))
+        return lerp(w[0], w[1], t)
     return (slerp if mode == "slerp" else lerp)(z0, z1, t)
 
 
@@ -77,7 +95,8 @@ def interpolate(model, a, b, steps: int = 8, mode: str = "slerp", labels=None) -
         model: a loaded model (``imggen.load(...)``) or a bare network with ``decode`` (and ``encode`` for images).
         a, b: images (C, H, W) in [0, 1] (encoded to their posterior means, so the end frames equal their
             reconstructions) or latent codes (D,).
-        steps: number of frames, endpoints included. mode: "slerp" or "lerp".
+        steps: number of frames, endpoints included. mode: "slerp" or "lerp" in z, or "w": a straight line in
+            a StyleGAN's style space.
         labels: class for conditional models (int); for a CVAE without labels and image endpoints, each
             endpoint's best-explaining label is used and the one-hot label is interpolated too.
     Returns:
@@ -85,6 +104,8 @@ def interpolate(model, a, b, steps: int = 8, mode: str = "slerp", labels=None) -
     """
     net = _net(model)
     z = latent_path(model, a, b, steps, mode)
+    if mode == "w":
+        return to01(net.render_styles(z)).cpu()
     K = getattr(net.config, "num_classes", 0)
     if K and labels is None and hasattr(net, "best_labels") and _is_image(torch.as_tensor(a)) \
             and _is_image(torch.as_tensor(b)):

@@ -139,6 +139,13 @@ def test_interpolate_plays_the_gif_in_the_page(page):
     expect(gif).to_have_attribute("src", re.compile(r"\.gif"), timeout=120_000)
     page.wait_for_function("() => document.querySelector('#int-gif img').naturalWidth > 0", timeout=30_000)
     assert page.get_by_test_id("toast-body").count() == 0 and not page.errors, page.errors
+    if "stylegan-mnist" in list_models():  # a StyleGAN is offered (and walks) the straight line in its style space
+        page.locator("#int-model input").click()
+        page.get_by_role("option", name="stylegan-mnist").click()
+        expect(page.locator("#int-mode input[value='w']")).to_be_checked(timeout=30_000)
+        page.locator("#int-btn").click()
+        expect(page.locator("#int-info")).to_contain_text("frames, w, |w| from", timeout=120_000)
+        assert page.get_by_test_id("toast-body").count() == 0 and not page.errors, page.errors
 
 
 def test_reconstruct_shows_typicality_only_once_scored(page, tmp_path):

@@ -106,6 +106,34 @@ def test_training_runs_and_checkpoint_round_trip(fitted, tmp_path):
     assert torch.equal(load(str(path)).sample(4, seed=3, truncation=0.7), x)
 
 
+def test_walk_in_style_space_runs_straight_between_the_endpoint_styles():
+    from imggen.interpolate import has_style_space, interpolate, latent_path
+
+    m = StyleGAN(StyleGANConfig(**TINY)).eval()
+    za, zb = m.latents(2, generator=gen(4))
+    ws = latent_path(m, za, zb, 5, "w")
+    wa, wb = m.styles(torch.stack([za, zb]))
+    assert ws.shape == (5, 16) and torch.allclose(ws[0], wa) and torch.allclose(ws[-1], wb, atol=1e-6)
+    assert torch.allclose(ws[2], (wa + wb) / 2, atol=1e-6)
+    frames = interpolate(m, za, zb, 5, "w")
+    assert frames.shape == (5, 1, 28, 28) and frames.min() >= 0 and frames.max() <= 1
+    ends = (m.render(torch.stack([za, zb])) + 1) / 2  # the end frames are the endpoints' own images
+    assert torch.allclose(frames[[0, -1]], ends.clamp(0, 1), atol=1e-5)
+    mid_z = interpolate(m, za, zb, 5, "lerp")[2]
+    assert not torch.allclose(frames[2], mid_z, atol=1e-3)  # a straight line in W is not one in z
+    assert has_style_space(m) and not has_style_space(build_dcgan())
+    with pytest.raises(ValueError, match="no style space W"):
+        latent_path(build_dcgan(), torch.zeros(8), torch.ones(8), 3, "w")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        latent_path(m, za, zb, 3, "cubic")
+
+
+def build_dcgan():
+    from imggen.registry import build
+
+    return build("dcgan", latent_dim=8, g_width=8, d_width=8)
+
+
 def test_tabs_list_and_use_it(fitted, monkeypatch, tmp_path):
     import numpy as np
 
@@ -121,6 +149,13 @@ def test_tabs_list_and_use_it(fitted, monkeypatch, tmp_path):
     assert len(gallery) == 4 and recipe["truncation"] == 0.7
     classes, trunc, keep, refine = st.model_options("tiny-style")
     assert trunc.visible and "average style" in trunc.info and refine.visible and not keep.visible
+    from imggen.ui import interpolate as it
+
+    paths = it.path_choices("tiny-style")
+    assert paths.value == "w" and [v for _, v in paths.choices] == ["slerp", "lerp", "w"]
+    strip, gif, mp4, mmap, winfo = it.walk("tiny-style", "Random seed", 1, None, None, "Random seed", 2, None, None,
+                                           "w", 4, 5)
+    assert read_recipe(strip)["mode"] == "w" and "|w| from" in winfo and mmap is None
     layers = et.mixing_layers("tiny-style")
     assert [v for _, v in layers.choices] == [7, 14, 28] and layers.value == [7]
     png, caption = et.style_mix("tiny-style", "1, 2", "5 6 7", [7], 0.8)
@@ -162,7 +197,8 @@ def test_bench_rows_and_table(fitted, load_bench, tmp_path):
 
     out = tmp_path / "style"
     load_bench("stylegan").main(["--model", str(fitted[1]), "--others", "cgan-mnist", "--truncation", "0.5",
-                                 "--samples", "40", "--pairs", "0", "--train-seconds", "2", "--out", str(out)])
+                                 "--samples", "40", "--pairs", "0", "--walks", "5", "--walk-steps", "4",
+                                 "--train-seconds", "2", "--out", str(out)])
     res = json.loads(out.with_suffix(".json").read_text())
     names = [r["model"] for r in res["rows"]]
     assert names == [f"{fitted[1]}, truncation 1", f"{fitted[1]}, truncation 0.5", "cgan-mnist",
@@ -181,3 +217,9 @@ def test_mixing_rows_on_the_shipped_model(load_bench):
     assert [r["layers"] for r in rows] == ["7×7", "14×14", "28×28"] and rows[0]["pairs"] > 0
     assert all(0 <= r["reads_as_b"] + r["reads_as_a"] <= 1 for r in rows)
     assert rows[0]["reads_as_b"] > rows[-1]["reads_as_b"]  # the digit lives in the coarse styles, not the fine
+    net = load("stylegan-mnist").net
+    walks = {mode: bench.walk_row("s", net, mode, 40, 8) for mode in ("w", "slerp")}
+    for r in walks.values():
+        assert r["walks"] > 0 and r["steps"] == 8 and 0 <= r["third_digit"] <= 1 and 0 <= r["unclear_frames"] <= 1
+        assert r["detour"] >= 1  # a path is never shorter than the straight distance between its ends
+    assert walks["w"] != walks["slerp"]

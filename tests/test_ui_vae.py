@@ -120,6 +120,10 @@ def test_interpolate_seeds_gives_strip_gif_mp4_and_map(tiny_models):
     assert read_recipe(Image.open(io.BytesIO(_png(strip))))["b"] == {"seed": 2}
     again = int_tab.walk(tiny_models["vae"], "Random seed", 1, None, None, "Random seed", 2, None, None, "slerp", 6, 5)
     assert np.array_equal(np.asarray(strip), np.asarray(again[0]))  # same seeds, same frames
+    paths = int_tab.path_choices(tiny_models["vae"])
+    assert paths.value == "slerp" and [v for _, v in paths.choices] == ["slerp", "lerp"]  # no style space
+    with pytest.raises(Exception, match="no style space W"):
+        int_tab.walk(tiny_models["vae"], "Random seed", 1, None, None, "Random seed", 2, None, None, "w", 6, 5)
 
 
 def test_interpolate_images_and_errors(tiny_models, tmp_path):

@@ -205,7 +205,11 @@ class StyleGAN(_GAN):
 
     def render(self, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
         """Each latent's own image (its one style in every layer), in [-1, 1]."""
-        return self.G.synthesize(self.styles(z, truncation)[:, None].expand(-1, self.G.num_ws, -1))
+        return self.render_styles(self.styles(z, truncation))
+
+    def render_styles(self, w: torch.Tensor) -> torch.Tensor:
+        """Styles w (B, w_dim), one per image and used in every layer -> images in [-1, 1]."""
+        return self.G.synthesize(w[:, None].expand(-1, self.G.num_ws, -1))
 
     @torch.no_grad()
     def mix(self, z_rows: torch.Tensor, z_cols: torch.Tensor, resolutions, truncation: float = 1.0) -> torch.Tensor:

@@ -10,7 +10,7 @@ import torch
 from PIL import ImageDraw
 
 from .. import registry
-from ..interpolate import interpolate, latent_path, manifold_map, manifold_positions, mp4_available, to_gif, to_mp4
+from ..interpolate import has_style_space, interpolate, latent_path, manifold_map, manifold_positions, mp4_available, to_gif, to_mp4
 from ..convert import grid, to_pil
 from ..latent import seed_latent
 from . import common
@@ -84,10 +84,24 @@ def walk(model_name, a_source, a_seed, a_upload, a_drawing, b_source, b_seed, b_
     gif = _save(to_gif(frames, fps=fps, scale=8), ".gif")  # 224 px for 28-px frames, as large as the MP4
     mp4 = to_mp4(frames, fps=fps, scale=8) if mp4_available() else None  # a missing codec costs the MP4 alone
     mmap = manifold_with_path(model, codes, recipe) if model.config.latent_dim == 2 else None
-    info = (f"{steps} frames, {mode}, |z| from {codes[0].norm():.2f} to {codes[-1].norm():.2f}"
+    info = (f"{steps} frames, {mode}, |{'w' if mode == 'w' else 'z'}| from {codes[0].norm():.2f} to "
+            f"{codes[-1].norm():.2f}"
             + (" — the map shows the decoded 2-D latent space; the path runs from green to blue." if mmap else "")
             + ("" if mp4 else " No MP4: this server lacks the imageio-ffmpeg package; the GIF has the same frames."))
     return strip, gif, mp4, mmap, info
+
+
+PATHS = [("slerp (z)", "slerp"), ("lerp (z)", "lerp")]
+STYLE_PATH = ("W: straight line between the styles (StyleGAN)", "w")
+
+
+def path_choices(name):
+    """Model picked: the W path is offered (and chosen) for a style-based model, else slerp / lerp in z."""
+    try:
+        style = bool(name) and has_style_space(registry.load(name))
+    except Exception:  # an unloadable pick is reported when the walk runs, not here
+        style = False
+    return gr.Radio(choices=PATHS + [STYLE_PATH] if style else PATHS, value="w" if style else "slerp")
 
 
 def _endpoint_inputs(tag: str):
@@ -105,13 +119,14 @@ def _endpoint_inputs(tag: str):
 
 def render() -> None:
     gr.Markdown("Walk through a model's latent space between two endpoints. Images are encoded to their posterior "
-                "means (the end frames are their reconstructions). Slerp follows the Gaussian shell; lerp goes straight.")
+                "means (the end frames are their reconstructions). Slerp follows the Gaussian shell; lerp goes straight; "
+                "a StyleGAN walks straight through its style space W.")
     model = common.model_dropdown("Model", capability="decode", elem_id="int-model", prefer=("vae-mnist",))
     with gr.Row():
         a = _endpoint_inputs("a")
         b = _endpoint_inputs("b")
     with gr.Row():
-        mode = gr.Radio(["slerp", "lerp"], value="slerp", label="Path", elem_id="int-mode")
+        mode = gr.Radio(PATHS, value="slerp", label="Path", elem_id="int-mode")
         steps = gr.Slider(2, MAX_STEPS, value=12, step=1, label="Steps (frames)", elem_id="int-steps")
         fps = gr.Slider(1, 30, value=8, step=1, label="Frames per second", elem_id="int-fps")
     btn = gr.Button("Interpolate", variant="primary", elem_id="int-btn")
@@ -122,4 +137,5 @@ def render() -> None:
                        buttons=["download", "fullscreen"])  # a file path is served as is: the GIF plays in the page
         mmap = common.image_output("Latent manifold (2-D models)", elem_id="int-map")
     info = gr.Markdown(elem_id="int-info")
+    model.change(path_choices, model, mode, api_visibility="private", queue=False)
     btn.click(walk, [model, *a, *b, mode, steps, fps], [strip, gif, video, mmap, info], api_name="interpolate")
