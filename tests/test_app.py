@@ -142,6 +142,7 @@ def test_models_tab_recipe_shows_only_what_the_family_uses():
     md = models_tab.card_markdown("m", {"m": {"family": "arf", "path": "a.safetensors", "recipe": rec}})
     assert "| steps | 10 |" in md and "| loss |" not in md
     assert models_tab.recipe({"family": "unknown", "recipe": rec}) == rec
+    assert models_tab.recipe({"family": "classifier", "recipe": rec}) == rec  # not a generator: all shown
 
 
 # ---- through the running app ---------------------------------------------------------------------------

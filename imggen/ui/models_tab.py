@@ -110,7 +110,7 @@ def recipe(card: dict) -> dict:
     """The card's training recipe without the settings its family's trainer does not use (GAN losses for a VAE,
     optimiser settings for the random forest; "beta" is the VAEs' KL weight)."""
     try:
-        drop = registry.family_classes(card.get("family", ""))[1].unused_train_keys
+        drop = getattr(registry.family_classes(card.get("family", ""))[1], "unused_train_keys", ())
     except ValueError:  # a family this version does not know: show everything
         drop = ()
     return {k: v for k, v in (card.get("recipe") or {}).items() if k not in drop}
