@@ -215,8 +215,11 @@ class StyleGAN(_GAN):
     def mix(self, z_rows: torch.Tensor, z_cols: torch.Tensor, resolutions, truncation: float = 1.0) -> torch.Tensor:
         """Style mixing: (R, C, channels, H, W) images whose layers at ``resolutions`` (e.g. {7} = coarse) take
         their styles from the column latent and every other layer from the row latent."""
-        take = self._layers(resolutions)
         wr, wc = self.styles(z_rows.to(self.device), truncation), self.styles(z_cols.to(self.device), truncation)
+        return self._mix_all(wr, wc, self._layers(resolutions))
+
+    def _mix_all(self, wr: torch.Tensor, wc: torch.Tensor, take: torch.Tensor) -> torch.Tensor:
+        """Every row style with every column style: (R, C, channels, H, W)."""
         R, C = len(wr), len(wc)
         out = self._mixed(wr.repeat_interleave(C, 0), wc.repeat(R, 1), take)
         return out.view(R, C, *out.shape[1:])
@@ -246,9 +249,9 @@ class StyleGAN(_GAN):
         """The StyleGAN paper's figure: ((R + 1) (C + 1), channels, H, W) images in [-1, 1], row-major: a blank
         corner, the column latents' own images along the top, each row latent's own image on the left, and the
         mixes (:meth:`mix`) in between."""
-        z_rows, z_cols = z_rows.to(self.device), z_cols.to(self.device)
-        rows, cols = self.render(z_rows, truncation), self.render(z_cols, truncation)
-        mixed = self.mix(z_rows, z_cols, resolutions, truncation)
+        take = self._layers(resolutions)
+        wr, wc = self.styles(z_rows.to(self.device), truncation), self.styles(z_cols.to(self.device), truncation)
+        rows, cols, mixed = self.render_styles(wr), self.render_styles(wc), self._mix_all(wr, wc, take)
         top = torch.cat([torch.full_like(cols[:1], -1.0), cols])
         body = torch.cat([rows[:, None], mixed], 1).flatten(0, 1)
         return torch.cat([top, body])
