@@ -10,7 +10,8 @@ import torch
 from PIL import ImageDraw
 
 from .. import registry
-from ..interpolate import has_style_space, interpolate, latent_path, manifold_map, manifold_positions, mp4_available, to_gif, to_mp4
+from ..interpolate import (has_style_space, interpolate, latent_path, manifold_map, manifold_positions, mp4_available,
+                           to_gif, to_mp4)
 from ..convert import grid, to_pil
 from ..latent import seed_latent
 from . import common
