@@ -119,6 +119,17 @@ NOTES = {  # measured facts about a model's design that its metadata cannot carr
                     "batch 64, lr 1e-4. The new projection head let D tell clusters apart at once and G fell behind "
                     "(2,000 samples: FD 0.50 → 2.6 after 1,035 steps → 4.2 after 1,848; confident 85 → 67 → 54 %); "
                     "both runs were stopped after about 23 minutes.", "",
+                    "## Training G on its fitted mixture (CPU, 2026-11-27; not adopted)", "",
+                    "`train_prior` (`scripts/train_gan.py --train-prior`) keeps the mixture and draws G's training "
+                    "latents from it (DeLiGAN-style), so G need not fill the gaps between the mixture's components. "
+                    "From the shipped weights, two continuations ran side by side for 5,400 s, 1 CPU thread each, "
+                    "lr 5e-5, batch 128: on the mixture 4,115 steps, on N(0, I) 4,228 steps (then refitted, K = 300). "
+                    "Held out (`imggen eval`): on the mixture, plain sampling FD 0.307 (1.97×), 89.9 % confident "
+                    "(seed 0; the shipped weights: 0.330, 90.3 %); keep 0.85 → 95.22 / 94.74 / 94.90 % at 2.20 / "
+                    "2.54 / 2.55× (seeds 0-2), keep 0.8 → 95.18 / 95.62 % at 2.65 / 3.10× (seeds 0-1). The N(0, I) "
+                    "continuation, refitted: FD 0.295 (1.89×), 91.0 % confident (seed 0). Training on the mixture "
+                    "bought nothing over ordinary training: the same frontier, so the shipped weights stay.",
+                    "",
                     "## Sampling on the mixture, measured again (CPU, 2026-11-26 late evening)", "",
                     "- Draw-to-draw noise: plain sampling from the shipped mixture, seeds 0-7 (5,000 samples each vs "
                     "the same 5,000 test digits): FD 0.330 / 0.323 / 0.350 / 0.294 / 0.305 / 0.386 / 0.339 / 0.331 "
