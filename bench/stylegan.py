@@ -36,38 +36,34 @@ from refine import quality, summary  # noqa: E402  (bench/refine.py)
 CONFIDENT = 0.8  # the confident-fraction threshold of imggen.metrics
 
 
-def mixing_rows(net, pairs: int, truncation: float, seed: int = 0) -> list[dict]:
-    """For each layer resolution: how often mixing in B's styles there turns A's digit into B's."""
+def confident_pairs(net, n: int, seed: int, render=None):
+    """(z_a, z_b, class_a, class_b, images_a): up to n latent pairs whose images (``render``, default the
+    generator) are confident digits of different classes."""
+    render = render or net.decode
     g = torch.Generator().manual_seed(seed)
-    za, zb = net.latents(4 * pairs, generator=g), net.latents(4 * pairs, generator=g)
+    za, zb = net.latents(4 * n, generator=g), net.latents(4 * n, generator=g)
     with torch.no_grad():
-        xa, xb = net.render(za, truncation), net.render(zb, truncation)
+        xa, xb = render(za), render(zb)
     pa, pb = metrics.classify(xa)[1], metrics.classify(xb)[1]
     ca, cb = pa.argmax(1), pb.argmax(1)
     ok = (pa.max(1).values >= CONFIDENT) & (pb.max(1).values >= CONFIDENT) & (ca != cb)
-    idx = ok.nonzero().flatten()[:pairs]
-    if not len(idx):  # a generator without confident digits of two classes has nothing to mix
+    i = ok.nonzero().flatten()[:n]
+    return za[i], zb[i], ca[i], cb[i], xa[i]
+
+
+def mixing_rows(net, pairs: int, truncation: float, seed: int = 0) -> list[dict]:
+    """For each layer resolution: how often mixing in B's styles there turns A's digit into B's."""
+    za, zb, ca, cb, xa = confident_pairs(net, pairs, seed, lambda z: net.render(z, truncation))
+    if not len(za):  # a generator without confident digits of two classes has nothing to mix
         return []
-    za, zb, ca, cb, xa = za[idx], zb[idx], ca[idx], cb[idx], xa[idx]
     rows = []
     for r in sorted(set(net.layer_resolutions)):
         x = torch.cat([net.mix_pairs(a, b, {r}, truncation) for a, b in zip(za.split(500), zb.split(500))])
         c = metrics.classify(x)[1].argmax(1)
-        rows.append({"layers": f"{r}×{r}", "pairs": len(idx), "reads_as_b": (c == cb).float().mean().item(),
+        rows.append({"layers": f"{r}×{r}", "pairs": len(za), "reads_as_b": (c == cb).float().mean().item(),
                      "reads_as_a": (c == ca).float().mean().item(),
                      "pixel_change": ((x - xa).abs() / 2).mean().item()})
     return rows
-
-
-def confident_pairs(net, n: int, seed: int):
-    """(z_a, z_b, class_a, class_b): n latent pairs whose own images are confident digits of different classes."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        za, zb = net.latents(4 * n, generator=g), net.latents(4 * n, generator=g)
-        pa, pb = metrics.classify(net.decode(za))[1], metrics.classify(net.decode(zb))[1]
-    ok = (pa.max(1).values >= CONFIDENT) & (pb.max(1).values >= CONFIDENT) & (pa.argmax(1) != pb.argmax(1))
-    i = ok.nonzero().flatten()[:n]
-    return za[i], zb[i], pa.argmax(1)[i], pb.argmax(1)[i]
 
 
 @torch.no_grad()
@@ -75,7 +71,7 @@ def walk_row(name: str, net, mode: str, walks: int, steps: int, seed: int = 2) -
     """Walks of ``steps`` frames (imggen.interpolate, as the Interpolate tab draws them) between confident
     samples of different digits: share passing through a confident third digit, share of unclear frames, and
     the walk's length in classifier features over the straight distance between its ends."""
-    za, zb, ca, cb = confident_pairs(net, walks, seed)
+    za, zb, ca, cb, _ = confident_pairs(net, walks, seed)
     if not len(za):  # no confident digits of two classes: nothing to walk between
         return None
     frames = torch.stack([(net.render_styles if mode == "w" else net.decode)(latent_path(net, a, b, steps, mode))
@@ -129,9 +125,9 @@ def main(argv=None):
                   f"pixel change {r['pixel_change']:.3f}", flush=True)
     walks = []
     if a.walks:
+        others = {o: registry.load(o, device="cpu").net for o in a.others}
         for name, m, mode in ((a.model, net, "w"), (a.model, net, "slerp"), (a.model, net, "lerp"),
-                              *((o, registry.load(o, device="cpu").net, "slerp") for o in a.others
-                                if not registry.load(o, device="cpu").net.num_classes)):
+                              *((o, m, "slerp") for o, m in others.items() if not m.num_classes)):
             r = walk_row(name, m, mode, a.walks, a.walk_steps)
             if r is None:
                 break  # a generator without confident digits of two classes: no walks to compare
