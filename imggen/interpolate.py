@@ -102,10 +102,17 @@ def interpolate(model, a, b, steps: int = 8, mode: str = "slerp", labels=None) -
     Returns:
         (steps, C, H, W) frames in [0, 1] on the CPU.
     """
+    return latent_walk(model, a, b, steps, mode, labels)[0]
+
+
+@torch.no_grad()
+def latent_walk(model, a, b, steps: int = 8, mode: str = "slerp", labels=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(frames as :func:`interpolate` returns them, the codes of :func:`latent_path` they decode), the path
+    computed once."""
     net = _net(model)
     z = latent_path(model, a, b, steps, mode)
     if mode == "w":
-        return to01(net.render_styles(z)).cpu()
+        return to01(net.render_styles(z)).cpu(), z
     K = getattr(net.config, "num_classes", 0)
     if K and labels is None and hasattr(net, "best_labels") and _is_image(torch.as_tensor(a)) \
             and _is_image(torch.as_tensor(b)):
@@ -116,7 +123,7 @@ def interpolate(model, a, b, steps: int = 8, mode: str = "slerp", labels=None) -
         labels = (1 - t) * onehot[ya] + t * onehot[yb]  # soft labels (steps, K)
     elif K and labels is not None:
         labels = torch.full((steps,), int(labels), dtype=torch.long, device=z.device)
-    return to01(net.decode(z, labels) if K else net.decode(z)).cpu()
+    return to01(net.decode(z, labels) if K else net.decode(z)).cpu(), z
 
 
 def net_shape(net) -> tuple[int, int, int]:

@@ -10,8 +10,8 @@ import torch
 from PIL import ImageDraw
 
 from .. import registry
-from ..interpolate import (has_style_space, interpolate, latent_path, manifold_map, manifold_positions, mp4_available,
-                           to_gif, to_mp4)
+from ..interpolate import (has_style_space, latent_walk, manifold_map, manifold_positions, mp4_available, to_gif,
+                           to_mp4)
 from ..convert import grid, to_pil
 from ..latent import seed_latent
 from . import common
@@ -75,8 +75,7 @@ def walk(model_name, a_source, a_seed, a_upload, a_drawing, b_source, b_seed, b_
         a = endpoint(model, a_source, a_seed, a_upload, a_drawing)
         b = endpoint(model, b_source, b_seed, b_upload, b_drawing)
         progress(0.2, desc="decoding the walk")
-        frames = interpolate(model, a, b, steps, mode)
-        codes = latent_path(model, a, b, steps, mode)
+        frames, codes = latent_walk(model, a, b, steps, mode)
     recipe = {"tab": "interpolate", "model": name, "mode": mode, "steps": steps,
               "a": a_source if a_source != "Random seed" else {"seed": common.to_seed(a_seed)},
               "b": b_source if b_source != "Random seed" else {"seed": common.to_seed(b_seed)}}
