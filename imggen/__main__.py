@@ -43,6 +43,7 @@ def _cmd_train(a):
 
     from . import distributed
     from .data import load_data
+    from .registry import record_phases
     from .train import TrainConfig, steps_per_epoch, train
 
     distributed.init()
@@ -70,7 +71,7 @@ def _cmd_train(a):
             sys.exit(1)
     bar.close()
     if before is not None:
-        _add_history(out, before, a.init)
+        record_phases(out, before, a.init)
     print(f"saved {out}")
 
 
@@ -83,24 +84,6 @@ def _warm_start(path: str, family: str):
     except ValueError as e:
         sys.exit(f"--init {e}")
     return model, meta["recipe"]
-
-
-PHASE_KEYS = ("steps", "epochs", "train_seconds", "lr", "batch_size", "max_steps", "time_limit_s")
-
-
-def _add_history(out: str, before: dict, init: str) -> None:
-    """A warm-started run's checkpoint: totals over every phase, each phase's settings under "history"."""
-    from . import checkpoint
-    from .registry import from_checkpoint
-
-    meta = checkpoint.read_metadata(out)
-    rec = meta["recipe"]
-    history = before.get("history", [{k: before.get(k) for k in PHASE_KEYS}]) + [{k: rec.get(k) for k in PHASE_KEYS}]
-    checkpoint.update_metadata(out, from_checkpoint(out, meta), recipe={
-        "history": history, "init": init, "sessions": len(history),
-        "steps": sum(int(h.get("steps") or 0) for h in history),
-        "epochs": round(sum(float(h.get("epochs") or 0) for h in history), 3),
-        "train_seconds": round(sum(float(h.get("train_seconds") or 0) for h in history), 1)})
 
 
 def _cmd_fit_prior(a):

@@ -116,6 +116,7 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
             if "num_classes" in _config_fields(family) and data.num_classes:
                 model_config.setdefault("num_classes", data.num_classes)
             model = build(family, **model_config)
+        check_labels(model, data)
         state.model = model.to(device)
         state.trainer = state.model.make_trainer(cfg, device)
     model, trainer, step0 = state.model, state.trainer, state.step
@@ -205,6 +206,19 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
             save("stopped: training was cancelled" if isinstance(e, GeneratorExit)
                  else f"stopped: interrupted at step {step}")
         raise
+
+
+def check_labels(model: torch.nn.Module, data: ImageData) -> None:
+    """A conditional model trains on labelled images within its classes; ValueError (saying what to do) else."""
+    need = getattr(getattr(model, "config", None), "num_classes", 0)
+    if not need:
+        return
+    if not data.num_classes or bool((data.labels < 0).any()):
+        raise ValueError(f"a conditional model needs a class for every image, and {data.name} has no classes: "
+                         "put each class's images in a subfolder of their own (the subfolder names are the "
+                         "classes), or pick an unconditional family")
+    if data.num_classes > need:
+        raise ValueError(f"{data.name} has {data.num_classes} classes but the model has {need}")
 
 
 def batch_for(model, batch_size: int, num_images: int) -> int:

@@ -45,6 +45,20 @@ def test_training_is_one_round_per_epoch_on_all_images(fitted):
     assert torch.allclose(m.leaf_weights.sum(), torch.tensor(1.0)) and (m.leaf_probs > 0).all()
 
 
+def test_a_warm_start_goes_on_from_its_own_samples(fitted):
+    """Continuing a fitted forest (``train --init``, the Train tab's fine-tune) starts its first round from the
+    model's samples, not from the pixel marginals: that forest tells real from synthetic less well."""
+    events, out = fitted
+    data = load_data("mnist5k", split="train", limit=400)
+    x, y = data.images, data.labels
+    cfg = TrainConfig(seed=0)
+    first = build("arf", **TINY).make_trainer(cfg, torch.device("cpu")).step(x, y)["forest accuracy"]
+    warm = imggen.registry.from_checkpoint(out)
+    again = warm.make_trainer(cfg, torch.device("cpu")).step(x, y)["forest accuracy"]
+    assert first == pytest.approx(events[0].losses["forest accuracy"])  # a new forest: the marginals, as before
+    assert again < first - 0.03
+
+
 def test_samples_are_binary_seeded_and_survive_a_checkpoint(fitted, tmp_path):
     m = load(str(fitted[1]))
     x = m.sample(6, seed=3)

@@ -115,3 +115,29 @@ def test_stop_resume_then_closing_the_browser_ends_the_job(page):
         time.sleep(0.2)
     assert not tt._JOB_LOCK.locked(), "the training job kept running after the browser left"
     assert steps < imggen.list_models()["browser-closed"]["recipe"]["steps"] < total
+
+
+def test_fine_tune_a_shipped_model(page, artifacts):
+    """Start from a shipped model's weights: picking it fills the family and its settings, and the run goes on
+    from it under a new name whose card keeps both phases."""
+    from playwright.sync_api import expect
+
+    import imggen
+
+    page.get_by_text("a trained model's weights (fine-tune)").click()
+    pick = page.locator("#train-init input").first
+    pick.wait_for()
+    pick.click()
+    page.get_by_role("option", name="vae-mnist", exact=True).click()
+    latent = imggen.list_models()["vae-mnist"]["config"]["latent_dim"]
+    expect(page.locator("#train-family input").first).to_have_value("VAE", timeout=10_000)
+    page.get_by_text("Settings (filled by the preset").click()
+    expect(page.locator("#train-latent input").first).to_have_value(str(latent))
+    _fill_settings(page, {"train-max-images": 128, "train-epochs": 1})
+    page.locator("#train-name textarea, #train-name input").first.fill("browser-finetuned")
+    page.locator("#train-start").click()
+    status = page.locator("#train-status textarea")
+    expect(status).to_have_value(re.compile("finished after"), timeout=150_000)
+    page.screenshot(path=str(artifacts / "train-tab-finetune.png"), full_page=True)
+    rec = imggen.list_models()["browser-finetuned"]["recipe"]
+    assert rec["init"] == "vae-mnist" and rec["sessions"] >= 2

@@ -208,3 +208,19 @@ def test_epoch_metrics_do_not_move_the_training_rng():
     first = run()  # builds the classifier during the first epoch's metrics
     second = run()  # classifier cached
     assert first.losses == second.losses and torch.equal(first.samples, second.samples)
+
+
+def test_conditional_models_need_labels_within_their_classes():
+    from imggen.registry import build
+    from imggen.train import check_labels
+
+    x = torch.rand(12, 1, 28, 28) * 2 - 1
+    flat = ImageData(x, torch.full((12,), -1), "flat.zip")
+    three = ImageData(x, torch.arange(12) % 3, "three.zip", classes=("a", "b", "c"))
+    with pytest.raises(ValueError, match="needs a class for every image, and flat.zip has no classes"):
+        next(train("cgan", flat, TrainConfig(max_steps=1, batch_size=4, eval_samples=0),
+                   model_config=dict(g_width=8, d_width=8)))
+    with pytest.raises(ValueError, match="three.zip has 3 classes but the model has 2"):
+        check_labels(build("cvae", num_classes=2), three)
+    check_labels(build("cvae", num_classes=3), three)  # fine, and so is any unconditional model
+    check_labels(build("dcgan", g_width=8, d_width=8), flat)

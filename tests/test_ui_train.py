@@ -157,6 +157,54 @@ def test_fit_prior_to_the_sessions_dcgan_run(monkeypatch):
         tt.fit_run_prior(4)
 
 
+def test_continue_a_registered_model():
+    tt.arm()
+    list(tt.start_training(**settings(epochs=1, name="tiny-base")))
+    base = imggen.list_models()["tiny-base"]
+    assert all(v is not None and not isinstance(v, (int, float, str)) for v in tt.init_settings(tt.NEW, "tiny-base"))
+    shown = dict(zip(["family", "size", "color", "latent", "width", "depth", "sn", "lr", "lr_d", "loss"],
+                     tt.init_settings(tt.CONTINUE, "tiny-base")))
+    assert shown == dict(family="DCGAN", size=28, color="grayscale", latent=16, width=8, depth=0, sn=True, lr=2e-4,
+                         lr_d=2e-4, loss="hinge")  # the panel shows the model's own settings
+    tt.arm()  # a rate of ~0 keeps the weights: the run starts from the model's, not from a fresh network
+    outs = list(tt.start_training(**settings(epochs=1, lr=1e-12, lr_d=1e-12, latent_dim=99, name="tiny-more",
+                                             start_from=tt.CONTINUE, init_model="tiny-base")))
+    assert outs[0][1].startswith("Continuing 'tiny-base' as dcgan") and "finished" in outs[-1][1]
+    card = imggen.list_models()["tiny-more"]
+    assert card["config"]["latent_dim"] == 16  # the architecture is the model's; the latent size field is ignored
+    rec = card["recipe"]
+    assert rec["init"] == "tiny-base" and [h["steps"] for h in rec["history"]] == [4, 4] and rec["steps"] == 8
+    assert [h["lr"] for h in rec["history"]] == [2e-4, 1e-12] and rec["sessions"] == 2
+    a, b = imggen.load("tiny-base").net.state_dict(), imggen.load("tiny-more").net.state_dict()
+    params = [k for k, v in imggen.load("tiny-base").net.named_parameters() if v.requires_grad]
+    assert params and all(torch.allclose(a[k], b[k], atol=1e-5) for k in params)
+    tt.arm()
+    fresh = list(tt.start_training(**settings(epochs=1, lr=1e-12, lr_d=1e-12, seed=5, name="tiny-fresh")))
+    c = imggen.load("tiny-fresh").net.state_dict()
+    assert "finished" in fresh[-1][1] and not all(torch.allclose(a[k], c[k], atol=1e-5) for k in params)
+
+
+@pytest.mark.parametrize("over, match", [
+    (dict(init_model="tiny-nope"), "unknown model 'tiny-nope'"),
+    (dict(init_model=None), "No model selected"),
+    (dict(init_model="classifier-mnist"), "unknown model"),  # the metric network is not a registered model
+    (dict(family="VAE"), "'cgan-mnist' is a Conditional GAN model: pick that family"),
+    (dict(family="Conditional GAN", image_size=32), "makes 28 px grayscale images"),
+])
+def test_continue_errors(over, match):
+    with pytest.raises(gr.Error, match=match):
+        next(tt.start_training(**settings(**{"start_from": tt.CONTINUE, "init_model": "cgan-mnist", **over})))
+
+
+def test_conditional_family_needs_labelled_images(tmp_path):
+    z = tmp_path / "flat.zip"  # images without class subfolders
+    z.write_bytes(zip_bytes({f"{i}.png": imagefiles.gray_png() for i in range(12)}))
+    tt.arm()
+    with pytest.raises(gr.Error, match="needs a class for every image.*subfolder"):
+        list(tt.start_training(**settings(family="Conditional GAN", data_source=tt.DATA_ZIP, zip_file=str(z),
+                                          max_images=12, batch_size=8, name="tiny-flat")))
+
+
 # ---- through the running app --------------------------------------------------------------------------------
 def test_train_streams_grids_and_registers(client, monkeypatch):
     job = client.submit(**settings(name="tiny-client"), api_name="/train")

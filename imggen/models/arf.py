@@ -166,8 +166,8 @@ class ARFTrainer:
     """One adversarial round per ``step`` on the batch it is given (the training loop passes the whole data set
     as one batch, so an epoch is a round): fit a forest telling the real images from the current synthetic
     ones, make the forest's leaves the model's mixture, and draw the next synthetic set from it. The first
-    synthetic set draws each pixel independently from its marginal. Reports the forest's out-of-bag accuracy:
-    0.5 means it can no longer tell real from synthetic."""
+    synthetic set draws each pixel independently from its marginal (a warm start: the fitted model's own
+    samples). Reports the forest's out-of-bag accuracy: 0.5 means it can no longer tell real from synthetic."""
 
     def __init__(self, model: ARF, cfg, device: torch.device):
         self.model, self.cfg = model, cfg
@@ -180,9 +180,12 @@ class ARFTrainer:
         c, m = self.model.config, self.model
         bits = binarize(x.float()).cpu()
         N = len(bits)
-        if self.synthetic is None or len(self.synthetic) != N:  # product of the marginals
-            marg = bits.mean(0).expand(N, -1)
-            self.synthetic = (torch.rand(marg.shape, generator=self.generator) < marg).float()
+        if self.synthetic is None or len(self.synthetic) != N:
+            if c.num_leaves:  # a fitted forest (a warm start) goes on from its own samples
+                self.synthetic = binarize(m.sample(N, generator=self.generator)).cpu()
+            else:  # product of the marginals
+                marg = bits.mean(0).expand(N, -1)
+                self.synthetic = (torch.rand(marg.shape, generator=self.generator) < marg).float()
         real = bits.numpy().astype(np.uint8)
         X = np.concatenate([real, self.synthetic.numpy().astype(np.uint8)])
         rf = RandomForestClassifier(c.trees, max_leaf_nodes=c.max_leaves, min_samples_leaf=c.min_leaf,

@@ -19,7 +19,7 @@ import gradio as gr
 import pandas as pd
 import torch
 
-from .. import registry
+from .. import checkpoint, registry
 from ..data import IMAGE_EXTS, MAX_FOLDER_IMAGES, ImageData, default_mnist_root, load_data
 from ..train import TrainConfig, TrainEvent, TrainState, evaluate, steps_per_epoch, train
 from . import common
@@ -34,6 +34,7 @@ GANS = {"dcgan", "cgan", "stylegan"}
 DATA_5K, DATA_FULL, DATA_ZIP = "MNIST 5k (built in)", "MNIST 60k", "my images (.zip)"
 QUICK = "quick look (a few hundred steps, 1-5 min on CPU)"  # measured on 2 shared, saturated cores
 QUALITY, CUSTOM = "quality (20 epochs, 15+ min on CPU)", "custom"
+NEW, CONTINUE = "a new model", "a trained model's weights (fine-tune)"
 
 MAX_EPOCHS = 50
 MAX_DEPTH = 3  # extra conv layers per resolution (GAN `blocks`)
@@ -68,6 +69,9 @@ class Run:
     epoch_metrics: list = field(default_factory=list)  # rows {epoch, value, metric}
     best_coverage: int = 0
     notes: list = field(default_factory=list)  # warnings shown under the grid
+    init: str = ""  # the registered model whose weights the run started from ("" = a new model)
+    init_model: torch.nn.Module | None = None  # ... those weights, until the run starts
+    before: dict | None = None  # ... and its recipe, whose phases the run's card keeps
 
 
 # ---- settings -> run ----------------------------------------------------------------------------------------
@@ -105,6 +109,41 @@ def model_overrides(family: str, latent_dim: int, width: int, spectral_norm: boo
     except ValueError as e:
         raise gr.Error(f"Model settings: {e}") from e
     return over
+
+
+def _label(family: str) -> str:
+    return next((k for k, v in FAMILIES.items() if v == family), family)
+
+
+def init_settings(start_from: str, init_model: str | None):
+    """Picking a trained model to continue: the family, image format and architecture fields show its own
+    settings, and the learning rates the rate it last trained at (unchanged while starting a new model)."""
+    if start_from != CONTINUE or not init_model or init_model not in registry.model_paths():
+        return (gr.skip(),) * 10
+    meta = checkpoint.read_metadata(registry.model_paths()[init_model])
+    c, rec = meta["config"], meta["recipe"]
+    width = next((c[k] for k in ("g_width", "hidden", "n_embd") if k in c), None)
+    lr = (rec.get("history") or [rec])[-1].get("lr") or rec.get("lr")
+    return (_label(meta["family"]), c.get("image_size", gr.skip()), "RGB" if c.get("channels") == 3 else "grayscale",
+            c.get("latent_dim", gr.skip()), gr.skip() if width is None else width, c.get("blocks", gr.skip()),
+            c.get("use_spectral_norm", gr.skip()), lr or gr.skip(), rec.get("lr_d") or lr or gr.skip(),
+            rec.get("loss") if rec.get("loss") in ("hinge", "bce") else gr.skip())
+
+
+def warm_start_run(init_model: str | None, family: str, image_size: int, channels: int) -> tuple:
+    """(weights, recipe) of the registered model a run continues; gr.Error unless family and image format match."""
+    init = common.require_model(init_model)
+    path = registry.model_paths()[init]
+    meta = checkpoint.read_metadata(path)
+    if meta["family"] != family:
+        raise gr.Error(f"'{init}' is a {_label(meta['family'])} model: pick that family to continue it (or start "
+                       "a new model).")
+    c = meta["config"]
+    if (c.get("image_size"), c.get("channels")) != (image_size, channels):
+        raise gr.Error(f"'{init}' makes {c.get('image_size')} px {'RGB' if c.get('channels') == 3 else 'grayscale'} "
+                       "images: train it on data of that size and colour.")
+    model, meta = registry.warm_start(path, family)
+    return init, model, meta["recipe"]
 
 
 def check_name(name: str, family: str) -> str:
@@ -282,6 +321,8 @@ def _finish(run: Run) -> list[str]:
     path = run.state.ckpt_path
     if not path or not Path(path).exists():
         return []
+    if run.before is not None:  # a continued model: its card keeps the earlier phases and totals over all
+        registry.record_phases(path, run.before, run.init)
     registry.register(run.name, path)
     files = [path]
     if run.frames:
@@ -303,6 +344,7 @@ def _stream(run: Run, session: str, progress):
         raise gr.Error("Another training job is still finishing; try again in a minute.")
     RUNS_DIR.mkdir(parents=True, exist_ok=True)
     step0, run.notes = run.state.step, []
+    verb = "Resuming" if step0 else f"Continuing '{run.init}' as" if run.init else "Starting"
     total = _total_steps(run, step0)
     every = max(1, (total - step0) // 300)  # at most ~300 points per loss curve and run
     src = f"{run.data.name} ({len(run.data)} images" + (f", {run.data.skipped} unreadable files skipped)"
@@ -310,11 +352,12 @@ def _stream(run: Run, session: str, progress):
     if run.data.skipped:
         run.notes.append(f"ℹ️ Skipped {run.data.skipped} unreadable files in the zip; training on "
                          f"{len(run.data)} images.")
-    events = train(run.family, run.data, run.cfg, model_config=run.model_config, name=run.name,
-                   out=RUNS_DIR / f"{run.name}.safetensors", should_stop=stop.is_set, state=run.state)
+    events = train(run.family, run.data, run.cfg, model_config=run.model_config, model=run.init_model,
+                   name=run.name, out=RUNS_DIR / f"{run.name}.safetensors", should_stop=stop.is_set, state=run.state)
+    run.init_model = None  # the run's state holds the weights from here on
     last_yield, last_plot, done = 0.0, 0.0, False
     try:
-        yield (gr.skip(), f"{'Resuming' if step0 else 'Starting'} {run.family} on {src}…", *_plots(run),
+        yield (gr.skip(), f"{verb} {run.family} on {src}…", *_plots(run),
                gr.skip(), "\n\n".join(run.notes), gr.skip())
         for ev in _with_threads(events, _job_threads()):
             _record(run, ev, every)
@@ -353,16 +396,20 @@ def _stream(run: Run, session: str, progress):
 # ---- callbacks ----------------------------------------------------------------------------------------------
 def start_training(family, data_source, zip_file, image_size, color, max_images, epochs, batch_size, lr, lr_d,
                    latent_dim, width, loss, spectral_norm, ema, augment, d_steps, beta, seed, grid_every, name,
-                   depth=0, request: gr.Request = None, progress=gr.Progress()):
+                   depth=0, start_from=NEW, init_model=None, request: gr.Request = None, progress=gr.Progress()):
     fam = FAMILIES.get(family) or (family if family in FAMILIES.values() else None)
     if fam is None:
         raise gr.Error(f"Unknown model family {family!r}; pick one of {', '.join(FAMILIES)}.")
     check_settings(epochs, batch_size, lr, lr_d, latent_dim, width, d_steps, depth)
     name = check_name(name, fam)
+    init, weights, before = "", None, None
+    if start_from == CONTINUE:
+        init, weights, before = warm_start_run(init_model, fam, int(image_size), 3 if color == "RGB" else 1)
     data = load_run_data(data_source, zip_file, image_size, color, max_images)
     cfg = make_config(epochs, batch_size, lr, lr_d, loss, ema, augment, d_steps, beta, seed, grid_every, fam,
                       len(data))
-    run = Run(fam, data, cfg, model_overrides(fam, int(latent_dim), int(width), bool(spectral_norm), int(depth)), name)
+    over = {} if init else model_overrides(fam, int(latent_dim), int(width), bool(spectral_norm), int(depth))
+    run = Run(fam, data, cfg, over, name, init=init, init_model=weights, before=before)
     session = _session(request)
     _RUNS.pop(session, None)
     while len(_RUNS) >= MAX_KEPT_RUNS:  # bound the memory that resumable runs hold
@@ -517,6 +564,13 @@ def render() -> None:
                     seed = common.seed_input(0, elem_id="train-seed")
                     grid_every = gr.Number(value=0, precision=0, label="Grid every N steps (0 = auto)",
                                            elem_id="train-grid-every")
+            start_from = gr.Radio([NEW, CONTINUE], value=NEW, label="Start from", elem_id="train-start-from",
+                                  info="Fine-tuning keeps a model's architecture and goes on from its weights, on "
+                                       "this data; the copy is saved under the new name and its card lists every "
+                                       "phase.")
+            with gr.Column(visible=False) as init_box:
+                init_model = common.model_dropdown("Model to continue", family=tuple(FAMILIES.values()),
+                                                   elem_id="train-init", prefer=("cgan-mnist",))
             name = gr.Textbox(value="my-model", label="Save as (model name)", elem_id="train-name")
             with gr.Row():
                 start_btn = gr.Button("Start", variant="primary", elem_id="train-start")
@@ -558,9 +612,15 @@ def render() -> None:
     for trigger in (family.input, preset.input):  # user edits only: a programmatic update never resets settings
         trigger(_apply_preset, [family, preset], settings, api_visibility="private", queue=False)
     source.change(lambda s: gr.File(visible=s == DATA_ZIP), source, zip_file, api_visibility="private", queue=False)
+    start_from.change(lambda s: gr.Column(visible=s == CONTINUE), start_from, init_box, api_visibility="private",
+                      queue=False)
+    shown = [family, image_size, color, latent_dim, width, depth, spectral_norm, lr, lr_d, loss]
+    for trigger in (start_from.input, init_model.change):
+        trigger(init_settings, [start_from, init_model], shown, api_visibility="private", queue=False)
     outputs = [grid_img, status, loss_plot, aux_plot, metric_plot, coverage, notes, files]
     inputs = [family, source, zip_file, image_size, color, max_images, epochs, batch_size, lr, lr_d, latent_dim,
-              width, loss, spectral_norm, ema, augment, d_steps, beta, seed, grid_every, name, depth]
+              width, loss, spectral_norm, ema, augment, d_steps, beta, seed, grid_every, name, depth, start_from,
+              init_model]
     job = dict(concurrency_limit=1, concurrency_id="train", show_progress="full")
     start_btn.click(arm, None, stop_info, api_visibility="private", queue=False).then(
         start_training, inputs, outputs, api_name="train", **job)
