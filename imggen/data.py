@@ -5,7 +5,7 @@ import functools
 import io
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,15 @@ class ImageData:
     @property
     def is_digits(self) -> bool:
         return self.classes == DIGIT_CLASSES and self.images.shape[1] == 1
+
+    def by_digit(self) -> "ImageData":
+        """The same images with each class's label its digit when every class name is one (subfolders "3" and
+        "7": labels 3 and 7 of the ten digits, as a digit model reads them); else the data unchanged."""
+        if not self.classes or not set(self.classes) <= set(DIGIT_CLASSES):
+            return self
+        digit = torch.tensor([int(c) for c in self.classes])
+        labels = torch.where(self.labels >= 0, digit[self.labels.clamp(min=0)], self.labels)
+        return replace(self, labels=labels, classes=DIGIT_CLASSES)
 
     def loader(self, batch_size: int, *, shuffle: bool = True, seed: int = 0, drop_last: bool = True):
         ds = torch.utils.data.TensorDataset(self.images, self.labels)

@@ -110,3 +110,15 @@ def test_full_mnist_test_split():
     d = load_data("mnist", split="test")
     assert d.images.shape == (10000, 1, 28, 28) and d.is_digits
     assert d.images.min() == -1 and d.images.max() == 1
+
+
+def test_by_digit_labels_digit_named_classes_by_their_digit():
+    from imggen.data import DIGIT_CLASSES, ImageData
+
+    x = torch.zeros(3, 1, 28, 28)
+    d = ImageData(x, torch.tensor([0, 1, 0]), "mine.zip", classes=("3", "7")).by_digit()
+    assert d.classes == DIGIT_CLASSES and d.labels.tolist() == [3, 7, 3] and d.is_digits
+    other = ImageData(x, torch.tensor([0, 1, 0]), "pets.zip", classes=("cat", "dog"))
+    assert other.by_digit() is other
+    flat = ImageData(x, torch.full((3,), -1), "flat.zip")
+    assert flat.by_digit() is flat

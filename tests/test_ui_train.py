@@ -11,7 +11,8 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 import imggen
-from imggen.data import zip_bytes
+from imggen.convert import png_bytes, to01, to_pil
+from imggen.data import load_data, zip_bytes
 from imggen.ui import train_tab as tt
 
 import imagefiles
@@ -288,3 +289,22 @@ def test_one_job_at_a_time_and_other_tabs_stay_responsive(client):
     first.cancel()
     outs = list(second)  # the queued job runs once the first is gone
     assert "finished" in outs[-1][1]
+
+
+def test_fine_tuning_a_digit_model_reads_digit_folders_as_digits(tmp_path):
+    """Folders "3" and "7" fine-tune a 10-class model's classes 3 and 7 (not 0 and 1), so the run is measured
+    like digits (classifier FD and coverage, not the sliced Wasserstein distance of other images)."""
+    tt.arm()
+    list(tt.start_training(**settings(family="Conditional GAN", epochs=1, name="tiny-cgan")))
+    digits = load_data("mnist5k", split="train", limit=64)
+    files = {f"{int(y)}/{i}.png": png_bytes(to_pil(to01(x))) for i, (x, y) in enumerate(zip(digits.images, digits.labels))
+             if int(y) in (3, 7)}
+    z = tmp_path / "mine.zip"
+    z.write_bytes(zip_bytes(files))
+    tt.arm()
+    outs = list(tt.start_training(**settings(family="Conditional GAN", data_source=tt.DATA_ZIP, zip_file=str(z),
+                                             max_images=len(files), batch_size=4, epochs=1, name="tiny-37",
+                                             start_from=tt.CONTINUE, init_model="tiny-cgan")))
+    assert "finished" in outs[-1][1]
+    metrics = imggen.list_models()["tiny-37"]["metrics"]
+    assert "fd" in metrics and "swd" not in metrics
