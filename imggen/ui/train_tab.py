@@ -123,7 +123,7 @@ def init_settings(start_from: str, init_model: str | None):
     meta = checkpoint.read_metadata(registry.model_paths()[init_model])
     c, rec = meta["config"], meta["recipe"]
     width = next((c[k] for k in ("g_width", "hidden", "n_embd") if k in c), None)
-    lr = (rec.get("history") or [rec])[-1].get("lr") or rec.get("lr")
+    lr = rec.get("lr")  # of its last phase
     return (_label(meta["family"]), c.get("image_size", gr.skip()), "RGB" if c.get("channels") == 3 else "grayscale",
             c.get("latent_dim", gr.skip()), gr.skip() if width is None else width, c.get("blocks", gr.skip()),
             c.get("use_spectral_norm", gr.skip()), lr or gr.skip(), rec.get("lr_d") or lr or gr.skip(),
@@ -131,7 +131,8 @@ def init_settings(start_from: str, init_model: str | None):
 
 
 def warm_start_run(init_model: str | None, family: str, image_size: int, channels: int) -> tuple:
-    """(weights, recipe) of the registered model a run continues; gr.Error unless family and image format match."""
+    """(name, module with its weights, its recipe) of the registered model a run continues; gr.Error unless the
+    family and image format match."""
     init = common.require_model(init_model)
     path = registry.model_paths()[init]
     meta = checkpoint.read_metadata(path)
@@ -142,8 +143,7 @@ def warm_start_run(init_model: str | None, family: str, image_size: int, channel
     if (c.get("image_size"), c.get("channels")) != (image_size, channels):
         raise gr.Error(f"'{init}' makes {c.get('image_size')} px {'RGB' if c.get('channels') == 3 else 'grayscale'} "
                        "images: train it on data of that size and colour.")
-    model, meta = registry.warm_start(path, family)
-    return init, model, meta["recipe"]
+    return init, registry.from_checkpoint(path, meta), meta["recipe"]
 
 
 def check_name(name: str, family: str) -> str:
