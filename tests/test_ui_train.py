@@ -167,6 +167,8 @@ def test_continue_a_registered_model():
                      tt.init_settings(tt.CONTINUE, "tiny-base")))
     assert shown == dict(family="DCGAN", size=28, color="grayscale", latent=16, width=8, depth=0, sn=True, lr=2e-4,
                          lr_d=2e-4, loss="hinge")  # the panel shows the model's own settings
+    vae = tt.init_settings(tt.CONTINUE, "vae-mnist")
+    assert vae[0] == "VAE" and not isinstance(vae[9], str)  # no GAN loss to show for a VAE: the radio is left alone
     tt.arm()  # a rate of ~0 keeps the weights: the run starts from the model's, not from a fresh network
     outs = list(tt.start_training(**settings(epochs=1, lr=1e-12, lr_d=1e-12, latent_dim=99, name="tiny-more",
                                              start_from=tt.CONTINUE, init_model="tiny-base")))

@@ -127,7 +127,7 @@ def init_settings(start_from: str, init_model: str | None):
     return (_label(meta["family"]), c.get("image_size", gr.skip()), "RGB" if c.get("channels") == 3 else "grayscale",
             c.get("latent_dim", gr.skip()), gr.skip() if width is None else width, c.get("blocks", gr.skip()),
             c.get("use_spectral_norm", gr.skip()), lr or gr.skip(), rec.get("lr_d") or lr or gr.skip(),
-            rec.get("loss") if rec.get("loss") in ("hinge", "bce") else gr.skip())
+            rec["loss"] if meta["family"] in GANS and rec.get("loss") in ("hinge", "bce") else gr.skip())
 
 
 def warm_start_run(init_model: str | None, family: str, image_size: int, channels: int) -> tuple:
