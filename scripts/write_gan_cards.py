@@ -305,7 +305,7 @@ def jacobian_verdict(pool: list[dict], direct: list[dict]) -> list[str]:
     if ok:
         return ["", f"With Jacobian-based truncation ({how}, below) every target is met on the pool and on each of "
                     f"the sampler's own draws: {figs(draws)}, 10/10 classes (the pool first, then seeds "
-                    + ", ".join(str(d["seed"]) for d in draws[1:]) + ")."]
+                    + ", ".join(str(d.get("seed", "?")) for d in draws[1:]) + ")."]
     missed = [(t, sum(not ok(x) for x in draws)) for t, ok in TARGETS]
     return ["", f"With Jacobian-based truncation (below) no setting meets every target on every draw. Closest, "
                 f"{how}: {figs(draws)} (the pool, then `imggen eval --keep` seed by seed) — "

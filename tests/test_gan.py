@@ -590,8 +590,11 @@ def test_card_counts_a_keep_setting_only_when_every_draw_meets_the_targets():
                 "confident_fraction": conf}
 
     pool = [row(1.0, 0.2, 0.86), row(0.65, 0.28, 0.952), row(0.5, 0.5, 0.97)]
-    text = " ".join(cards.jacobian_verdict(pool, [row(0.65, 0.29, 0.951), row(0.65, 0.29, 0.953)]))
+    direct = [{**row(0.65, 0.29, 0.951), "seed": 1}, {**row(0.65, 0.29, 0.953), "seed": 2}]
+    text = " ".join(cards.jacobian_verdict(pool, direct))
     assert "every target is met" in text and "`keep=0.65`" in text and "95.20 / 95.10 / 95.30 % confident" in text
+    assert "(the pool first, then seeds 1, 2)" in text
+    assert cards._verdict_rows(pool, direct) == ([pool[1], *direct], True)
     text = " ".join(cards.jacobian_verdict(pool, [row(0.65, 0.31, 0.951), row(0.5, 0.5, 0.97)]))
     assert "no setting meets every target" in text and "`keep=0.65`" in text and "not counted as met" in text
     assert "95.20 / 95.10 % confident at FD 2.80 / 3.10×" in text and "FD ≤ 3× floor missed on 1 of 2" in text
