@@ -161,7 +161,7 @@ def test_fit_prior_to_the_sessions_dcgan_run(monkeypatch):
 def test_continue_a_registered_model():
     tt.arm()
     list(tt.start_training(**settings(epochs=1, name="tiny-base")))
-    base = imggen.list_models()["tiny-base"]
+    assert imggen.list_models()["tiny-base"]["recipe"]["steps"] == 4
     assert all(v is not None and not isinstance(v, (int, float, str)) for v in tt.init_settings(tt.NEW, "tiny-base"))
     shown = dict(zip(["family", "size", "color", "latent", "width", "depth", "sn", "lr", "lr_d", "loss"],
                      tt.init_settings(tt.CONTINUE, "tiny-base")))
