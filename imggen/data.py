@@ -43,7 +43,7 @@ class ImageData:
     def by_digit(self) -> "ImageData":
         """The same images with each class's label its digit when every class name is one (subfolders "3" and
         "7": labels 3 and 7 of the ten digits, as a digit model reads them); else the data unchanged."""
-        if not self.classes or not set(self.classes) <= set(DIGIT_CLASSES):
+        if not self.classes or self.classes == DIGIT_CLASSES or not set(self.classes) <= set(DIGIT_CLASSES):
             return self
         digit = torch.tensor([int(c) for c in self.classes])
         labels = torch.where(self.labels >= 0, digit[self.labels.clamp(min=0)], self.labels)

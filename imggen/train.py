@@ -19,7 +19,7 @@ import torch
 
 from . import checkpoint, distributed
 from .convert import grid, to01
-from .data import ImageData
+from .data import DIGIT_CLASSES, ImageData
 from .device import amp_dtype, autocast_ctx, describe, pick_device
 
 
@@ -120,6 +120,8 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
         state.model = model.to(device)
         state.trainer = state.model.make_trainer(cfg, device)
     model, trainer, step0 = state.model, state.trainer, state.step
+    if getattr(getattr(model, "config", None), "num_classes", 0) == len(DIGIT_CLASSES):
+        data = data.by_digit()  # a digit model's class 3 learns from a folder "3", not from the 4th folder
     loader = data.loader(batch_for(model, cfg.batch_size, len(data)), seed=cfg.seed + step0 + distributed.rank())
     steps_per_epoch = max(1, len(loader))
     total = cfg.max_steps or cfg.epochs * steps_per_epoch

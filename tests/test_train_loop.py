@@ -224,3 +224,24 @@ def test_conditional_models_need_labels_within_their_classes():
         check_labels(build("cvae", num_classes=2), three)
     check_labels(build("cvae", num_classes=3), three)  # fine, and so is any unconditional model
     check_labels(build("dcgan", g_width=8, d_width=8), flat)
+
+
+def test_a_digit_model_reads_digit_named_classes_as_its_digits():
+    """Folders "3" and "7" train a 10-class model's classes 3 and 7 (the CLI's --init and the Train tab alike)."""
+    from imggen.registry import build
+
+    x = torch.rand(8, 1, 28, 28) * 2 - 1
+    data = ImageData(x, torch.arange(8) % 2, "mine.zip", classes=("3", "7"))
+    model = build("cvae", num_classes=10, latent_dim=4)
+    seen, make = [], model.make_trainer
+
+    def spying(cfg, device):
+        trainer = make(cfg, device)
+        step = trainer.step
+        trainer.step = lambda xb, yb: (seen.append(yb.clone()), step(xb, yb))[1]
+        return trainer
+
+    model.make_trainer = spying
+    list(train("cvae", data, TrainConfig(max_steps=2, batch_size=4, eval_samples=0), model=model))
+    assert seen and set(torch.cat(seen).tolist()) == {3, 7}
+

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 from .. import checkpoint, registry
-from ..data import DIGIT_CLASSES, IMAGE_EXTS, MAX_FOLDER_IMAGES, ImageData, default_mnist_root, load_data
+from ..data import IMAGE_EXTS, MAX_FOLDER_IMAGES, ImageData, default_mnist_root, load_data
 from ..train import TrainConfig, TrainEvent, TrainState, evaluate, steps_per_epoch, train
 from . import common
 
@@ -406,8 +406,6 @@ def start_training(family, data_source, zip_file, image_size, color, max_images,
     if start_from == CONTINUE:
         init, weights, before = warm_start_run(init_model, fam, int(image_size), 3 if color == "RGB" else 1)
     data = load_run_data(data_source, zip_file, image_size, color, max_images)
-    if init and getattr(weights.config, "num_classes", 0) == len(DIGIT_CLASSES):
-        data = data.by_digit()  # a digit model's class 3 learns from the folder "3", not from the 4th folder
     cfg = make_config(epochs, batch_size, lr, lr_d, loss, ema, augment, d_steps, beta, seed, grid_every, fam,
                       len(data))
     over = {} if init else model_overrides(fam, int(latent_dim), int(width), bool(spectral_norm), int(depth))
