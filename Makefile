@@ -26,7 +26,7 @@ $(PY):
 
 # (Re)install only when pyproject.toml is newer than the stamp.
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -e '.[test]'
+	$(PY) -m pip install -e '.[test,extras]'
 	touch $(STAMP)
 
 # Debian's chromium for the Playwright test (Playwright never downloads a browser here).

@@ -286,13 +286,20 @@ def complete_gan(net, x, m, n: int = 4, *, generator: torch.Generator | None = N
 
 
 # ---- classical baselines -------------------------------------------------------------------------------
+TELEA_MISSING = ("Telea needs opencv-python-headless (pip install opencv-python-headless); biharmonic works "
+                 "without it.")
+
+
 def _u8(x01: np.ndarray) -> np.ndarray:
     return (np.clip(x01, 0, 1) * 255).round().astype(np.uint8)
 
 
 def complete_telea(x: torch.Tensor, m: torch.Tensor, radius: int = 3) -> torch.Tensor:
     """OpenCV fast-marching inpainting. x (B, C, H, W) in [-1, 1] -> (B, C, H, W)."""
-    import cv2
+    try:
+        import cv2  # an optional extra (imggen[extras]), ~170 MB for this one baseline
+    except ImportError:
+        raise ValueError(TELEA_MISSING) from None
 
     outs = []
     for xi, mi in zip(x.cpu(), m.cpu()):

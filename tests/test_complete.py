@@ -1,4 +1,6 @@
 """Completion: every method on tiny CPU models, known pixels kept, empty/full masks, size mismatches."""
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -75,6 +77,13 @@ def test_bad_arguments(digit):
         run_completion(None, digit, None, "telea")
     with pytest.raises(ValueError, match="unknown mask preset"):
         mask_preset("diagonal")
+
+
+def test_telea_without_opencv_says_what_to_install(digit, monkeypatch):
+    monkeypatch.setitem(sys.modules, "cv2", None)  # as if opencv-python-headless (an optional extra) were missing
+    with pytest.raises(ValueError, match=r"Telea needs opencv-python-headless \(pip install opencv-python-headless\)"):
+        imggen.complete(None, digit, mask_preset("top")[0, 0], "telea", n=1)
+    assert imggen.complete(None, digit, mask_preset("top")[0, 0], "biharmonic", n=1).shape == (1, 1, 28, 28)
 
 
 def test_size_mismatch_resized_consistently():

@@ -1,10 +1,12 @@
-"""Project files: requirements.txt in sync, README front matter, the CLI."""
+"""Project files: requirements.txt in sync, declared imports, LFS rules, README front matter, the CLI."""
+import ast
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -16,6 +18,81 @@ def test_requirements_in_sync_with_pyproject():
     assert (ROOT / "requirements.txt").read_text() == gen_requirements.render(), "run: make requirements"
 
 
+def test_requirements_are_the_cpu_space_ones():
+    lines = [ln for ln in (ROOT / "requirements.txt").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert lines[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"  # torch X+cpu, no CUDA wheels
+    assert not any(ln.startswith("opencv") for ln in lines)  # an optional extra (Telea only)
+
+
+DIST = {"cv2": "opencv-python-headless", "PIL": "pillow", "skimage": "scikit-image", "sklearn": "scikit-learn",
+        "imageio_ffmpeg": "imageio-ffmpeg", "yaml": "pyyaml"}  # import name -> distribution, where they differ
+
+
+def _dist_name(req: str) -> str:
+    return re.split(r"[\s<>=!~\[;]", req, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _guarded(tree: ast.AST) -> set[int]:
+    """ids of the import nodes inside ``try: ... except ImportError`` (optional dependencies)."""
+    def catches(h):
+        names = h.type.elts if isinstance(h.type, ast.Tuple) else [h.type]
+        return any(isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError") for n in names)
+    return {id(n) for t in ast.walk(tree) if isinstance(t, ast.Try) and any(catches(h) for h in t.handlers if h.type)
+            for b in t.body for n in ast.walk(b)}
+
+
+def _third_party_imports(files, local=()) -> list[tuple[str, str, bool]]:
+    """(file, top-level module, guarded) for each absolute import that is neither stdlib nor local."""
+    out = []
+    for f in files:
+        tree = ast.parse(f.read_text())
+        guarded = _guarded(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                mods = [node.module]
+            else:
+                continue
+            here = {p.stem for p in f.parent.glob("*.py")}
+            out += [(str(f.relative_to(ROOT)), m.split(".")[0], id(node) in guarded) for m in mods
+                    if m.split(".")[0] not in {*sys.stdlib_module_names, "imggen", *local, *here}]
+    return out
+
+
+def test_every_third_party_import_is_declared():
+    """imggen/ and app.py import only pyproject's dependencies (optional extras only under ``except ImportError``);
+    bench/ and scripts/ may also use the extras."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {_dist_name(d) for d in project["dependencies"]}
+    extra = {_dist_name(d) for ds in project["optional-dependencies"].values() for d in ds}
+    missing = []
+    for f, mod, guarded in _third_party_imports([ROOT / "app.py", *(ROOT / "imggen").rglob("*.py")]):
+        dist = DIST.get(mod, mod.lower().replace("_", "-"))
+        if dist not in (core | extra if guarded else core):
+            missing.append(f"{f}: {mod} ({dist}{', in an extra but unguarded' if dist in extra else ''})")
+    tools = [*(ROOT / "bench").glob("*.py"), *(ROOT / "scripts").glob("*.py")]
+    for f, mod, _ in _third_party_imports(tools, local={p.stem for p in ROOT.glob("*.py")}):
+        if DIST.get(mod, mod.lower().replace("_", "-")) not in core | extra:
+            missing.append(f"{f}: {mod}")
+    assert not missing, "declare in pyproject.toml (then make requirements): " + "; ".join(sorted(set(missing)))
+
+
+def test_tracked_binary_files_match_an_lfs_rule():
+    """The Hub takes binaries only through Xet/LFS: each tracked binary file matches a .gitattributes LFS rule.
+    (Here no LFS filter is installed, so the rules are inert and the files stay plain git objects.)"""
+    git = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    if git.returncode:
+        pytest.skip("not a git checkout")
+    files = [f for f in git.stdout.decode().split("\0") if f and (ROOT / f).is_file()]
+    binary = [f for f in files if b"\0" in (ROOT / f).read_bytes()[:8000]]  # git's own binary test
+    assert any(f.endswith(".safetensors") for f in binary)
+    attrs = subprocess.run(["git", "check-attr", "filter", "--", *binary], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    not_lfs = [ln.split(": ")[0] for ln in attrs if not ln.endswith(": filter: lfs")]
+    assert not not_lfs, f"add an LFS rule to .gitattributes for: {not_lfs}"
+
+
 def test_readme_front_matter_for_spaces():
     text = (ROOT / "README.md").read_text()
     m = re.match(r"---\n(.*?)\n---\n", text, re.S)
@@ -24,6 +101,9 @@ def test_readme_front_matter_for_spaces():
     meta = {k.strip(): v.strip().strip('"') for k, v in meta.items()}
     assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py" and meta["sdk_version"] == "6.31.0"
     assert meta["python_version"] == "3.11" and len(meta["short_description"]) <= 60
+    assert meta["suggested_hardware"] == "cpu-basic" and meta["colorFrom"] and meta["colorTo"] and meta["emoji"]
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert f"gradio=={meta['sdk_version']}" in deps  # the Space installs gradio from sdk_version: the same pin
     body = text[m.end():]
     assert body.index("make run") < body.index("make test") < body.index("## ")  # the two commands come first
 
@@ -114,7 +194,7 @@ def test_make_bootstraps_a_missing_venv(tmp_path):
     r = subprocess.run(["make", "-n", "test", f"VENV={venv}"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    assert f"python3.11 -m venv {venv}" in out and f"{venv}/bin/python -m pip install -e '.[test]'" in out
+    assert f"python3.11 -m venv {venv}" in out and f"{venv}/bin/python -m pip install -e '.[test,extras]'" in out
     assert out.index("-m venv") < out.index("pip install") < out.index("-m pytest")
     assert "apt-get install -y chromium" in out
     r = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=60)

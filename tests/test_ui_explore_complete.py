@@ -2,6 +2,8 @@
 gradio_client (a shipped model)."""
 from __future__ import annotations
 
+import sys
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -113,6 +115,16 @@ def test_complete_from_drawing_and_errors(tiny_models):
         ct.complete(name, "Model sample", None, None, 0, None, "right", 0, "vae", 2, 1)
     with pytest.raises(gr.Error, match="between 1"):
         ct.complete(name, "Model sample", None, None, 0, None, "right", 0, "gan", 99, 1)
+
+
+def test_complete_telea_without_opencv(tiny_models, monkeypatch):
+    """OpenCV is an optional extra: without it Telea says what to install, and biharmonic still runs."""
+    monkeypatch.setitem(sys.modules, "cv2", None)  # `import cv2` raises ImportError
+    name = tiny_models["vae"]
+    with pytest.raises(gr.Error, match=r"Telea needs opencv-python-headless \(pip install .*biharmonic works"):
+        ct.complete(name, "Model sample", None, None, 0, None, "right", 0, "telea", 1, 0)
+    assert "**Method:** biharmonic" in ct.complete(name, "Model sample", None, None, 0, None, "right", 0,
+                                                    "biharmonic", 1, 0)[2]
 
 
 # ---- through the running app --------------------------------------------------------------------------------
