@@ -4,21 +4,47 @@ from __future__ import annotations
 import functools
 import io
 import os
+import struct
+import time
+import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
+from PIL import Image
 
-from .preprocess import ImageInputError, image_to_tensor
+from .preprocess import MAX_PIXELS, ImageInputError, image_to_tensor
 
 DATASETS = ("mnist5k", "mnist", "folder")
 IMAGE_SIZES = (28, 32, 64)
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 MAX_FOLDER_IMAGES = 20_000
+MAX_ZIP_ENTRY_BYTES = 50_000_000  # larger files in a zip are counted as unreadable, never read
+DEFAULT_MAX_IMAGE_PIXELS = MAX_PIXELS  # 4096 x 4096 per image (header size): larger ones are skipped and counted
+DEFAULT_MAX_PIXELS = 1_000_000_000  # decoded pixels of all the images of one folder/zip (~5-10 s of decoding)
+DRAFT_SCALE = 4  # a JPEG decodes at reduced scale, its short side still at least 4x the training image size
 HELDOUT_FRACTION = 0.1
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
+
+
+class DecodeCancelled(Exception):
+    """Reading a folder/zip was stopped by the caller (``should_stop``): not an error in the data."""
+
+
+class DataBudgetError(ValueError):
+    """Images that would take too many pixels or too long to decode; the message is shown to the user."""
+
+
+class ZipError(ValueError):
+    """A zip that cannot be read: encrypted, corrupt or truncated; the message is shown to the user."""
+
+
+class _Oversized(ImageInputError):
+    """One image over DEFAULT_MAX_IMAGE_PIXELS (skipped and counted)."""
 
 
 @dataclass
@@ -28,6 +54,7 @@ class ImageData:
     name: str
     classes: tuple = ()  # class names; empty when unlabelled
     skipped: int = 0  # files that could not be read (folders/zips)
+    oversized: int = 0  # of those, images over DEFAULT_MAX_IMAGE_PIXELS (never decoded)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -69,11 +96,20 @@ def default_mnist_root() -> str | None:
 
 
 def load_data(name: str = "mnist5k", *, split: str = "train", image_size: int = 28, channels: int = 1,
-              root: str | None = None, limit: int | None = None, download: bool = False) -> ImageData:
+              root: str | None = None, limit: int | None = None, download: bool = False,
+              should_stop: Callable[[], bool] | None = None, max_pixels: int | None = None,
+              deadline: float | None = None) -> ImageData:
     """Load a dataset split ("train" or "test"; "test" is held out and never trained on).
 
     name: "mnist5k" (built in, offline), "mnist" (torchvision layout under ``root``), or a path to a
     folder / .zip of images ("folder" with ``root`` works too).
+
+    For folders/zips (untrusted uploads) only: ``should_stop()`` is asked before each image and True raises
+    DecodeCancelled (not a ValueError); ``max_pixels`` (default DEFAULT_MAX_PIXELS) bounds the decoded pixels
+    of all images, counted from their headers before anything is decoded, and past ``deadline`` (a
+    time.monotonic() value) reading stops: both raise DataBudgetError. It and ZipError (encrypted, corrupt or
+    truncated zips) are ValueErrors with a message for the user. Images over DEFAULT_MAX_IMAGE_PIXELS are
+    skipped, counted in ``skipped`` and ``oversized``.
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
@@ -86,7 +122,8 @@ def load_data(name: str = "mnist5k", *, split: str = "train", image_size: int = 
     elif name == "mnist":
         data = _mnist(split, root or default_mnist_root(), download)
     elif name == "folder" or Path(name).exists() or name.endswith(".zip"):
-        data = _folder(root if name == "folder" else name, split, image_size, channels, limit)
+        data = _folder(root if name == "folder" else name, split, image_size, channels, limit, should_stop,
+                       max_pixels, deadline)
     else:
         raise ValueError(f"unknown dataset {name!r}: use one of {DATASETS[:2]} or a path to a folder/.zip of images")
     if limit is not None:  # before resizing: full MNIST at 64 px RGB would not fit in memory otherwise
@@ -146,53 +183,120 @@ def _resize(data: ImageData, size: int, channels: int) -> ImageData:
 
 
 def _iter_image_files(path: Path):
-    """Yield (name, bytes) for every image-looking file in a folder or zip, sorted by name."""
+    """Yield (name, bytes) for every image-looking file in a folder or zip, sorted by name. A zip is read in
+    memory, never extracted (no zip-slip or symlink tricks); an encrypted, corrupt or truncated one is a ZipError."""
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
         for p in files:
             yield p.relative_to(path).as_posix(), p.read_bytes()
-    elif zipfile.is_zipfile(path):
+        return
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            if f.read(2) == b"PK":
+                raise ZipError("the zip is corrupt or truncated (its table of contents at the end is missing); "
+                               "upload it again")
+        raise ValueError(f"{path} is neither a folder nor a .zip archive of images")
+    try:
         with zipfile.ZipFile(path) as zf:
-            for info in sorted(zf.infolist(), key=lambda i: i.filename):
-                if info.is_dir() or Path(info.filename).suffix.lower() not in IMAGE_EXTS:
-                    continue
-                if "__MACOSX" in info.filename or Path(info.filename).name.startswith("."):
-                    continue
-                if info.file_size > 50_000_000:
+            infos = sorted((i for i in zf.infolist() if not i.is_dir() and Path(i.filename).suffix.lower() in IMAGE_EXTS
+                            and "__MACOSX" not in i.filename and not Path(i.filename).name.startswith(".")),
+                           key=lambda i: i.filename)
+            if any(i.flag_bits & 0x1 for i in infos):
+                raise ZipError("the zip is encrypted (password-protected); imggen reads plain zips only: "
+                               "zip the images again without a password")
+            for info in infos:
+                if info.file_size > MAX_ZIP_ENTRY_BYTES:
                     yield info.filename, b""  # counted as a bad file
                     continue
                 yield info.filename, zf.read(info)
-    else:
-        raise ValueError(f"{path} is neither a folder nor a .zip archive of images")
+    except ZipError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, struct.error, EOFError, OSError, ValueError, RuntimeError) as e:
+        raise ZipError(f"the zip is corrupt: {e}") from None
+    except NotImplementedError as e:  # deflate64 and other methods zipfile lacks
+        raise ZipError(f"the zip uses a compression method imggen cannot read ({e}); zip it again with the "
+                       "standard one (deflate)") from None
 
 
-def _folder(path, split: str, size: int, channels: int, limit: int | None) -> ImageData:
+def _check_time(should_stop, deadline: float | None) -> None:
+    if should_stop is not None and should_stop():
+        raise DecodeCancelled("stopped while reading the images")
+    if deadline is not None and time.monotonic() > deadline:
+        raise DataBudgetError("reading the images took longer than the time allowed: upload fewer or smaller images")
+
+
+def _open_image(raw: bytes, size: int, channels: int) -> Image.Image:
+    """Open an image's header (nothing decoded yet); a JPEG is set to decode at reduced scale (draft), at least
+    DRAFT_SCALE x ``size`` on its short side. ImageInputError for non-images and images over the per-image cap."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(raw))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _Oversized() from None
+    except Exception as e:  # any header PIL cannot parse: an unreadable file, never a crash
+        raise ImageInputError(f"not a readable image: {e}") from None
+    if im.width * im.height > DEFAULT_MAX_IMAGE_PIXELS:
+        raise _Oversized()
+    im.draft("L" if channels == 1 else "RGB", (DRAFT_SCALE * size, DRAFT_SCALE * size))
+    return im
+
+
+def _folder(path, split: str, size: int, channels: int, limit: int | None, should_stop=None,
+            max_pixels: int | None = None, deadline: float | None = None) -> ImageData:
     if not path:
         raise ValueError("the 'folder' dataset needs a path to a folder or .zip of images")
     path = Path(path)
     if not path.exists():
         raise ValueError(f"no such folder or zip: {path}")
-    imgs, labels, names, skipped = [], [], [], 0
+    budget = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     cap = min(limit or MAX_FOLDER_IMAGES, MAX_FOLDER_IMAGES) * 2  # both splits come from the same files
-    for name, raw in _iter_image_files(path):
-        if len(imgs) >= cap:
+    # pass 1, headers only: the pixels every image would decode to, so a zip of huge blank PNGs is refused in
+    # milliseconds rather than after minutes of decoding
+    chosen, pixels, skipped, oversized = set(), 0, 0, 0
+    for i, (name, raw) in enumerate(_iter_image_files(path)):
+        if len(chosen) >= cap:
             break
+        _check_time(should_stop, deadline)
         try:
-            imgs.append(image_to_tensor(raw, size, channels))
+            im = _open_image(raw, size, channels)
+        except _Oversized:
+            skipped, oversized = skipped + 1, oversized + 1
+            continue
         except ImageInputError:
             skipped += 1
             continue
-        parent = Path(name).parent.name
-        names.append(parent)
+        pixels += im.width * im.height
+        if pixels > budget:
+            raise DataBudgetError(f"the images hold more than {budget / 1e6:,.0f} megapixels in all (counted "
+                                  f"from their headers, {len(chosen) + 1} images so far); imggen trains at {size} "
+                                  "px: downscale them or upload fewer")
+        chosen.add(i)
+    # pass 2: decode the chosen images
+    imgs, names, last = [], [], max(chosen, default=-1)
+    for i, (name, raw) in enumerate(_iter_image_files(path)):
+        if i > last:
+            break
+        if i not in chosen:
+            continue
+        _check_time(should_stop, deadline)
+        try:
+            imgs.append(image_to_tensor(_open_image(raw, size, channels), size, channels))
+        except Exception:  # damaged/truncated data, odd modes: counted, never a crash (ImageInputError mostly)
+            skipped += 1
+            continue
+        names.append(Path(name).parent.name)
     if not imgs:
-        raise ValueError(f"no readable images in {path}" + (f" ({skipped} files could not be read)" if skipped else ""))
+        big = f", {oversized} of them larger than {DEFAULT_MAX_IMAGE_PIXELS:,} pixels" if oversized else ""
+        raise ValueError(f"no readable images in {path}"
+                         + (f" ({skipped} files could not be read{big})" if skipped else ""))
     classes = tuple(sorted(set(names))) if len(set(names)) > 1 else ()
     labels = [classes.index(n) if classes else -1 for n in names]
     x, y = torch.stack(imgs), torch.tensor(labels, dtype=torch.int64)
     if len(x) >= 10:
         idx = _split_index(len(x), split)
         x, y = x[idx], y[idx]
-    return ImageData(x, y, path.name, classes, skipped)
+    return ImageData(x, y, path.name, classes, skipped, oversized)
 
 
 def zip_bytes(files: dict[str, bytes]) -> bytes:
