@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test bench install browser requirements clean distclean
+.PHONY: run test bench install browser requirements space-check clean distclean
 
 run: $(STAMP)
 	$(PY) app.py
@@ -42,6 +42,11 @@ bench: $(STAMP)
 
 requirements: $(STAMP)
 	$(PY) scripts/gen_requirements.py
+
+# Rehearse a Hugging Face Space: a clean venv from requirements.txt, `python app.py` as a Space runs it, every API
+# endpoint once -> bench/results/space.{json,md} (minutes: a fresh torch install).
+space-check: $(STAMP)
+	$(PY) scripts/space_check.py
 
 clean:
 	rm -rf tests/artifacts .pytest_cache .gradio
