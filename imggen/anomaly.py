@@ -42,14 +42,14 @@ def build_reference(net, test_images: torch.Tensor, k: int = SCORE_K, data: str 
 def reference(model, test_images: torch.Tensor | None = None) -> dict:
     """The cached reference of a registry model (``imggen.load`` result); built on the test set and written next
     to its checkpoint on first use."""
-    from .registry import model_paths
-
-    key = model.name
+    key = model.key or model.name  # the file's version: a retrained model under the same name is scored anew
     with _lock:
         if key in _cache:
             return _cache[key]
-    path = model_paths().get(model.name)
+    path = key[0] if model.key else None
     ref_file = reference_path(path) if path else None
+    if ref_file and ref_file.exists() and ref_file.stat().st_mtime_ns < model.key[1]:
+        ref_file.unlink(missing_ok=True)  # older than the weights it describes
     if ref_file and ref_file.exists():
         ref = json.loads(ref_file.read_text())
     else:

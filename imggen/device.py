@@ -65,3 +65,31 @@ def describe(device: torch.device, amp: bool = False) -> str:
         return torch.cuda.get_device_name(device) + suffix
     n = torch.get_num_threads()
     return f"CPU, {n} thread{'s' * (n > 1)}"
+
+
+def cpu_quota() -> int:
+    """CPU cores this process may use: ``IMGGEN_THREADS``, else the container's quota (cgroup v2 ``cpu.max``, v1
+    ``cfs_quota_us``; Spaces also set ``CPU_CORES``), else the cores it is allowed to run on. ``os.cpu_count()``
+    reports the host's cores inside a container, which oversubscribes a 2-vCPU Space."""
+    env = os.environ.get("IMGGEN_THREADS") or os.environ.get("CPU_CORES")
+    if env:
+        try:
+            return max(1, int(float(env)))
+        except ValueError:
+            pass
+    quota = None
+    for path, parse in (("/sys/fs/cgroup/cpu.max", lambda s: s.split()),
+                        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", lambda s: [s.strip(), open(
+                            "/sys/fs/cgroup/cpu/cpu.cfs_period_us").read().strip()])):
+        try:
+            q, period = parse(open(path).read())
+            if q not in ("max", "-1"):
+                quota = max(1, int(int(q) / int(period)))  # 150000/100000 -> 1 core (never round up a share)
+                break
+        except (OSError, ValueError, IndexError):
+            continue
+    try:
+        allowed = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        allowed = os.cpu_count() or 1
+    return min(quota or allowed, allowed)

@@ -33,7 +33,7 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
     Families may add their own held-out metrics via ``net.eval_metrics(test_images_in_[-1,1])``; likelihood
     models bound log p(x) by IWAE (k=1000) on ``iwae_images`` test images.
     """
-    from .registry import load, model_paths
+    from .registry import load, resolve
 
     if write and sample_kw:
         raise ValueError("the card's metrics are measured with plain sampling: drop the sampler settings or --write")
@@ -56,6 +56,6 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
         kw = {"iwae_images": iwae_images} if hasattr(model.net, "log_likelihood") else {}
         out.update(model.net.eval_metrics(test.images, **kw))
     if write:
-        path = model_paths().get(name_or_path, name_or_path)
+        path = resolve(name_or_path)
         checkpoint.update_metadata(path, model.net.cpu(), metrics=out)
     return out

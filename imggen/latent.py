@@ -431,7 +431,8 @@ class Explorer:
         return ((decode(self.net, z, self._labels(label, steps)) + 1) / 2).clamp(0, 1)
 
 
-_explorers: dict[tuple, Explorer] = {}
+_explorers: dict[tuple, Explorer] = {}  # file_key -> Explorer
+MAX_EXPLORERS = 24
 _lock = threading.Lock()
 
 
@@ -439,20 +440,18 @@ def explorer(name_or_path: str) -> Explorer:
     """The Explorer for a registered model name or checkpoint path; basis cached on disk and in memory."""
     from . import registry
 
-    paths = registry.model_paths()
-    path = paths.get(name_or_path) or (Path(name_or_path) if Path(name_or_path).exists() else None)
-    if path is None:
-        raise ValueError(f"unknown model {name_or_path!r}; registered: {', '.join(paths) or 'none'}")
-    st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size)
+    path = registry.resolve(name_or_path)
+    key = registry.file_key(path)
     with _lock:
         if key in _explorers:
             return _explorers[key]
-        model = registry.load(str(path)) if name_or_path not in paths else registry.load(name_or_path)
+        model = registry.load(name_or_path)
         if not hasattr(model.net, "decode"):
             raise ValueError(f"{name_or_path} ({model.family}) has no decoder to explore")
         ex = Explorer(model.net, directions_for(model.net, path, **DISCOVER_DEFAULTS), name_or_path)
         _explorers[key] = ex
+        while len(_explorers) > MAX_EXPLORERS:  # visitors' models come and go: keep the memory bounded
+            _explorers.pop(next(iter(_explorers)))
     return ex
 
 

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -14,8 +18,42 @@ from .convert import from01, to01
 from .device import pick_device
 
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
-_USER_MODELS: dict[str, Path] = {}  # models trained in this process (Training tab), name -> path
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # a model name: also a file name, never a path
+_USER_MODELS: dict[tuple[str | None, str], Path] = {}  # (owner, name) -> path: models trained in this process
+_PUBLIC: dict[str, Path] = {}  # name -> path: models their owners published to every visitor
 _lock = threading.Lock()
+_owner_of_request: Callable[[], tuple[bool, str | None]] = lambda: (False, None)
+
+
+# ---- workspaces: whose models a name can mean ----------------------------------------------------------
+def set_visitor_resolver(fn: Callable[[], tuple[bool, str | None]]) -> None:
+    """Install ``fn() -> (in a visitor's request, owner)``; the app passes the browser session of the request
+    being served (the core never imports gradio). Inside a visitor's request, names resolve to the shipped
+    models, that visitor's own and published ones, and never to a file path."""
+    global _owner_of_request
+    _owner_of_request = fn
+
+
+_acting: ContextVar[tuple[bool, str | None] | None] = ContextVar("imggen_acting_as", default=None)
+
+
+@contextmanager
+def acting_as(owner: str | None):
+    """``with acting_as(owner):`` resolve names as that visitor's request would (tests, scripts)."""
+    token = _acting.set((True, owner))
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
+def _visitor() -> tuple[bool, str | None]:
+    return _acting.get() or _owner_of_request()
+
+
+def current_owner() -> str | None:
+    """The workspace of the request being served (None: the process's own, e.g. the CLI or a script)."""
+    return _visitor()[1]
 
 
 FAMILIES = {  # family -> (module under imggen.models, config class, model class)
@@ -57,26 +95,109 @@ def _shipped() -> dict[str, Path]:
     return {p.stem: p for p in sorted(CHECKPOINT_DIR.glob("*.safetensors"))}
 
 
-def model_paths() -> dict[str, Path]:
-    """Every loadable generative model: shipped checkpoints plus models trained in this session."""
+_NO_OWNER = object()
+
+
+def model_paths(owner=_NO_OWNER) -> dict[str, Path]:
+    """Every generative model a name can mean for ``owner`` (default: the current visitor, see
+    :func:`set_visitor_resolver`): published models, the owner's own, then the shipped checkpoints, which no
+    other name shadows."""
+    owner = current_owner() if owner is _NO_OWNER else owner
     with _lock:
-        out = {k: v for k, v in _shipped().items() if k != "classifier-mnist"}
-        out.update(_USER_MODELS)
+        out = dict(_PUBLIC)
+        out.update({n: p for (o, n), p in _USER_MODELS.items() if o == owner})
+    out.update({k: v for k, v in _shipped().items() if k != "classifier-mnist"})
     return out
 
 
-def register(name: str, path: str | Path) -> None:
-    """Make a freshly trained checkpoint loadable by name in every tab."""
+def check_name(name: str) -> str:
+    """A valid model name (letters, digits, '-', '_', '.'; never a path) that no shipped model has."""
+    if not NAME_RE.match(name or ""):
+        raise ValueError(f"model name {name!r}: letters, digits, '-', '_' and '.' only (at most 64), e.g. my-dcgan")
+    if name in _shipped():
+        raise ValueError(f"'{name}' is the name of a shipped model; pick another name")
+    return name
+
+
+def register(name: str, path: str | Path, owner=_NO_OWNER) -> None:
+    """Make a freshly trained checkpoint loadable by ``name`` in ``owner``'s workspace (default: the current
+    visitor's; None = the process's own). Shipped names are refused."""
+    owner = current_owner() if owner is _NO_OWNER else owner
+    check_name(name)
     checkpoint.read_metadata(path)  # refuse anything that is not an imggen checkpoint
     with _lock:
-        _USER_MODELS[name] = Path(path)
-    load.cache_clear()
+        _USER_MODELS[(owner, name)] = Path(path)
 
 
-def list_models(family: str | None = None) -> dict[str, dict]:
-    """name -> card (family, data, parameters, training time, metrics) for every registered model."""
+def unregister(name: str, owner=_NO_OWNER) -> Path | None:
+    """Forget ``owner``'s model ``name`` (its file stays); the path it had, if any."""
+    owner = current_owner() if owner is _NO_OWNER else owner
+    with _lock:
+        return _USER_MODELS.pop((owner, name), None)
+
+
+def workspace_models() -> dict[tuple[str | None, str], Path]:
+    """(owner, name) -> path of every visitor's model (for clean-up)."""
+    with _lock:
+        return dict(_USER_MODELS)
+
+
+def publish(name: str, public_name: str, public_dir: str | Path, owner=_NO_OWNER) -> str:
+    """Copy ``owner``'s model ``name`` to ``public_dir`` as ``public_name``, loadable by every visitor from then
+    on. Refused (ValueError) when the name is shipped or already published: nobody's model is replaced."""
+    import shutil
+
+    owner = current_owner() if owner is _NO_OWNER else owner
+    check_name(public_name)
+    with _lock:
+        src = _USER_MODELS.get((owner, name))
+        if src is None:
+            raise ValueError(f"you have no model called {name!r} to publish (train one first)")
+        if public_name in _PUBLIC:
+            raise ValueError(f"'{public_name}' is already published by someone; pick another name")
+        dst = Path(public_dir) / f"{public_name}.safetensors"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".{dst.name}.tmp")
+        shutil.copyfile(src, tmp)
+        tmp.replace(dst)
+        _PUBLIC[public_name] = dst
+    return public_name
+
+
+def publish_file(path: str | Path) -> None:
+    """Serve a checkpoint published earlier (found in the public folder at start) under its file name."""
+    name = check_name(Path(path).name.removesuffix(".safetensors"))
+    checkpoint.read_metadata(path)
+    with _lock:
+        _PUBLIC.setdefault(name, Path(path))
+
+
+def unpublish(name: str) -> Path | None:
+    with _lock:
+        return _PUBLIC.pop(name, None)
+
+
+def published() -> dict[str, Path]:
+    with _lock:
+        return dict(_PUBLIC)
+
+
+def resolve(name_or_path: str | Path, owner=_NO_OWNER) -> Path:
+    """The checkpoint a name means for ``owner``. A file path is accepted only outside visitors' requests
+    (the CLI, scripts): the app never loads a path a visitor typed."""
+    in_request, current = _visitor()
+    paths = model_paths(current if owner is _NO_OWNER else owner)
+    if str(name_or_path) in paths:
+        return paths[str(name_or_path)]
+    if not in_request and Path(name_or_path).is_file():
+        return Path(name_or_path)
+    raise ValueError(f"unknown model {str(name_or_path)!r}; pick one of: {', '.join(paths) or 'none'}")
+
+
+def list_models(family: str | None = None, owner=_NO_OWNER) -> dict[str, dict]:
+    """name -> card (family, data, parameters, training time, metrics) for every model ``owner`` can load."""
     out = {}
-    for name, path in model_paths().items():
+    for name, path in model_paths(owner).items():
         try:
             meta = checkpoint.read_metadata(path)
         except checkpoint.CheckpointError:
@@ -94,11 +215,17 @@ SAMPLER_DEFAULTS = {"truncation": 1.0, "keep": 1.0, "refine_steps": 0}  # option
 class LoadedModel:
     """A model ready for inference; the public API speaks images in [0, 1] and seeds."""
 
-    def __init__(self, net: torch.nn.Module, name: str, meta: dict):
-        self.net, self.name, self.meta = net.eval(), name, meta
+    def __init__(self, net: torch.nn.Module, name: str, meta: dict, key: tuple = ()):
+        self.net, self.name, self.meta, self.key = net.eval(), name, meta, key  # key: see file_key
         self.family = meta["family"]
         self.config = net.config
         self.card = {**meta["card"], "metrics": meta["metrics"], "recipe": meta["recipe"]}
+
+    def renamed(self, name: str) -> "LoadedModel":
+        """The same loaded network under another name (a visitor's name for a shared file)."""
+        other = copy.copy(self)
+        other.name = name
+        return other
 
     @property
     def device(self) -> torch.device:
@@ -132,6 +259,7 @@ def from_checkpoint(path: str | Path, meta: dict | None = None) -> torch.nn.Modu
     """A fresh module of a checkpoint's family and config holding its weights (on the CPU; not the cached one
     :func:`load` serves, so it may be trained)."""
     meta = meta or checkpoint.read_metadata(path)
+    checkpoint.check_config(meta["family"], meta["config"], path)  # before any real network: configs are untrusted
     net = build(meta["family"], **meta["config"])
     checkpoint.load_weights(net, path)
     return net
@@ -163,19 +291,34 @@ def record_phases(path: str | Path, before: dict, init: str) -> None:
         "train_seconds": round(sum(float(h.get("train_seconds") or 0) for h in history), 1)})
 
 
+def file_key(path: str | Path) -> tuple:
+    """(path, mtime, size): the key of anything cached per checkpoint, so a rewritten file is never served stale."""
+    st = Path(path).stat()
+    return str(Path(path).resolve()), st.st_mtime_ns, st.st_size
+
+
+def load(name_or_path: str, device: str | None = None, owner=_NO_OWNER) -> LoadedModel:
+    """Load a model by name (see :func:`resolve`), or any imggen safetensors checkpoint by path (outside a
+    visitor's request). Cached per file version: a retrained or refitted file is read again."""
+    path = resolve(name_or_path, owner)
+    model = _load_file(file_key(path), device)
+    name = str(name_or_path) if str(name_or_path) in model_paths(current_owner() if owner is _NO_OWNER
+                                                                  else owner) else model.meta["name"]
+    return model if model.name == name else model.renamed(name)
+
+
 @functools.lru_cache(maxsize=16)
-def load(name_or_path: str, device: str | None = None) -> LoadedModel:
-    """Load a registered model by name, or any imggen safetensors checkpoint by path."""
-    paths = model_paths()
-    if name_or_path in paths:
-        path = paths[name_or_path]
-    elif Path(name_or_path).exists():
-        path = Path(name_or_path)
-    else:
-        raise ValueError(f"unknown model {name_or_path!r}; registered: {', '.join(paths) or 'none'}")
-    meta = checkpoint.read_metadata(path)
-    net = from_checkpoint(path, meta)
-    return LoadedModel(net.to(pick_device(device)), meta["name"] if name_or_path not in paths else name_or_path, meta)
+def _load_file(key: tuple, device: str | None) -> LoadedModel:
+    meta = checkpoint.read_metadata(key[0])
+    net = from_checkpoint(key[0], meta)
+    return LoadedModel(net.to(pick_device(device)), meta["name"], meta, key)
+
+
+def _clear_cache() -> None:
+    _load_file.cache_clear()
+
+
+load.cache_clear = _clear_cache  # the old spelling, kept for callers that reset the cache
 
 
 def fit_prior(name_or_path: str, components: int = 100, samples: int = 100_000, *, seed: int = 0,
@@ -192,8 +335,7 @@ def fit_prior(name_or_path: str, components: int = 100, samples: int = 100_000, 
     net, meta = copy.deepcopy(model.net), model.meta  # the cached model stays as it was until the file changes
     info = net.fit_prior(components, samples, seed=seed, progress=progress)
     metrics = measure(net) if measure else {}
-    path = checkpoint.save(net.cpu(), out or model_paths().get(name_or_path, name_or_path), family=meta["family"],
+    path = checkpoint.save(net.cpu(), out or resolve(name_or_path), family=meta["family"],
                            config=asdict(net.config), name=meta["name"], recipe=meta["recipe"],
                            card={**meta["card"], "prior": info}, metrics=metrics)
-    load.cache_clear()
     return path, info

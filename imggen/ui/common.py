@@ -64,13 +64,16 @@ def _as_set(v) -> set | None:
 
 
 def model_choices(family: str | Iterable[str] | None = None, capability: str | Iterable[str] | None = None,
-                  conditional: bool | None = None) -> list[str]:
+                  conditional: bool | None = None, owned: bool = False) -> list[str]:
     """Names of registered models, filtered by family, by methods the net must have (e.g. "decode",
     "encode", "reconstruct", "discriminate", "log_likelihood"; "decode|complete" = either), and by
     conditionality (num_classes > 0)."""
     fams, caps = _as_set(family), _as_set(capability)
     out = []
+    mine = {n for (o, n) in registry.workspace_models() if o == registry.current_owner()} if owned else None
     for name, card in registry.list_models().items():
+        if mine is not None and name not in mine:
+            continue
         fam = card["family"]
         if fams and fam not in fams:
             continue
@@ -88,7 +91,8 @@ def model_choices(family: str | Iterable[str] | None = None, capability: str | I
 
 
 def model_dropdown(label: str = "Model", *, family=None, capability=None, conditional: bool | None = None,
-                   elem_id: str | None = None, prefer: tuple[str, ...] = (), **kw) -> gr.Dropdown:
+                   elem_id: str | None = None, prefer: tuple[str, ...] = (), owned: bool = False,
+                   **kw) -> gr.Dropdown:
     """A model dropdown plus a ↻ (refresh) button; choices are re-read from the registry on page load, on refresh and
     when the dropdown gets focus, so models trained while the app runs appear everywhere. It opens on the first
     registered name in ``prefer`` (the tab's best shipped model), else on the first choice."""
@@ -96,12 +100,12 @@ def model_dropdown(label: str = "Model", *, family=None, capability=None, condit
         return next((p for p in prefer if p in choices), choices[0] if choices else None)
 
     def refresh(current=None):
-        choices = model_choices(family, capability, conditional)
+        choices = model_choices(family, capability, conditional, owned)
         if isinstance(current, (list, tuple)):  # multiselect: keep the picks that still exist
             return gr.Dropdown(choices=choices, value=[c for c in current if c in choices])
         return gr.Dropdown(choices=choices, value=current if current in choices else first(choices))
 
-    choices = model_choices(family, capability, conditional)
+    choices = model_choices(family, capability, conditional, owned)
     with gr.Row(equal_height=True):
         kw.setdefault("value", [] if kw.get("multiselect") else first(choices))
         # custom values let API callers name models trained after the app was built; require_model() checks them
@@ -117,6 +121,18 @@ def model_dropdown(label: str = "Model", *, family=None, capability=None, condit
 def on_load(fn: Callable, inputs: list, outputs: list) -> None:
     """Run ``fn`` when a browser opens the app (wired by ``build_app`` once all tabs are rendered)."""
     _ON_LOAD.append((fn, inputs, outputs))
+
+
+def visitor(request: gr.Request | None = None) -> tuple[bool, str | None]:
+    """(serving a visitor's request, that visitor's workspace: the browser session, one per gradio_client
+    Client). Read from the request Gradio is serving when not passed (installed as the registry's resolver)."""
+    if request is None:
+        from gradio.context import LocalContext
+
+        request = LocalContext.request.get(None)
+    if request is None:
+        return False, None
+    return True, getattr(request, "session_hash", None) or "anonymous"
 
 
 def require_model(name: str | None) -> str:

@@ -3,13 +3,13 @@ of frames, an animated GIF and an MP4; for 2-D latent models the latent-manifold
 from __future__ import annotations
 
 import os
-import tempfile
+from pathlib import Path
 
 import gradio as gr
 import torch
 from PIL import ImageDraw
 
-from .. import registry
+from .. import registry, storage
 from ..interpolate import (has_style_space, latent_walk, manifold_map, manifold_positions, mp4_available, to_gif,
                            to_mp4)
 from ..convert import grid, to_pil
@@ -42,9 +42,8 @@ def endpoint(model, source: str, seed, upload, drawing):
 
 
 def _save(data: bytes, suffix: str) -> str:
-    fd, path = tempfile.mkstemp(suffix=suffix, prefix="imggen-walk-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    path = storage.output_file(suffix, prefix="imggen-walk-")  # removed after an hour (storage.OUTPUT_TTL_S)
+    Path(path).write_bytes(data)
     return path
 
 

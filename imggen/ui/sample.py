@@ -152,8 +152,9 @@ def on_select(recipe: dict | None, evt: gr.SelectData):
 
 # ---- detection ----------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=8)
-def reference_scores(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """sigmoid(D) on held-out real test digits and on the model's own samples (seed 0)."""
+def reference_scores(name: str, key: tuple = ()) -> tuple[np.ndarray, np.ndarray]:
+    """sigmoid(D) on held-out real test digits and on the model's own samples (seed 0); ``key`` (the file's
+    version, :func:`imggen.registry.file_key`) makes a retrained model under the same name a new entry."""
     m = registry.load(name)
     c = m.config
     test = load_data("mnist" if default_mnist_root() else "mnist5k", split="test", image_size=c.image_size,
@@ -208,7 +209,7 @@ def detect(model, upload):
         x = _model_input(upload, m.config)
         with torch.no_grad():
             score = torch.sigmoid(m.discriminate(x)).item()
-        real, fake = reference_scores(name)
+        real, fake = reference_scores(name, m.key)
     pr, pf = (real < score).mean() * 100, (fake < score).mean() * 100
     verdict = ("looks **real** to this discriminator" if score >= np.median(fake) and pr >= 5
                else "looks **generated** to this discriminator")

@@ -1,27 +1,24 @@
 """Train tab: train a GAN or VAE live — fixed-seed sample grids, loss curves and per-epoch metrics stream back;
-Stop keeps the model, Resume continues it, and the result is registered for every other tab."""
+Stop keeps the model, Resume continues it, and the result joins this visitor's model lists. The work runs in the
+job service (:mod:`imggen.jobs`): a worker process per run, one job per visitor, a bounded queue."""
 from __future__ import annotations
 
-import contextlib
-import copy
-import functools
+import hashlib
 import os
-import re
-import shutil
-import tempfile
 import threading
 import time
 import zipfile
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
-import torch
 
-from .. import checkpoint, registry
-from ..data import IMAGE_EXTS, MAX_FOLDER_IMAGES, ImageData, default_mnist_root, load_data
-from ..train import TrainConfig, TrainEvent, TrainState, evaluate, steps_per_epoch, train
+from .. import checkpoint, jobs, registry, storage
+from ..convert import to_pil
+from ..data import IMAGE_EXTS, MAX_FOLDER_IMAGES, default_mnist_root
+from ..device import cpu_quota
+from ..train import TrainConfig, steps_per_epoch
 from . import common
 
 TITLE = "Train"
@@ -46,32 +43,27 @@ EVAL_SAMPLES = 500  # samples for the per-epoch metrics
 YIELD_EVERY_S = 0.5  # stream at least this often: a cancelled/disconnected job is closed at its next yield
 PLOT_EVERY_S = 3.0  # redraw the curves between epochs at most this often (they are costly in the browser)
 RUNS_DIR = Path(os.environ.get("IMGGEN_RUNS_DIR") or Path(__file__).resolve().parents[2] / "runs")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-_JOB_LOCK = threading.Lock()  # one training job per server, even while a cancelled one finishes its step
-_STOPS: dict[str, threading.Event] = {}  # session -> stop flag of its queued/running job
-_RUNS: dict[str, "Run"] = {}  # session -> its last run (kept in memory for Resume)
-MAX_KEPT_RUNS = 4
+MAX_GRID_EVERY = 100_000
+MAX_BETA = 100.0
 PRIOR_COMPONENTS, MAX_PRIOR_COMPONENTS = 30, 300  # latent mixture of a DCGAN run (bench/results/prior-fits.md)
 PRIOR_SAMPLES = 20_000  # latents drawn per fit at least
+MAX_TRAININGS = int(os.environ.get("IMGGEN_MAX_TRAININGS", 1))  # at once; more wait (at most MAX_WAITING)
+MAX_WAITING = int(os.environ.get("IMGGEN_MAX_WAITING", 4))
+KEPT_WORKERS = int(os.environ.get("IMGGEN_KEPT_RUNS", 3))  # runs whose training state stays in memory (Resume)
+
+_service: jobs.JobService | None = None
+_service_lock = threading.Lock()
 
 
-@dataclass
-class Run:
-    family: str
-    data: ImageData
-    cfg: TrainConfig
-    model_config: dict
-    name: str
-    state: TrainState = field(default_factory=TrainState)
-    frames: list = field(default_factory=list)  # streamed grids (PIL) for the progress GIF
-    losses: list = field(default_factory=list)  # rows {step, value, series}
-    epoch_metrics: list = field(default_factory=list)  # rows {epoch, value, metric}
-    best_coverage: int = 0
-    notes: list = field(default_factory=list)  # warnings shown under the grid
-    init: str = ""  # the registered model whose weights the run started from ("" = a new model)
-    init_model: torch.nn.Module | None = None  # ... those weights, until the run starts
-    before: dict | None = None  # ... and its recipe, whose phases the run's card keeps
+def service() -> jobs.JobService:
+    """The app's job service, made on first use (with the workspace clean-up that goes with it)."""
+    global _service
+    with _service_lock:
+        if _service is None:
+            _service = jobs.JobService(max_running=MAX_TRAININGS, max_waiting=MAX_WAITING, max_workers=KEPT_WORKERS,
+                                       threads=max(1, cpu_quota() - 1), idle_ttl_s=storage.WORKSPACE_TTL_S)
+            storage.start_janitor(lambda: RUNS_DIR, _service)
+        return _service
 
 
 # ---- settings -> run ----------------------------------------------------------------------------------------
@@ -130,8 +122,8 @@ def init_settings(start_from: str, init_model: str | None):
             rec["loss"] if meta["family"] in GANS and rec.get("loss") in ("hinge", "bce") else gr.skip())
 
 
-def warm_start_run(init_model: str | None, family: str, image_size: int, channels: int) -> tuple:
-    """(name, module with its weights, its recipe) of the registered model a run continues; gr.Error unless the
+def warm_start_run(init_model: str | None, family: str, image_size: int, channels: int) -> tuple[str, str]:
+    """(name, checkpoint path) of the model a run continues (the worker loads its weights); gr.Error unless the
     family and image format match."""
     init = common.require_model(init_model)
     path = registry.model_paths()[init]
@@ -143,16 +135,20 @@ def warm_start_run(init_model: str | None, family: str, image_size: int, channel
     if (c.get("image_size"), c.get("channels")) != (image_size, channels):
         raise gr.Error(f"'{init}' makes {c.get('image_size')} px {'RGB' if c.get('channels') == 3 else 'grayscale'} "
                        "images: train it on data of that size and colour.")
-    return init, registry.from_checkpoint(path, meta), meta["recipe"]
+    return init, str(path)
 
 
 def check_name(name: str, family: str) -> str:
     name = (name or "").strip() or f"{family}-{time.strftime('%H%M%S')}"
-    if not NAME_RE.match(name):
-        raise gr.Error("Model name: letters, digits, '-', '_' and '.' only (at most 64), e.g. my-dcgan.")
-    if (registry.CHECKPOINT_DIR / f"{name}.safetensors").exists():
-        raise gr.Error(f"'{name}' is the name of a shipped model; pick another name.")
-    return name
+    try:
+        return registry.check_name(name)
+    except ValueError as e:
+        raise gr.Error(f"Model name: {e}.") from e
+
+
+def workspace(owner: str | None) -> Path:
+    """A visitor's folder under RUNS_DIR (named by a hash of the session, never by what a visitor typed)."""
+    return RUNS_DIR / "ws" / hashlib.sha256(str(owner).encode()).hexdigest()[:16]
 
 
 def _count_zip_images(path: str) -> int:
@@ -161,7 +157,10 @@ def _count_zip_images(path: str) -> int:
     if not zipfile.is_zipfile(path):
         raise gr.Error("The upload is not a .zip archive; zip a folder of images (PNG, JPEG, ...) and upload that.")
     with zipfile.ZipFile(path) as zf:
-        n = sum(1 for i in zf.infolist() if not i.is_dir() and Path(i.filename).suffix.lower() in IMAGE_EXTS)
+        entries = [i for i in zf.infolist() if not i.is_dir() and Path(i.filename).suffix.lower() in IMAGE_EXTS]
+    if any(i.flag_bits & 0x1 for i in entries):
+        raise gr.Error("The zip is encrypted (password-protected); zip your images without a password.")
+    n = len(entries)
     if n == 0:
         raise gr.Error("The zip contains no images (looked for " + ", ".join(sorted(IMAGE_EXTS)) + ").")
     if n > 2 * MAX_FOLDER_IMAGES:
@@ -169,37 +168,29 @@ def _count_zip_images(path: str) -> int:
     return n
 
 
-@functools.lru_cache(maxsize=4)
-def _builtin(name: str, size: int, channels: int, limit: int) -> ImageData:
-    return load_data(name, split="train", image_size=size, channels=channels, limit=limit)  # read-only use
-
-
-def load_run_data(source: str, zip_path: str | None, image_size: int, color: str, max_images: int) -> ImageData:
-    """The training images for the chosen data source, with the server's limits enforced."""
+def run_data(source: str, zip_path: str | None, image_size: int, color: str, max_images: int) -> tuple[dict, int]:
+    """(what the worker loads, about how many training images) for the chosen data source, with the server's
+    limits checked here; the images themselves are decoded in the worker, within its budgets."""
     size, channels = int(image_size), 3 if color == "RGB" else 1
     cap = min(MAX_FOLDER_IMAGES, MAX_DATA_MB * 2**20 // (4 * channels * size * size))
     max_images = common.whole_number(max_images, f"Max images (at {size} px {color.lower()})", MIN_IMAGES, cap)
     kw = dict(split="train", image_size=size, channels=channels, limit=max_images)
-    try:
-        if source == DATA_ZIP:
-            if not zip_path:
-                raise gr.Error("Upload a .zip of images first (or pick MNIST as the data).")
-            _count_zip_images(zip_path)
-            data = load_data(zip_path, **kw)
-        elif source == DATA_FULL:
-            if default_mnist_root() is None:
-                raise gr.Error("Full MNIST is not installed on this server (set IMGGEN_MNIST_ROOT); use MNIST 5k.")
-            data = _builtin("mnist", size, channels, max_images)
-        else:
-            data = _builtin("mnist5k", size, channels, max_images)
-    except ValueError as e:
-        raise gr.Error(f"Could not read the training images: {e}") from e
-    if len(data) < MIN_IMAGES:
-        raise gr.Error(f"Only {len(data)} readable training images; at least {MIN_IMAGES} are needed.")
-    return data
+    if source == DATA_ZIP:
+        if not zip_path:
+            raise gr.Error("Upload a .zip of images first (or pick MNIST as the data).")
+        try:
+            n = _count_zip_images(zip_path)
+        except (zipfile.BadZipFile, ValueError, OSError, RuntimeError) as e:
+            raise gr.Error(f"Could not read the zip: {e}") from e
+        return dict(name=str(zip_path), **kw), min(n, max_images)
+    if source == DATA_FULL:
+        if default_mnist_root() is None:
+            raise gr.Error("Full MNIST is not installed on this server (set IMGGEN_MNIST_ROOT); use MNIST 5k.")
+        return dict(name="mnist", **kw), max_images
+    return dict(name="mnist5k", **kw), min(max_images, 4500)
 
 
-def check_settings(epochs, batch_size, lr, lr_d, latent_dim, width, d_steps, depth=0) -> None:
+def check_settings(epochs, batch_size, lr, lr_d, latent_dim, width, d_steps, depth=0, grid_every=0, beta=1.0) -> None:
     """Each setting in its range, else a gr.Error naming it (non-numbers included)."""
     common.whole_number(epochs, "Epochs", 1, MAX_EPOCHS)
     common.whole_number(batch_size, "Batch size", 2, 512)
@@ -209,6 +200,8 @@ def check_settings(epochs, batch_size, lr, lr_d, latent_dim, width, d_steps, dep
     common.whole_number(width, "Width", 8, 256)
     common.whole_number(d_steps, "D steps per G step", 1, 5)
     common.whole_number(depth, "Extra conv layers per resolution", 0, MAX_DEPTH)
+    common.whole_number(grid_every, "Grid every N steps", 0, MAX_GRID_EVERY)
+    common.number(beta, "KL weight β", 0, MAX_BETA)
 
 
 def make_config(epochs, batch_size, lr, lr_d, loss, ema, augment, d_steps, beta, seed, grid_every, family,
@@ -234,78 +227,21 @@ PLOTS = {  # family -> (series in the loss plot, series in the second plot, seco
 }
 
 
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "local"
-
-
-def _steps_per_epoch(run: Run) -> int:
-    return steps_per_epoch(run.family, run.cfg.batch_size, len(run.data))
-
-
-def _total_steps(run: Run, step0: int) -> int:
-    total = run.cfg.epochs * _steps_per_epoch(run)
-    return total if step0 < total else step0 + total  # same rule as train(): a finished run trains that much again
-
-
-@contextlib.contextmanager
-def _threads(n: int):
-    """``n`` torch threads in the worker thread that runs the block (the setting is per thread), the pool thread
-    left as it was afterwards so other tabs keep their cores."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
-def _with_threads(events, n: int):
-    """Advance ``events`` under :func:`_threads` (whichever worker thread runs each step)."""
-    while True:
-        with _threads(n):
-            try:
-                ev = next(events)
-            except StopIteration:
-                return
-        yield ev
-
-
-def _job_threads() -> int:
-    return max(1, (os.cpu_count() or 2) - 1)  # one core left for the other tabs
-
-
-def _record(run: Run, ev: TrainEvent, every: int) -> None:
-    if ev.kind in ("step", "epoch") and (ev.step % every == 0 or ev.kind == "epoch"):
-        run.losses += [{"step": ev.step, "value": float(v), "series": k} for k, v in ev.losses.items()]
-    if ev.samples is not None:
-        run.frames.append(common.png_output(ev.samples, {}, scale=1))
-    m = ev.metrics if ev.kind == "epoch" else {}
-    for key, label in (("fd", "classifier FD"), ("swd", "sliced Wasserstein (x1e3)")):
-        if key in m:
-            run.epoch_metrics.append({"epoch": round(ev.epoch, 2), "value": float(m[key]), "metric": label})
-    if "coverage" in m:
-        cov = int(m["coverage"])
-        if cov <= run.best_coverage - 2:
-            run.notes.append(f"⚠️ **Possible mode collapse** at epoch {ev.epoch:.1f}: only {cov} of 10 digit "
-                             f"classes appear in the samples (best so far: {run.best_coverage}).")
-        run.best_coverage = max(run.best_coverage, cov)
-
-
 def _frame(rows: list, x: str) -> pd.DataFrame:
     return pd.DataFrame(rows).astype({x: "float64", "value": "float64"})
 
 
-def _plots(run: Run):
+def _plots(progress: jobs.Progress, family: str):
     """Loss curves, the second plot and the per-epoch metric. Empty data is never sent: the browser keeps the
     axis types of the first data it gets (an empty frame leaves the lines invisible)."""
-    first, second, title2 = PLOTS[run.family]
-    df = _frame(run.losses, "step") if run.losses else None
+    first, second, title2 = PLOTS[family]
+    df = _frame(progress.losses, "step") if progress.losses else None
     loss = gr.skip() if df is None else gr.LinePlot(df[df.series.isin(first)], title="losses")
     if not second:
         aux = gr.update(visible=False)
     else:
         aux = gr.skip() if df is None else gr.LinePlot(df[df.series.isin(second)], title=title2, visible=True)
-    met = _frame(run.epoch_metrics, "epoch") if run.epoch_metrics else gr.skip()
+    met = _frame(progress.epoch_metrics, "epoch") if progress.epoch_metrics else gr.skip()
     return loss, aux, met
 
 
@@ -316,118 +252,141 @@ def _coverage(metrics: dict):
     return pd.DataFrame({"digit": [str(i) for i in range(len(hist))], "samples": hist})
 
 
-def _finish(run: Run) -> list[str]:
-    """Register the saved checkpoint, write the progress GIF; paths offered for download."""
-    path = run.state.ckpt_path
+def _downloads(job: jobs.Job) -> list[str]:
+    """Register the saved checkpoint in its owner's workspace, write the progress GIF; paths to download."""
+    path = job.result.get("ckpt_path")
     if not path or not Path(path).exists():
         return []
-    if run.before is not None:  # a continued model: its card keeps the earlier phases and totals over all
-        registry.record_phases(path, run.before, run.init)
-    registry.register(run.name, path)
+    registry.register(job.spec.name, path, owner=job.owner)
     files = [path]
-    if run.frames:
-        gif = RUNS_DIR / f"{run.name}-progress.gif"
-        frames = run.frames[:: max(1, len(run.frames) // 120)] + run.frames[-1:]
-        frames[0].save(gif, save_all=True, append_images=frames[1:], duration=350, loop=0)
+    frames = job.progress.frames
+    if frames:
+        gif = Path(path).with_name(f"{job.spec.name}-progress.gif")
+        pils = [to_pil(f.float() / 255) for f in frames[:: max(1, len(frames) // 120)] + frames[-1:]]
+        pils[0].save(gif, save_all=True, append_images=pils[1:], duration=350, loop=0)
         files.append(str(gif))
-    tmp = Path(tempfile.mkdtemp(prefix="imggen-train-"))  # gradio serves files from the temp dir
-    return [str(shutil.copy(f, tmp / Path(f).name)) for f in files]
+    return storage.offer(files)
 
 
-def _stream(run: Run, session: str, progress):
-    stop = _STOPS.setdefault(session, threading.Event())
-    if stop.is_set():
-        _STOPS.pop(session, None)
-        yield (gr.skip(),) + ("Stopped before it started.",) + (gr.skip(),) * 6
-        return
-    if not _JOB_LOCK.acquire(timeout=120):
-        raise gr.Error("Another training job is still finishing; try again in a minute.")
-    RUNS_DIR.mkdir(parents=True, exist_ok=True)
-    step0, run.notes = run.state.step, []
-    verb = "Resuming" if step0 else f"Continuing '{run.init}' as" if run.init else "Starting"
-    total = _total_steps(run, step0)
-    every = max(1, (total - step0) // 300)  # at most ~300 points per loss curve and run
-    src = f"{run.data.name} ({len(run.data)} images" + (f", {run.data.skipped} unreadable files skipped)"
-                                                           if run.data.skipped else ")")
-    if run.data.skipped:
-        run.notes.append(f"ℹ️ Skipped {run.data.skipped} unreadable files in the zip; training on "
-                         f"{len(run.data)} images.")
-    events = train(run.family, run.data, run.cfg, model_config=run.model_config, model=run.init_model,
-                   name=run.name, out=RUNS_DIR / f"{run.name}.safetensors", should_stop=stop.is_set, state=run.state)
-    run.init_model = None  # the run's state holds the weights from here on
-    last_yield, last_plot, done = 0.0, 0.0, False
+def _status_line(job: jobs.Job, ev) -> str:
+    info, run = job.progress.info, job.spec
+    total, spe = info.get("total_steps", 0), max(1, info.get("steps_per_epoch", 1))
+    return (f"{run.family} on {_source(info)} · epoch {ev.epoch:.2f}/{total / spe:g} · step {ev.step}/{total} · "
+            f"{ev.steps_per_s:.1f} steps/s · ~{ev.eta_s:.0f}s left")
+
+
+def _source(info: dict) -> str:
+    return f"{info.get('data', '?')} ({info.get('images', '?')} images" + (
+        f", {info['skipped']} unreadable files skipped)" if info.get("skipped") else ")")
+
+
+def _stream(job: jobs.Job, progress):
+    """Follow ``job`` and turn what it reports into the tab's outputs; a closed stream (Cancel, a browser
+    gone) stops the job."""
+    spec, last_plot, last_yield, files, ended = job.spec, 0.0, 0.0, gr.skip(), False
+    verb = "Resuming" if spec.kind == "resume" else f"Continuing '{spec.init}' as" if spec.init else "Starting"
     try:
-        yield (gr.skip(), f"{verb} {run.family} on {src}…", *_plots(run),
-               gr.skip(), "\n\n".join(run.notes), gr.skip())
-        for ev in _with_threads(events, _job_threads()):
-            _record(run, ev, every)
-            if ev.kind == "step" and ev.samples is None and time.time() - last_yield < YIELD_EVERY_S:
+        for item in job.follow():
+            if item is None:
                 continue
-            last_yield = time.time()
-            epochs = total / _steps_per_epoch(run)
-            progress(ev.step / max(total, 1), desc=f"epoch {min(int(ev.epoch) + 1, int(epochs))}/{epochs:g}")
-            status = (f"{run.family} on {src} · epoch {ev.epoch:.2f}/{epochs:g} · step {ev.step}/{total} · "
-                      f"{ev.steps_per_s:.1f} steps/s · ~{ev.eta_s:.0f}s left")
-            files = gr.skip()
-            if ev.kind in ("end", "error"):
-                done, files = True, _finish(run)
-                status = (f"{ev.message} · {run.family} on {src} · saved as '{run.name}' "
-                          "(now in every tab's model list)")
+            kind, payload = item
+            if kind == "queued":
+                yield (gr.skip(), f"Waiting for the trainer: {payload} training(s) ahead of yours "
+                                  f"({job.id}; Stop cancels it).", *(gr.skip(),) * 6)
+            elif kind == "starting":
+                yield (gr.skip(), f"{verb} {spec.family}: reading the images…", *(gr.skip(),) * 6)
+            elif kind == "started":
+                if payload.get("skipped"):
+                    job.progress.notes.append(f"ℹ️ Skipped {payload['skipped']} unreadable files in the zip; "
+                                              f"training on {payload['images']} images.")
+                yield (gr.skip(), f"{verb} {spec.family} on {_source(payload)}…", *_plots(job.progress, spec.family),
+                       gr.skip(), "\n\n".join(job.progress.notes), gr.skip())
+            elif kind == "event":
+                ev = payload
+                if ev.kind == "step" and ev.samples is None and time.time() - last_yield < YIELD_EVERY_S:
+                    continue
+                last_yield, info = time.time(), job.progress.info
+                epochs = info.get("total_steps", 0) / max(1, info.get("steps_per_epoch", 1))
+                progress(ev.step / max(info.get("total_steps", 1), 1),
+                         desc=f"epoch {min(int(ev.epoch) + 1, max(1, int(epochs)))}/{epochs:g}")
+                status = _status_line(job, ev)
                 if ev.kind == "error":
-                    run.notes.append(f"❌ **Training diverged**: {ev.message}. Saved as '{run.name}'.")
-            grid_img = gr.skip() if ev.samples is None else common.png_output(
-                ev.samples, {"model": run.name, "family": run.family, "step": ev.step, "seed": run.cfg.seed}, scale=2)
-            plots = (gr.skip(),) * 3
-            if ev.kind != "step" or time.time() - last_plot >= PLOT_EVERY_S:
-                plots, last_plot = _plots(run), time.time()
-            yield (grid_img, status, *plots, _coverage(ev.metrics) if ev.kind == "epoch" else gr.skip(),
-                   "\n\n".join(run.notes), files)
-    except (RuntimeError, ValueError) as e:
-        raise gr.Error(f"Training failed: {e}") from e
+                    job.progress.notes.append(f"❌ **Training diverged**: {ev.message}. Saved as '{spec.name}'.")
+                if ev.kind in ("end", "error"):
+                    status = f"{ev.message} · {spec.family} on {_source(info)} · saving…"
+                grid_img = gr.skip() if ev.samples is None else common.png_output(
+                    ev.samples, {"model": spec.name, "family": spec.family, "step": ev.step, "seed": spec.cfg.seed},
+                    scale=2)
+                plots = (gr.skip(),) * 3
+                if ev.kind != "step" or time.time() - last_plot >= PLOT_EVERY_S:
+                    plots, last_plot = _plots(job.progress, spec.family), time.time()
+                yield (grid_img, status, *plots, _coverage(ev.metrics) if ev.kind == "epoch" else gr.skip(),
+                       "\n\n".join(job.progress.notes), gr.skip())
+            elif kind == "end":
+                ended = True
+                if job.state == "failed":
+                    raise gr.Error(job.message)
+                files = _downloads(job) or gr.skip()
+                saved = (f" · saved as '{spec.name}' (in your model lists; publish it to share it)"
+                         if job.result.get("ckpt_path") else "")
+                yield (gr.skip(), f"{job.message or job.state}{saved}", *_plots(job.progress, spec.family), gr.skip(),
+                       "\n\n".join(job.progress.notes), files)
     finally:
-        events.close()  # cancelled or disconnected: the loop saves the model on close
-        if not done:
-            _finish(run)
-        if _STOPS.get(session) is stop:
-            _STOPS.pop(session, None)
-        _JOB_LOCK.release()
+        if not ended:  # the stream was closed: Cancel, or the visitor left
+            service().stop(job.owner, job.id)
+            threading.Thread(target=_register_when_done, args=(job,), daemon=True).start()
+
+
+def _register_when_done(job: jobs.Job, timeout: float = 60.0) -> None:
+    """After a cancelled stream: the job saves its model as it stops; register it in its owner's workspace."""
+    t0 = time.time()
+    while not job.done and time.time() - t0 < timeout:
+        time.sleep(0.1)
+    if job.done:
+        _downloads(job)
 
 
 # ---- callbacks ----------------------------------------------------------------------------------------------
+def _submit(owner, spec: jobs.JobSpec) -> jobs.Job:
+    try:
+        return service().submit(owner, spec)
+    except jobs.JobError as e:
+        raise gr.Error(str(e)) from e
+
+
 def start_training(family, data_source, zip_file, image_size, color, max_images, epochs, batch_size, lr, lr_d,
                    latent_dim, width, loss, spectral_norm, ema, augment, d_steps, beta, seed, grid_every, name,
                    depth=0, start_from=NEW, init_model=None, request: gr.Request = None, progress=gr.Progress()):
     fam = FAMILIES.get(family) or (family if family in FAMILIES.values() else None)
     if fam is None:
         raise gr.Error(f"Unknown model family {family!r}; pick one of {', '.join(FAMILIES)}.")
-    check_settings(epochs, batch_size, lr, lr_d, latent_dim, width, d_steps, depth)
+    check_settings(epochs, batch_size, lr, lr_d, latent_dim, width, d_steps, depth, grid_every, beta)
     name = check_name(name, fam)
-    init, weights, before = "", None, None
+    init, init_path = "", None
     if start_from == CONTINUE:
-        init, weights, before = warm_start_run(init_model, fam, int(image_size), 3 if color == "RGB" else 1)
-    data = load_run_data(data_source, zip_file, image_size, color, max_images)
+        init, init_path = warm_start_run(init_model, fam, int(image_size), 3 if color == "RGB" else 1)
+    data, num_images = run_data(data_source, zip_file, image_size, color, max_images)
     cfg = make_config(epochs, batch_size, lr, lr_d, loss, ema, augment, d_steps, beta, seed, grid_every, fam,
-                      len(data))
+                      num_images)
     over = {} if init else model_overrides(fam, int(latent_dim), int(width), bool(spectral_norm), int(depth))
-    run = Run(fam, data, cfg, over, name, init=init, init_model=weights, before=before)
-    session = _session(request)
-    _RUNS.pop(session, None)
-    while len(_RUNS) >= MAX_KEPT_RUNS:  # bound the memory that resumable runs hold
-        _RUNS.pop(next(iter(_RUNS)))
-    _RUNS[session] = run
-    yield from _stream(run, session, progress)
+    owner = common.visitor(request)[1]
+    out = workspace(owner) / f"{name}.safetensors"
+    job = _submit(owner, jobs.JobSpec("train", fam, data, cfg, name, str(out), over, init_path, init))
+    yield from _stream(job, progress)
 
 
 def resume_training(epochs, name, request: gr.Request = None, progress=gr.Progress()):
-    run = _RUNS.get(_session(request))
-    if run is None or run.state.model is None:
-        raise gr.Error("Nothing to resume in this session: press Start first (runs are kept in memory until the "
-                       "server restarts).")
-    if not 1 <= int(epochs) <= MAX_EPOCHS:
-        raise gr.Error(f"Epochs must be between 1 and {MAX_EPOCHS}.")
-    run.cfg = replace(run.cfg, epochs=int(epochs), time_limit_s=run.state.seconds + TIME_LIMIT_S)
-    run.name = check_name(name or run.name, run.family)
-    yield from _stream(run, _session(request), progress)
+    owner = common.visitor(request)[1]
+    run = service().run_of(owner)
+    if run is None or not run.ckpt_path:
+        raise gr.Error("Nothing to resume in this session: press Start first (a session's runs are kept for "
+                       f"{storage.WORKSPACE_TTL_S / 3600:g} h).")
+    epochs = common.whole_number(epochs, "Epochs", 1, MAX_EPOCHS)
+    new_name = check_name(name or run.spec.name, run.spec.family)
+    cfg = replace(run.spec.cfg, epochs=epochs, time_limit_s=run.seconds + TIME_LIMIT_S)
+    out = str(workspace(owner) / f"{new_name}.safetensors")
+    job = _submit(owner, replace(run.spec, kind="resume", cfg=cfg, name=new_name, out=out))
+    yield from _stream(job, progress)
 
 
 def _metric_rows(before: dict, after: dict) -> str:
@@ -441,64 +400,65 @@ def _metric_rows(before: dict, after: dict) -> str:
 
 
 def fit_run_prior(components, request: gr.Request = None, progress=gr.Progress()):
-    """Fit a latent mixture prior to this session's DCGAN run (:func:`imggen.registry.fit_prior`), measure
-    sampling before and after on the run's data, and show the fixed-seed grid drawn from the mixture."""
-    run = _RUNS.get(_session(request))
-    if run is None or not run.state.ckpt_path or not Path(run.state.ckpt_path).exists():
+    """Fit a latent mixture prior to this session's DCGAN run (:func:`imggen.registry.fit_prior`) in its worker,
+    measure sampling before and after on the run's data, and show the fixed-seed grid drawn from the mixture."""
+    owner = common.visitor(request)[1]
+    run = service().run_of(owner)
+    if run is None or not run.ckpt_path or not Path(run.ckpt_path).exists():
         raise gr.Error("Nothing to fit in this session: train a DCGAN first (Start); the mixture is fitted to "
                        "this session's last run.")
-    if run.family != "dcgan":
-        raise gr.Error(f"This session's run is a {run.family} model; a fitted latent mixture is for DCGANs "
+    if run.spec.family != "dcgan":
+        raise gr.Error(f"This session's run is a {run.spec.family} model; a fitted latent mixture is for DCGANs "
                        "(unconditional GANs).")
     k = common.whole_number(components, "Mixture components", 2, MAX_PRIOR_COMPONENTS)
-    d = registry.load(run.state.ckpt_path).config.latent_dim
+    d = checkpoint.read_metadata(run.ckpt_path)["config"]["latent_dim"]
     samples = max(PRIOR_SAMPLES, 8 * d * k)  # ~4x the 2d latents each Gaussian needs, on average
-    seed, n = run.cfg.seed, EVAL_SAMPLES
-    if not _JOB_LOCK.acquire(timeout=120):
-        raise gr.Error("A training job is still finishing; try again in a minute.")
-    try:
-        with _threads(_job_threads()):
-            t = time.time()
-            plain = copy.deepcopy(registry.load(run.state.ckpt_path).net)
-            plain.clear_prior()  # "before" is always N(0, I), also when the run was fitted already
-            before = evaluate(plain, run.data, n, seed)
-            progress(0, desc="fitting the latent mixture")
-            path, info = registry.fit_prior(run.state.ckpt_path, k, samples, seed=seed, progress=lambda i, m: progress(
-                i / m, desc=f"fitting the latent mixture: {i:,}/{m:,} latents"), measure=lambda net: evaluate(
-                net, run.data, n, seed))
-            registry.register(run.name, path)
-            model = registry.load(str(path))
-            after = model.card["metrics"]
-            grid_img = common.png_output(model.sample(run.cfg.num_grid, seed=seed + 777),  # training's grid seeds
-                                         {"model": run.name, "family": run.family, "seed": seed,
-                                          "prior_components": info["components"]}, scale=2)
-    except (RuntimeError, ValueError) as e:
-        raise gr.Error(f"Fitting the mixture failed: {e}") from e
-    finally:
-        _JOB_LOCK.release()
-    status = (f"fitted a {info['components']}-component latent mixture to '{run.name}' ({samples:,} latents, "
-              f"{time.time() - t:.0f}s with the measurements); every tab now samples it from the mixture. Training "
-              "again (Resume) changes G, so the run returns to N(0, I) until you fit again.")
-    note = (f"**Latent mixture prior** ({info['components']} Gaussians fitted to G's own samples clustered by D's "
-            f"features; {n} samples from each prior vs the training images, seed {seed}):\n\n"
-            + _metric_rows(before, after))
-    tmp = Path(tempfile.mkdtemp(prefix="imggen-train-"))  # the new weights, and the run's progress GIF again
-    keep = [path, *[g for g in [RUNS_DIR / f"{run.name}-progress.gif"] if g.exists()]]
-    return grid_img, status, note, [str(shutil.copy(f, tmp / Path(f).name)) for f in keep]
+    n, seed, t = EVAL_SAMPLES, run.spec.cfg.seed, time.time()
+    job = _submit(owner, replace(run.spec, kind="fit_prior", out=run.ckpt_path,
+                                 prior=dict(components=k, samples=samples, eval_samples=n)))
+    progress(0, desc="fitting the latent mixture")
+    for item in job.follow():
+        if item and item[0] == "end":
+            break
+    if job.state != "finished":
+        raise gr.Error(f"Fitting the mixture failed: {job.message or job.state}")
+    res = job.result
+    registry.register(run.spec.name, res["ckpt_path"], owner=owner)
+    model = registry.load(run.spec.name, owner=owner)
+    grid_img = common.png_output(model.sample(run.spec.cfg.num_grid, seed=seed + 777),  # training's grid seeds
+                                 {"model": run.spec.name, "family": "dcgan", "seed": seed,
+                                  "prior_components": res["info"]["components"]}, scale=2)
+    status = (f"fitted a {res['info']['components']}-component latent mixture to '{run.spec.name}' ({samples:,} "
+              f"latents, {time.time() - t:.0f}s with the measurements); every tab now samples it from the mixture. "
+              "Training again (Resume) changes G, so the run returns to N(0, I) until you fit again.")
+    note = (f"**Latent mixture prior** ({res['info']['components']} Gaussians fitted to G's own samples clustered by "
+            f"D's features; {n} samples from each prior vs the training images, seed {seed}):\n\n"
+            + _metric_rows(res["before"], res["after"]))
+    gif = Path(res["ckpt_path"]).with_name(f"{run.spec.name}-progress.gif")
+    return grid_img, status, note, storage.offer([res["ckpt_path"], *([gif] if gif.exists() else [])])
 
 
 def arm(request: gr.Request = None) -> str:
-    """Runs (unqueued) when Start/Resume is clicked, so Stop also works while the job waits in the queue."""
-    _STOPS[_session(request)] = threading.Event()
+    """Runs (unqueued) when Start/Resume is clicked, so a Stop pressed before the job exists still cancels it."""
+    service().expect(common.visitor(request)[1])
     return ""  # clears the Stop note
 
 
 def stop_training(request: gr.Request = None) -> str:
-    ev = _STOPS.get(_session(request))
-    if ev is None:
-        return "Nothing is training in this session."
-    ev.set()
-    return "Stopping at the next step; the model is kept and can be resumed."
+    """Stop this visitor's job (waiting or running); never anyone else's."""
+    return service().stop(common.visitor(request)[1])
+
+
+def publish_model(name, public_name, request: gr.Request = None) -> str:
+    """Share one of this visitor's models with every visitor under a name nobody has taken."""
+    owner = common.visitor(request)[1]
+    public_name = (public_name or "").strip() or (name or "").strip()
+    try:
+        got = registry.publish((name or "").strip(), public_name, RUNS_DIR / "public", owner=owner)
+    except ValueError as e:
+        raise gr.Error(f"Publish: {e}.") from e
+    return (f"Published '{got}': every visitor can now pick it (it stays {storage.PUBLIC_TTL_S / 3600:g} h after "
+            "publishing).")
 
 
 # ---- layout -------------------------------------------------------------------------------------------------
@@ -521,8 +481,10 @@ _PRESET_KEYS = ("epochs", "batch_size", "lr", "lr_d", "latent_dim", "width", "lo
 def render() -> None:
     v = preset_values("DCGAN", QUICK)
     gr.Markdown("Train a generator and watch it learn: the grid shows the **same fixed latents** after every "
-                "epoch, so noise visibly turns into digits. One job runs at a time on this server; others wait "
-                "in the queue. Stop keeps the model; a finished or stopped run joins every tab's model list.")
+                "epoch, so noise visibly turns into digits. Trainings run one at a time beside the other tabs; "
+                "yours waits its turn (one per visitor). Stop keeps the model; a finished or stopped run joins "
+                f"**your** model lists in every tab for {storage.WORKSPACE_TTL_S / 3600:g} h — nobody else sees "
+                "it unless you publish it.")
     with gr.Row():
         with gr.Column(scale=2):
             family = gr.Dropdown(list(FAMILIES), value="DCGAN", label="Model family", elem_id="train-family")
@@ -577,6 +539,12 @@ def render() -> None:
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="train-stop")
                 resume_btn = gr.Button("Resume", elem_id="train-resume")
             stop_info = gr.Markdown(elem_id="train-stop-info")  # not the status box: the run's last word wins there
+            with gr.Accordion("Share a model you trained with every visitor", open=False):
+                with gr.Row():
+                    pub_model = common.model_dropdown("Your model", elem_id="train-publish-model", owned=True)
+                    pub_name = gr.Textbox(label="Publish as (a name nobody has taken)", elem_id="train-publish-name")
+                    pub_btn = gr.Button("Publish", elem_id="train-publish")
+                pub_info = gr.Markdown(elem_id="train-publish-info")
             with gr.Accordion("After training a DCGAN: fit a latent mixture prior", open=False):
                 gr.Markdown("Replaces the N(0, I) noise by a mixture of Gaussians fitted to the trained generator "
                             "(its own samples clustered by the discriminator's features; no labels): fewer "
@@ -621,10 +589,12 @@ def render() -> None:
     inputs = [family, source, zip_file, image_size, color, max_images, epochs, batch_size, lr, lr_d, latent_dim,
               width, loss, spectral_norm, ema, augment, d_steps, beta, seed, grid_every, name, depth, start_from,
               init_model]
-    job = dict(concurrency_limit=1, concurrency_id="train", show_progress="full")
+    # the job service bounds and queues trainings itself: their streams never wait in (or fill) Gradio's queue
+    job = dict(concurrency_limit=None, show_progress="full")
     start_btn.click(arm, None, stop_info, api_visibility="private", queue=False).then(
         start_training, inputs, outputs, api_name="train", **job)
     resume_btn.click(arm, None, stop_info, api_visibility="private", queue=False).then(
         resume_training, [epochs, name], outputs, api_name="resume", **job)
     stop_btn.click(stop_training, None, stop_info, api_name="stop", queue=False)
     prior_btn.click(fit_run_prior, prior_k, [grid_img, status, notes, files], api_name="fit_prior", **job)
+    pub_btn.click(publish_model, [pub_model, pub_name], pub_info, api_name="publish", concurrency_limit=None)

@@ -1,0 +1,140 @@
+"""Files the app writes for visitors, and their clean-up: per-visitor models expire, published ones too, output
+files (GIF/MP4/downloads) are removed by age, and leftovers of an interrupted save are removed at start."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+WORKSPACE_TTL_S = float(os.environ.get("IMGGEN_WORKSPACE_TTL", 2 * 3600))  # a visitor's models, after their last save
+PUBLIC_TTL_S = float(os.environ.get("IMGGEN_PUBLIC_TTL", 24 * 3600))  # a published model, after publishing
+OUTPUT_TTL_S = float(os.environ.get("IMGGEN_OUTPUT_TTL", 3600))  # files made for one response
+JANITOR_EVERY_S = 300.0
+SIDE_FILES = (".anomaly.json", ".directions.json")  # caches written next to a checkpoint
+
+
+def output_dir() -> Path:
+    d = Path(os.environ.get("IMGGEN_OUTPUT_DIR") or Path(tempfile.gettempdir()) / "imggen-outputs")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def output_file(suffix: str, prefix: str = "imggen-") -> str:
+    """A new file path for one response (GIF, MP4, ...), removed after OUTPUT_TTL_S."""
+    fd, path = tempfile.mkstemp(suffix=suffix, prefix=prefix, dir=output_dir())
+    os.close(fd)
+    return path
+
+
+def offer(files) -> list[str]:
+    """Copies of ``files`` for download (their names kept), removed after OUTPUT_TTL_S."""
+    d = Path(tempfile.mkdtemp(prefix="imggen-dl-", dir=output_dir()))
+    return [str(shutil.copy(f, d / Path(f).name)) for f in files]
+
+
+def remove_model(path: str | Path) -> None:
+    """A checkpoint with its progress GIF and side caches."""
+    p = Path(path)
+    stem = p.name.removesuffix(".safetensors")
+    for f in [p, p.with_name(f"{stem}-progress.gif"), *[p.with_name(stem + s) for s in SIDE_FILES]]:
+        f.unlink(missing_ok=True)
+
+
+def clean_old(folder: str | Path, age_s: float, pattern: str = "*") -> int:
+    """Remove what in ``folder`` (files and folders matching ``pattern``) was last changed over ``age_s`` ago."""
+    n, now = 0, time.time()
+    for p in Path(folder).glob(pattern) if Path(folder).is_dir() else []:
+        try:
+            if now - p.stat().st_mtime > age_s:
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def remove_stale_temp(*folders: str | Path) -> int:
+    """Temp files an interrupted atomic save left behind (``.<name>.safetensors.*.tmp``, any depth)."""
+    n = 0
+    for folder in folders:
+        for p in Path(folder).rglob(".*.tmp") if Path(folder).is_dir() else []:
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+def expire(service=None, now: float | None = None) -> dict:
+    """Forget and delete visitors' models unchanged for WORKSPACE_TTL_S (their runs too) and published models
+    older than PUBLIC_TTL_S; remove output files older than OUTPUT_TTL_S. Returns counts."""
+    from . import registry
+
+    now = now or time.time()
+    gone = {"models": 0, "published": 0, "outputs": 0}
+    owners_left: dict = {}
+    for (owner, name), path in registry.workspace_models().items():
+        try:
+            old = now - Path(path).stat().st_mtime > WORKSPACE_TTL_S
+        except OSError:
+            old = True
+        if old and not (service and _busy(service, owner)):
+            registry.unregister(name, owner=owner)
+            remove_model(path)
+            gone["models"] += 1
+        else:
+            owners_left[owner] = True
+    if service is not None:
+        for owner in list(getattr(service, "_runs", {})):
+            if owner not in owners_left and not _busy(service, owner):
+                service.forget(owner)
+        service.reap()
+    for name, path in registry.published().items():
+        try:
+            old = now - Path(path).stat().st_mtime > PUBLIC_TTL_S
+        except OSError:
+            old = True
+        if old:
+            registry.unpublish(name)
+            remove_model(path)
+            gone["published"] += 1
+    gone["outputs"] = clean_old(output_dir(), OUTPUT_TTL_S)
+    return gone
+
+
+def _busy(service, owner) -> bool:
+    job = service.current(owner)
+    return job is not None and not job.done
+
+
+_janitor: threading.Thread | None = None
+
+
+def start_janitor(runs_dir: Callable[[], Path], service=None, every_s: float = JANITOR_EVERY_S) -> None:
+    """Once per process: remove leftovers of an earlier run now, then expire old files every ``every_s``."""
+    global _janitor
+    if _janitor is not None:
+        return
+    from . import registry
+
+    remove_stale_temp(registry.CHECKPOINT_DIR, runs_dir())
+    clean_old(output_dir(), OUTPUT_TTL_S)
+    shutil.rmtree(runs_dir() / "ws", ignore_errors=True)  # workspaces of a previous process: nobody can address them
+    for path in sorted((runs_dir() / "public").glob("*.safetensors")):  # published ones stay published
+        try:
+            registry.publish_file(path)
+        except ValueError:
+            path.unlink(missing_ok=True)
+
+    def loop():
+        while True:
+            time.sleep(every_s)
+            try:
+                expire(service)
+            except Exception as e:  # keep cleaning next time
+                print(f"imggen janitor: {type(e).__name__}: {e}")
+
+    _janitor = threading.Thread(target=loop, daemon=True, name="imggen-janitor")
+    _janitor.start()
