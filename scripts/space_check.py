@@ -1,5 +1,5 @@
-"""Rehearse a Hugging Face Space here: a clean venv from requirements.txt alone (+ gradio==sdk_version and
-gradio_client, as the Space's builder adds), the repo's files copied as an upload would send them, `python app.py`
+"""Rehearse a Hugging Face Space here: a clean venv from requirements.txt alone (+ gradio==sdk_version and `spaces`,
+as the Space's builder adds, and gradio_client), the repo's files copied as an upload would send them, `python app.py`
 bound as a Space binds it, the cold start to the first page, then every named API endpoint called once.
 
 Usage: python scripts/space_check.py [--keep-venv]   -> bench/results/space.{json,md}; exit 1 on any failure.
@@ -79,7 +79,7 @@ def clean_env(**extra) -> dict:
 
 
 def install(meta: dict) -> dict:
-    """Fresh venv + pip install -r requirements.txt gradio==sdk_version gradio_client; -> timings and sizes."""
+    """Fresh venv + pip install -r requirements.txt gradio==sdk_version spaces gradio_client; -> timings, sizes."""
     shutil.rmtree(VENV, ignore_errors=True)
     t0 = time.perf_counter()
     subprocess.run([f"python{meta['python_version']}", "-m", "venv", str(VENV)], check=True)
@@ -88,7 +88,7 @@ def install(meta: dict) -> dict:
     # --retries 0: here the PyTorch CPU index does not resolve and pip would retry it 5 times per package (~7 s each);
     # on a Space it is reachable and the flag changes nothing.
     cmd = [str(VENV / "bin" / "python"), "-m", "pip", "install", "--retries", "0", "-r", str(APP / "requirements.txt"),
-           f"gradio=={meta['sdk_version']}", "gradio_client"]
+           f"gradio=={meta['sdk_version']}", "spaces", "gradio_client"]  # gradio on Spaces needs `spaces` (reloader)
     print("$", " ".join(cmd), f"> {log}", flush=True)
     t0 = time.perf_counter()
     with open(log, "w") as f:
@@ -201,7 +201,8 @@ def write(res: dict) -> None:
     eps = res.get("endpoints", {})
     ok = sum(r["ok"] for r in eps.values())
     lines = [f"# Space rehearsal ({res['date']}, `make space-check`)", "",
-             f"A clean Python {res['python']} venv from `requirements.txt` + gradio=={res['sdk_version']}, the repo's "
+             f"A clean Python {res['python']} venv from `requirements.txt` + gradio=={res['sdk_version']} and `spaces` "
+             "(as a Space's builder installs them), the repo's "
              f"files copied as an upload sends them, `python app.py` with GRADIO_SERVER_NAME=0.0.0.0, SYSTEM=spaces; "
              f"{res['cpu_count']} CPUs here.", "",
              "| measure | value |", "|---|---|",
