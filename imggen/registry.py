@@ -100,11 +100,12 @@ _NO_OWNER = object()
 
 def model_paths(owner=_NO_OWNER) -> dict[str, Path]:
     """Every generative model a name can mean for ``owner`` (default: the current visitor, see
-    :func:`set_visitor_resolver`): published models, the owner's own, then the shipped checkpoints, which no
-    other name shadows."""
+    :func:`set_visitor_resolver`): published models, those the hosting process registered itself (owner None:
+    the CLI, scripts, tests), the owner's own, then the shipped checkpoints, which no other name shadows."""
     owner = current_owner() if owner is _NO_OWNER else owner
     with _lock:
         out = dict(_PUBLIC)
+        out.update({n: p for (o, n), p in _USER_MODELS.items() if o is None})
         out.update({n: p for (o, n), p in _USER_MODELS.items() if o == owner})
     out.update({k: v for k, v in _shipped().items() if k != "classifier-mnist"})
     return out

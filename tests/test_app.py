@@ -174,5 +174,5 @@ def test_models_registered_at_run_time_appear(client, tmp_path):
         table, _, _ = client.predict(None, api_name="/models_refresh")
         assert "late-arrival" in [row[0] for row in table["data"]]
     finally:
-        registry._USER_MODELS.pop("late-arrival", None)
+        registry.unregister("late-arrival", owner=None)
         registry.load.cache_clear()

@@ -115,7 +115,7 @@ def test_registry_register_and_load(saved):
         assert registry.list_models()["tiny-test-clf"]["family"] == "classifier"
         assert registry.load("tiny-test-clf").family == "classifier"
     finally:
-        registry._USER_MODELS.pop("tiny-test-clf", None)
+        registry.unregister("tiny-test-clf", owner=None)
         registry.load.cache_clear()
 
 

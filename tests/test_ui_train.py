@@ -299,8 +299,9 @@ def test_one_job_at_a_time_and_other_tabs_stay_responsive(client):
     with pytest.raises(AppError, match="You already have a training"):  # one job per visitor
         other.predict(**settings(epochs=1, name="tiny-twice"), api_name="/train")
     t0 = time.time()
-    other.predict(None, api_name="/models_refresh")  # another tab answers while the training runs
-    assert time.time() - t0 < 10 and not first.done()
+    other.predict(None, api_name="/models_refresh")  # other tabs answer while one training runs and one waits
+    other.predict("dcgan-mnist", 4, 0, None, 1.0, api_name="/sample")
+    assert time.time() - t0 < 20 and not first.done()
     first.cancel()
     outs = list(second)  # the waiting job runs once the first is gone
     assert "finished" in outs[-1][1]
@@ -323,3 +324,35 @@ def test_fine_tuning_a_digit_model_reads_digit_folders_as_digits(tmp_path):
     assert "finished" in outs[-1][1]
     metrics = imggen.list_models()["tiny-37"]["metrics"]
     assert "fd" in metrics and "swd" not in metrics
+
+
+def test_two_visitors_one_name_and_typed_paths_refused(client):
+    """Two visitors both train "same-name": each keeps their own model, a third sees neither, and a checkpoint
+    path typed into a model box is refused, not loaded."""
+    from gradio_client import Client
+
+    other = Client(client.src, verbose=False, download_files=False)
+    for c, seed in ((client, 0), (other, 1)):
+        outs = list(c.submit(**settings(epochs=1, seed=seed, name="same-name"), api_name="/train"))
+        assert "finished" in outs[-1][1]
+    a, b = client.session_hash, other.session_hash
+    xa = imggen.load("same-name", owner=a).sample(4, seed=0)
+    assert not torch.equal(xa, imggen.load("same-name", owner=b).sample(4, seed=0))  # b did not replace a's
+    assert imggen.list_models(owner=a)["same-name"]["recipe"]["seed"] == 0
+    third = Client(client.src, verbose=False, download_files=False)
+    with pytest.raises(AppError, match="unknown model"):
+        third.predict("same-name", 4, 0, None, 1.0, api_name="/sample")
+    path = imggen.list_models(owner=a)["same-name"]["path"]
+    with pytest.raises(AppError, match="unknown model"):
+        third.predict(path, 4, 0, None, 1.0, api_name="/sample")
+    with pytest.raises(AppError, match="unknown model"):
+        third.predict(path, "Random seed", 0, None, None, "Random seed", 1, None, None, "slerp", 5, 8,
+                      api_name="/interpolate")
+    with pytest.raises(AppError, match="Publish: .*shipped model"):
+        client.predict("same-name", "dcgan-mnist", api_name="/publish")
+    assert "Published 'shared-same'" in client.predict("same-name", "shared-same", api_name="/publish")
+    with pytest.raises(AppError, match="already published"):
+        other.predict("same-name", "shared-same", api_name="/publish")
+    x3 = third.predict("shared-same", 4, 0, None, 1.0, api_name="/sample")
+    assert x3 is not None
+    imggen.registry.unpublish("shared-same")

@@ -137,6 +137,9 @@ def _layer_choices(name) -> list[tuple[str, int]]:
     return [(f"{r}×{r} ({kinds[min(2, i * 3 // len(res))]})", r) for i, r in enumerate(res)]
 
 
+ALL_STYLE_RES = (4, 7, 8, 14, 16, 28, 32, 64)
+
+
 def mixing_layers(name):
     """Model picked: its layer resolutions as choices, the coarsest one ticked (the classic 'coarse styles')."""
     if not name:
@@ -154,6 +157,9 @@ def style_mix(name, row_seeds, col_seeds, layers, truncation):
         raise gr.Error("Tick at least one layer resolution to take from the column seeds.")
     psi = common.number(truncation, "Truncation", 0.1, 2.0)
     net = registry.load(name).net
+    have = sorted(set(net.layer_resolutions))
+    if any(int(r) not in have for r in layers):
+        raise gr.Error(f"{name} has style layers at {', '.join(map(str, have))} px; tick those.")
     with common.user_errors():
         z_rows, z_cols = (torch.cat([latent.seed_latent(net, s) for s in seeds]) for seeds in (rows, cols))
         grid = net.mixing_grid(z_rows, z_cols, layers, psi)
@@ -202,7 +208,10 @@ def render() -> None:
                 mix_model = common.model_dropdown("Style-based model", capability="mix", elem_id="mix-model")
                 row_seeds = gr.Textbox(value="1, 2, 3, 4", label="Row seeds (up to 8)", elem_id="mix-rows")
                 col_seeds = gr.Textbox(value="10, 11, 12, 13, 14", label="Column seeds (up to 8)", elem_id="mix-cols")
-                layers = gr.CheckboxGroup([], label="Layers taken from the column seed", elem_id="mix-layers")
+                # every resolution a 28/32/64-px style model can have, so API callers can pass them; the page
+                # shows the picked model's own (mixing_layers) and style_mix checks them against it
+                layers = gr.CheckboxGroup([(f"{r}×{r}", r) for r in ALL_STYLE_RES], value=[7],
+                                          label="Layers taken from the column seed", elem_id="mix-layers")
                 psi = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Truncation (ψ)", elem_id="mix-psi",
                                 info="styles pulled toward the average style: lower = cleaner, less varied")
                 mix_btn = gr.Button("Mix styles", elem_id="mix-go")
