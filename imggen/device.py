@@ -93,3 +93,11 @@ def cpu_quota() -> int:
     except (AttributeError, OSError):
         allowed = os.cpu_count() or 1
     return min(quota or allowed, allowed)
+
+
+def set_app_threads(reserve: int = 1) -> int:
+    """Once at start-up: torch threads for interactive requests = the CPU quota less ``reserve`` cores kept for
+    the training worker (at least one). Returns the count set."""
+    n = max(1, cpu_quota() - reserve)
+    torch.set_num_threads(n)
+    return n

@@ -7,6 +7,7 @@ from pathlib import Path
 import gradio as gr
 
 from .. import registry
+from ..device import set_app_threads
 from . import common, models_tab
 from . import train_tab
 from . import sample
@@ -41,6 +42,7 @@ def build_app() -> gr.Blocks:
     """Build (not launch) the app; cheap: no training, no downloads."""
     common._ON_LOAD.clear()
     registry.set_visitor_resolver(common.visitor)  # each visitor sees shipped, published and their own models
+    set_app_threads(reserve=1)  # the other core(s) train (imggen.jobs workers)
     with gr.Blocks(title="imggen", delete_cache=(3600, 3600)) as demo:
         _header()
         with gr.Tabs(elem_id="tabs"):
