@@ -14,7 +14,8 @@ from .convert import from01
 
 SCORE_K = 32  # importance samples per score (the reference uses the same k)
 SCORE_SEED = 0  # fixed, so the same image always gets the same score
-_cache: dict[str, dict] = {}
+_cache: dict = {}  # file key -> reference
+MAX_CACHED = 32
 _lock = threading.Lock()
 
 
@@ -69,6 +70,8 @@ def reference(model, test_images: torch.Tensor | None = None) -> dict:
                 pass  # read-only checkout: keep it in memory
     with _lock:
         _cache[key] = ref
+        while len(_cache) > MAX_CACHED:  # visitors' models come and go: keep the memory bounded
+            _cache.pop(next(iter(_cache)))
     return ref
 
 
