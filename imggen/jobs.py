@@ -26,7 +26,12 @@ import torch
 
 from .train import TrainConfig, TrainEvent, TrainState
 
-STOP_GRACE_S = 3.0  # a stop the training loop has not honoured by then ends the worker process
+STOP_GRACE_S = 3.0  # a worker that has not acknowledged a stop by then is ended
+STOP_SAVE_S = 20.0  # ... one that has may finish its step (or epoch metrics) and save for this long
+JOB_GRACE_S = 120.0  # any job is ended this long after its time cap (the loop stops itself at the cap)
+EXPECT_S = 30.0  # a Start announced by expect() is awaited this long
+MAX_FRAME_BYTES = 24 * 2**20  # progress-GIF frames kept per run, in all
+NICE = int(os.environ.get("IMGGEN_TRAIN_NICE", 4))  # workers' CPU priority below the app's (bench/results/load.md)
 START_TIMEOUT_S = 120.0  # a worker that has not said hello by then is killed
 MAX_FRAMES = 120  # progress-GIF frames kept per run (thinned evenly beyond)
 MAX_LOSS_ROWS = 2000  # loss-curve rows kept per run (thinned evenly beyond)
@@ -74,8 +79,9 @@ class Progress:
                 self.losses = self.losses[::2]
                 self.every *= 2
         if ev.samples is not None:
-            self.frames.append((ev.samples.clamp(0, 1) * 255).round().to(torch.uint8))
-            if len(self.frames) > MAX_FRAMES:
+            self.frames.append(ev.samples)  # uint8, see _unpack
+            while len(self.frames) > MAX_FRAMES or len(self.frames) > 2 and \
+                    sum(f.numel() for f in self.frames) > MAX_FRAME_BYTES:
                 self.frames = self.frames[::2]
         m = ev.metrics if ev.kind == "epoch" else {}
         for key, label in (("fd", "classifier FD"), ("swd", "sliced Wasserstein (x1e3)")):
@@ -115,6 +121,9 @@ class Job:
                 self.state = state
             if message is not None:
                 self.message = message
+            if kind == "end":  # nothing before the end is needed once followers have read it: free the grids
+                self._log = deque(((q, k, p) for q, k, p in self._log if k != "event" or p.samples is None),
+                                  maxlen=MAX_LOG)
             self._seq += 1
             self._log.append((self._seq, kind, payload))
             self._cond.notify_all()
@@ -211,7 +220,7 @@ class JobService:
     """Trainings of many owners, at most ``max_running`` at once, each in its own worker process."""
 
     def __init__(self, *, max_running: int = 1, max_waiting: int = 4, max_workers: int = 3,
-                 threads: int = 1, nice: int = 10, idle_ttl_s: float = 1800.0):
+                 threads: int = 1, nice: int = NICE, idle_ttl_s: float = 1800.0):
         self.max_running, self.max_waiting, self.threads, self.nice = max_running, max_waiting, threads, nice
         self.max_workers, self.idle_ttl_s = max(max_workers, max_running), idle_ttl_s
         self._lock = threading.RLock()
@@ -220,7 +229,7 @@ class JobService:
         self._last: dict[str | None, Job] = {}  # owner -> last job
         self._runs: dict[str | None, Run] = {}  # owner -> last run (Resume, Fit prior)
         self._workers: list[_Worker] = []
-        self._expected: dict = {}  # owner -> Stop pressed, for Starts on their way to the service
+        self._expected: dict = {}  # owner -> [when announced, Stop pressed], for Starts on their way
 
     # ---- the visitor's calls -----------------------------------------------------------------------------
     def submit(self, owner: str | None, spec: JobSpec) -> Job:
@@ -242,7 +251,7 @@ class JobService:
             else:
                 progress = self._runs[owner].progress
             job = Job(owner, spec, progress)
-            if self._expected.pop(owner, False):  # Stop pressed while this Start was on its way
+            if self._expected.pop(owner, [0, False])[1]:  # Stop pressed while this Start was on its way
                 job._emit("end", "stopped", state="stopped", message="Stopped before it started.")
                 return job
             self._jobs[job.id] = job
@@ -255,7 +264,7 @@ class JobService:
     def expect(self, owner: str | None) -> None:
         """A Start is on its way for ``owner``: a Stop before it arrives cancels it (see :meth:`stop`)."""
         with self._lock:
-            self._expected[owner] = False
+            self._expected[owner] = [time.time(), False]
 
     def stop(self, owner: str | None, job_id: str | None = None) -> str:
         """Stop ``owner``'s job (``job_id`` or their current one): a waiting one never starts, a running one
@@ -264,8 +273,9 @@ class JobService:
             job = self._jobs.get(job_id) if job_id else next(
                 (j for j in self._jobs.values() if j.owner == owner), None)
             if job is None or job.owner != owner:
-                if job_id is None and owner in self._expected:
-                    self._expected[owner] = True
+                pending = self._expected.get(owner) if job_id is None else None
+                if pending and time.time() - pending[0] < EXPECT_S:
+                    pending[1] = True
                     return "Stopped before it started."
                 return "Nothing is training in this session."
             if job.state == "waiting":
@@ -290,9 +300,9 @@ class JobService:
         with self._lock:
             self._runs.pop(owner, None)
             self._last.pop(owner, None)
-            for w in [w for w in self._workers if w.owner == owner and not w.busy]:
-                self._workers.remove(w)
-                w.quit()
+            gone = [w for w in self._workers if w.owner == owner and not w.busy]
+            self._workers = [w for w in self._workers if w not in gone]
+        _quit_all(gone)
 
     def status(self) -> dict:
         with self._lock:
@@ -300,12 +310,19 @@ class JobService:
                     "workers": len(self._workers), "runs": len(self._runs)}
 
     def reap(self) -> None:
-        """End idle workers past their time to live (their owners' Resume then restarts from the weights)."""
+        """End idle workers past their time to live (their owners' Resume then restarts from the weights) and
+        forget finished jobs and announced Starts nobody follows any more."""
+        now = time.time()
         with self._lock:
-            for w in [w for w in self._workers if not w.busy and (time.time() - w.last_used > self.idle_ttl_s
-                                                                  or not w.alive())]:
-                self._workers.remove(w)
-                w.quit()
+            gone = [w for w in self._workers if not w.busy and (now - w.last_used > self.idle_ttl_s or not w.alive())]
+            self._workers = [w for w in self._workers if w not in gone]
+            for owner, job in list(self._last.items()):
+                if job.done and now - job.ended > self.idle_ttl_s:
+                    del self._last[owner]
+            for owner, (when, _) in list(self._expected.items()):
+                if now - when > EXPECT_S:
+                    del self._expected[owner]
+        _quit_all(gone)
 
     def shutdown(self) -> None:
         with self._lock:
@@ -331,6 +348,7 @@ class JobService:
     def _worker_for(self, job: Job) -> tuple[_Worker, bool]:
         """(worker, holds the owner's run): the one holding the owner's last run for resume/fit_prior, else a new
         one (ending the owner's previous worker, then the least recently used idle one beyond the cap)."""
+        gone = []
         with self._lock:
             run = self._runs.get(job.owner)
             own = next((w for w in self._workers if w.owner == job.owner and not w.busy and w.alive()), None)
@@ -338,17 +356,16 @@ class JobService:
                 own.busy = True
                 return own, True
             if own:
-                self._workers.remove(own)
-                own.quit()
-            idle = sorted((w for w in self._workers if not w.busy), key=lambda w: w.last_used)
-            while len(self._workers) >= self.max_workers and idle:
-                old = idle.pop(0)
-                self._workers.remove(old)
-                old.quit()
+                gone.append(own)
+            idle = sorted((w for w in self._workers if not w.busy and w is not own), key=lambda w: w.last_used)
+            while len(self._workers) - len(gone) >= self.max_workers and idle:
+                gone.append(idle.pop(0))
+            self._workers = [w for w in self._workers if w not in gone]
             w = _Worker(self.threads, self.nice)
             w.owner, w.busy = job.owner, True
             self._workers.append(w)
-            return w, False
+        _quit_all(gone)
+        return w, False
 
     def _drive(self, job: Job) -> None:
         """Run ``job`` on a worker, relaying its messages, enforcing Stop; always ends the job."""
@@ -357,12 +374,15 @@ class JobService:
             w, holds_run = self._worker_for(job)
             if spec.kind == "resume" and not holds_run:  # the worker was recycled: go on from the saved weights
                 run = self._runs[job.owner]
-                spec = dataclasses.replace(spec, kind="train", init_path=run.ckpt_path, init=run.spec.name)
+                cfg = spec.cfg if spec.cfg.time_limit_s is None else dataclasses.replace(
+                    spec.cfg, time_limit_s=max(1.0, spec.cfg.time_limit_s - run.seconds))  # a fresh state counts from 0
+                spec = dataclasses.replace(spec, kind="train", init_path=run.ckpt_path, init=run.spec.name, cfg=cfg)
                 job.progress.notes.append("ℹ️ This run's training state was released to free memory; it goes on "
                                           "from its saved weights with a fresh optimiser.")
             job._emit("starting", None)
             w.send("job", spec)
             t0, state, message, asked, began = time.time(), "failed", "the worker ended unexpectedly", 0.0, False
+            acked, cap = False, (spec.cfg.time_limit_s or 3600.0) + JOB_GRACE_S
             while True:
                 if job.stop_requested and not began:  # still starting or reading images: nothing
                     w.kill()  # to save, so end the worker at once
@@ -372,11 +392,16 @@ class JobService:
                 if job.stop_requested and not asked:
                     w.send("stop")
                     asked = time.time()
-                if asked and time.time() - asked > STOP_GRACE_S:
+                if asked and time.time() - asked > (STOP_SAVE_S if acked else STOP_GRACE_S):
                     w.kill()
                     job.forced = True
                     state, message = "stopped", "stopped by the user (the worker was ended; the model keeps " \
                                                 "the weights it last saved)"
+                    break
+                if time.time() - t0 > cap:
+                    w.kill()
+                    job.forced = True
+                    message = f"ended after {cap:.0f}s, past the job's time cap"
                     break
                 msg = w.recv(0.1)
                 if msg is None:
@@ -388,6 +413,8 @@ class JobService:
                 kind = msg[0]
                 if kind == "hello":
                     w.hello = True
+                elif kind == "stopping":
+                    acked = True
                 elif kind == "started":
                     began, job.progress.info = True, msg[1]
                     total = msg[1].get("total_steps", 0) - msg[1].get("step0", 0)
@@ -412,13 +439,16 @@ class JobService:
                     run = self._runs.get(job.owner)
                     if spec.kind == "train":
                         run = self._runs[job.owner] = Run(job.id, spec, job.progress)
+                    elif spec.kind == "resume" and run is not None:
+                        run.spec = spec  # Resume may save under a new name: later fits and resumes use it
                     if run is not None:
                         run.ckpt_path, run.step = job.result["ckpt_path"], job.result.get("step", run.step)
                         run.seconds = job.result.get("seconds", run.seconds)
                         if spec.kind == "train" and w.alive():
                             w.run_id = run.id
             job._emit("end", state, state=state, message=message)
-        except Exception as e:  # never leave a job hanging
+        except Exception as e:  # never leave a job hanging, nor its worker running on
+            job.forced = True
             job._emit("end", "failed", state="failed", message=f"{type(e).__name__}: {e}")
         finally:
             job.ended = time.time()
@@ -443,10 +473,11 @@ def _pack(ev: TrainEvent) -> dict:
 
 
 def _unpack(d: dict) -> TrainEvent:
+    """A TrainEvent whose grid stays (C, H, W) uint8 (a quarter of the memory; /255 where it is drawn)."""
     samples = d.pop("samples", None)
     ev = TrainEvent(**d)
     if samples is not None:
-        ev.samples = torch.from_numpy(np.asarray(samples)).float() / 255
+        ev.samples = torch.from_numpy(np.asarray(samples))
     return ev
 
 
@@ -472,7 +503,12 @@ def _work(conn: Connection) -> None:
     from . import data as D, registry
     from .train import train
 
-    stop, jobs, alive = threading.Event(), deque(), threading.Event()
+    stop, jobs, alive, sending = threading.Event(), deque(), threading.Event(), threading.Lock()
+
+    def send(*msg):  # the reader thread acknowledges stops while the main thread streams events
+        with sending:
+            conn.send(msg)
+
     alive.set()
     have = threading.Condition()
 
@@ -480,10 +516,12 @@ def _work(conn: Connection) -> None:
         while True:
             try:
                 msg = conn.recv()
-            except (EOFError, OSError):
+            except (EOFError, OSError):  # the app is gone: stop, and do not outlive it for long
+                threading.Timer(STOP_SAVE_S, os._exit, args=(0,)).start()
                 msg = ("quit",)
             if msg[0] == "stop":
                 stop.set()
+                send("stopping",)
                 continue
             with have:
                 if msg[0] == "quit":
@@ -497,7 +535,7 @@ def _work(conn: Connection) -> None:
                 return
 
     threading.Thread(target=reader, daemon=True).start()
-    conn.send(("hello",))
+    send("hello",)
     data, state = None, None
     while True:
         with have:
@@ -512,13 +550,13 @@ def _work(conn: Connection) -> None:
                     data = load_spec_data(spec.data, stop.is_set, time.monotonic() + min(
                         DATA_TIME_S, spec.cfg.time_limit_s or DATA_TIME_S))
                 except (ValueError, OSError) as e:
-                    conn.send(("error", f"Could not read the training images: {e}"))
+                    send("error", f"Could not read the training images: {e}")
                     continue
                 state = TrainState() if spec.kind == "train" else state
             elif state is None or data is None:
                 raise ValueError("nothing to continue in this worker")
             if spec.kind == "fit_prior":
-                conn.send(("done", _fit_prior(spec, data)))
+                send("done", _fit_prior(spec, data))
                 continue
             cfg = spec.cfg
             if cfg.time_limit_s is not None:  # decoding the images counts in the job's time cap
@@ -532,24 +570,30 @@ def _work(conn: Connection) -> None:
             step0 = state.step
             total = cfg.epochs * spe
             total = total if step0 < total else step0 + total
-            conn.send(("started", {"data": data.name, "images": len(data), "skipped": data.skipped,
+            send("started", {"data": data.name, "images": len(data), "skipped": data.skipped,
                                    "steps_per_epoch": spe, "total_steps": total, "step0": step0,
-                                   "decode_s": round(time.time() - t0, 2)}))
+                                   "decode_s": round(time.time() - t0, 2)})
             last = None
             for ev in train(spec.family, data, cfg, model_config=spec.model_config, model=model, name=spec.name,
                             out=spec.out, should_stop=stop.is_set, state=state):
-                conn.send(("event", _pack(ev)))
+                send("event", _pack(ev))
                 last = ev
             if before is not None and state.ckpt_path:  # a continued model: its card keeps every phase
                 registry.record_phases(state.ckpt_path, before, spec.init or spec.init_path)
-            conn.send(("done", {"ckpt_path": state.ckpt_path, "step": state.step, "seconds": state.seconds,
-                                "message": last.message if last else "", "kind": last.kind if last else ""}))
+            send("done", {"ckpt_path": state.ckpt_path, "step": state.step, "seconds": state.seconds,
+                                "message": last.message if last else "", "kind": last.kind if last else ""})
         except D.DecodeCancelled:
-            conn.send(("cancelled", "Stopped while reading the images."))
+            send("cancelled", "Stopped while reading the images.")
         except (ValueError, RuntimeError) as e:
-            conn.send(("error", f"Training failed: {e}"))
+            send("error", f"Training failed: {e}")
         except Exception as e:  # report, keep serving
-            conn.send(("error", f"Training failed: {type(e).__name__}: {e}"))
+            send("error", f"Training failed: {type(e).__name__}: {e}")
+
+
+def _quit_all(workers: list[_Worker]) -> None:
+    """End workers outside the service lock (each may take seconds)."""
+    for w in workers:
+        w.quit()
 
 
 def _fit_prior(spec: JobSpec, data) -> dict:

@@ -154,9 +154,9 @@ def publish(name: str, public_name: str, public_dir: str | Path, owner=_NO_OWNER
         src = _USER_MODELS.get((owner, name))
         if src is None:
             raise ValueError(f"you have no model called {name!r} to publish (train one first)")
-        if public_name in _PUBLIC:
-            raise ValueError(f"'{public_name}' is already published by someone; pick another name")
         dst = Path(public_dir) / f"{public_name}.safetensors"
+        if public_name in _PUBLIC or dst.exists():
+            raise ValueError(f"'{public_name}' is already published by someone; pick another name")
         dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = dst.with_name(f".{dst.name}.tmp")
         shutil.copyfile(src, tmp)

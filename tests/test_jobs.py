@@ -181,26 +181,33 @@ def test_two_visitors_one_name(tmp_path):
 
 def test_expired_workspaces_and_old_outputs_are_removed(tmp_path, monkeypatch):
     monkeypatch.setenv("IMGGEN_OUTPUT_DIR", str(tmp_path / "out"))
-    old, new = _save_tiny(tmp_path / "old.safetensors", 0), _save_tiny(tmp_path / "new.safetensors", 0)
-    (tmp_path / "old-progress.gif").write_bytes(b"GIF89a")
+    ws = tmp_path / "ws" / "p1" / "abc"
+    ws.mkdir(parents=True)
+    old, new = _save_tiny(ws / "old.safetensors", 0), _save_tiny(ws / "new.safetensors", 0)
+    host = _save_tiny(tmp_path / "host.safetensors", 0)  # the host's own, registered by a script
+    (ws / "old-progress.gif").write_bytes(b"GIF89a")
     long_ago = time.time() - storage.WORKSPACE_TTL_S - 60
-    os.utime(old, (long_ago, long_ago))
+    for f in (old, host):
+        os.utime(f, (long_ago, long_ago))
     registry.register("old", old, owner="gone")
     registry.register("new", new, owner="here")
+    registry.register("host-model", host, owner=None)
     stale = storage.output_file(".gif")
     os.utime(stale, (long_ago, long_ago))
     fresh = storage.output_file(".gif")
     leftover = tmp_path / ".x.safetensors.abc.tmp"  # an interrupted atomic save
     leftover.write_bytes(b"")
     try:
-        gone = storage.expire()
+        gone = storage.expire(tmp_path)
         assert gone["models"] >= 1 and gone["outputs"] >= 1
-        assert not old.exists() and not (tmp_path / "old-progress.gif").exists() and new.exists()
+        assert not old.exists() and not (ws / "old-progress.gif").exists() and new.exists()
+        assert host.exists() and "host-model" in registry.model_paths(None)  # never the host's files
         assert ("gone", "old") not in registry.workspace_models() and ("here", "new") in registry.workspace_models()
         assert not os.path.exists(stale) and os.path.exists(fresh)
         assert storage.remove_stale_temp(tmp_path) == 1 and not leftover.exists()
     finally:
         registry.unregister("new", owner="here")
+        registry.unregister("host-model", owner=None)
 
 
 def test_threads_follow_the_quota(monkeypatch):

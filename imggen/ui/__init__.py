@@ -43,6 +43,7 @@ def build_app() -> gr.Blocks:
     common._ON_LOAD.clear()
     registry.set_visitor_resolver(common.visitor)  # each visitor sees shipped, published and their own models
     set_app_threads(reserve=1)  # the other core(s) train (imggen.jobs workers)
+    train_tab.service()  # the job service and its janitor: leftovers removed, published models served, at start
     with gr.Blocks(title="imggen", delete_cache=(3600, 3600)) as demo:
         _header()
         with gr.Tabs(elem_id="tabs"):

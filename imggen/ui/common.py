@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import inspect
 import random
+import uuid
 from contextlib import contextmanager
 from typing import Callable, Iterable
 
@@ -132,7 +133,11 @@ def visitor(request: gr.Request | None = None) -> tuple[bool, str | None]:
         request = LocalContext.request.get(None)
     if request is None:
         return False, None
-    return True, getattr(request, "session_hash", None) or "anonymous"
+    owner = getattr(request, "session_hash", None)
+    if not owner:  # a call without a session (e.g. /run/ with api_open): a workspace of its own, never a shared one
+        owner = getattr(request, "_imggen_owner", None) or f"anonymous-{uuid.uuid4().hex}"
+        setattr(request, "_imggen_owner", owner)
+    return True, owner
 
 
 def require_model(name: str | None) -> str:

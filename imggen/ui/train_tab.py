@@ -46,7 +46,7 @@ RUNS_DIR = Path(os.environ.get("IMGGEN_RUNS_DIR") or Path(__file__).resolve().pa
 MAX_GRID_EVERY = 100_000
 MAX_BETA = 100.0
 PRIOR_COMPONENTS, MAX_PRIOR_COMPONENTS = 30, 300  # latent mixture of a DCGAN run (bench/results/prior-fits.md)
-PRIOR_SAMPLES = 20_000  # latents drawn per fit at least
+PRIOR_SAMPLES, MAX_PRIOR_SAMPLES = 20_000, 200_000  # latents drawn per fit
 MAX_TRAININGS = int(os.environ.get("IMGGEN_MAX_TRAININGS", 1))  # at once; more wait (at most MAX_WAITING)
 MAX_WAITING = int(os.environ.get("IMGGEN_MAX_WAITING", 4))
 KEPT_WORKERS = int(os.environ.get("IMGGEN_KEPT_RUNS", 3))  # runs whose training state stays in memory (Resume)
@@ -62,7 +62,7 @@ def service() -> jobs.JobService:
         if _service is None:
             _service = jobs.JobService(max_running=MAX_TRAININGS, max_waiting=MAX_WAITING, max_workers=KEPT_WORKERS,
                                        threads=max(1, cpu_quota() - 1), idle_ttl_s=storage.WORKSPACE_TTL_S)
-            storage.start_janitor(lambda: RUNS_DIR, _service)
+            storage.start_janitor(RUNS_DIR, _service)
         return _service
 
 
@@ -147,8 +147,9 @@ def check_name(name: str, family: str) -> str:
 
 
 def workspace(owner: str | None) -> Path:
-    """A visitor's folder under RUNS_DIR (named by a hash of the session, never by what a visitor typed)."""
-    return RUNS_DIR / "ws" / hashlib.sha256(str(owner).encode()).hexdigest()[:16]
+    """A visitor's folder under RUNS_DIR (named by a hash of the session, never by what a visitor typed; one
+    folder per app process, so two processes sharing RUNS_DIR never touch each other's)."""
+    return RUNS_DIR / "ws" / storage.PROCESS_TOKEN / hashlib.sha256(f"owner:{owner!r}".encode()).hexdigest()[:16]
 
 
 def _count_zip_images(path: str) -> int:
@@ -287,7 +288,8 @@ def _stream(job: jobs.Job, progress):
     verb = "Resuming" if spec.kind == "resume" else f"Continuing '{spec.init}' as" if spec.init else "Starting"
     try:
         for item in job.follow():
-            if item is None:
+            if item is None:  # a heartbeat: lets Gradio notice a visitor who left, so their job is stopped
+                yield (gr.skip(),) * 8
                 continue
             kind, payload = item
             if kind == "queued":
@@ -315,7 +317,7 @@ def _stream(job: jobs.Job, progress):
                 if ev.kind in ("end", "error"):
                     status = f"{ev.message} · {spec.family} on {_source(info)} · saving…"
                 grid_img = gr.skip() if ev.samples is None else common.png_output(
-                    ev.samples, {"model": spec.name, "family": spec.family, "step": ev.step, "seed": spec.cfg.seed},
+                    ev.samples.float() / 255, {"model": spec.name, "family": spec.family, "step": ev.step, "seed": spec.cfg.seed},
                     scale=2)
                 plots = (gr.skip(),) * 3
                 if ev.kind != "step" or time.time() - last_plot >= PLOT_EVERY_S:
@@ -371,6 +373,8 @@ def start_training(family, data_source, zip_file, image_size, color, max_images,
     over = {} if init else model_overrides(fam, int(latent_dim), int(width), bool(spectral_norm), int(depth))
     owner = common.visitor(request)[1]
     out = workspace(owner) / f"{name}.safetensors"
+    if data_source == DATA_ZIP:  # the upload is Gradio's to delete; the run (and its Resume) keeps its own copy
+        data["name"] = storage.keep_copy(data["name"], workspace(owner))
     job = _submit(owner, jobs.JobSpec("train", fam, data, cfg, name, str(out), over, init_path, init))
     yield from _stream(job, progress)
 
@@ -401,7 +405,8 @@ def _metric_rows(before: dict, after: dict) -> str:
 
 def fit_run_prior(components, request: gr.Request = None, progress=gr.Progress()):
     """Fit a latent mixture prior to this session's DCGAN run (:func:`imggen.registry.fit_prior`) in its worker,
-    measure sampling before and after on the run's data, and show the fixed-seed grid drawn from the mixture."""
+    measure sampling before and after on the run's data, and show the fixed-seed grid drawn from the mixture.
+    A generator, so that a visitor who leaves (or cancels) stops the fit."""
     owner = common.visitor(request)[1]
     run = service().run_of(owner)
     if run is None or not run.ckpt_path or not Path(run.ckpt_path).exists():
@@ -412,30 +417,37 @@ def fit_run_prior(components, request: gr.Request = None, progress=gr.Progress()
                        "(unconditional GANs).")
     k = common.whole_number(components, "Mixture components", 2, MAX_PRIOR_COMPONENTS)
     d = checkpoint.read_metadata(run.ckpt_path)["config"]["latent_dim"]
-    samples = max(PRIOR_SAMPLES, 8 * d * k)  # ~4x the 2d latents each Gaussian needs, on average
-    n, seed, t = EVAL_SAMPLES, run.spec.cfg.seed, time.time()
+    samples = min(MAX_PRIOR_SAMPLES, max(PRIOR_SAMPLES, 8 * d * k))  # ~4x the 2d latents each Gaussian needs
+    n, seed, t, name = EVAL_SAMPLES, run.spec.cfg.seed, time.time(), run.spec.name
     job = _submit(owner, replace(run.spec, kind="fit_prior", out=run.ckpt_path,
                                  prior=dict(components=k, samples=samples, eval_samples=n)))
     progress(0, desc="fitting the latent mixture")
-    for item in job.follow():
-        if item and item[0] == "end":
-            break
+    done = False
+    try:
+        for item in job.follow():
+            if item and item[0] == "end":
+                break
+            yield (gr.skip(),) * 4  # a heartbeat (see _stream)
+        done = True
+    finally:
+        if not done:
+            service().stop(owner, job.id)
     if job.state != "finished":
         raise gr.Error(f"Fitting the mixture failed: {job.message or job.state}")
     res = job.result
-    registry.register(run.spec.name, res["ckpt_path"], owner=owner)
-    model = registry.load(run.spec.name, owner=owner)
+    registry.register(name, res["ckpt_path"], owner=owner)
+    model = registry.load(name, owner=owner)
     grid_img = common.png_output(model.sample(run.spec.cfg.num_grid, seed=seed + 777),  # training's grid seeds
-                                 {"model": run.spec.name, "family": "dcgan", "seed": seed,
+                                 {"model": name, "family": "dcgan", "seed": seed,
                                   "prior_components": res["info"]["components"]}, scale=2)
-    status = (f"fitted a {res['info']['components']}-component latent mixture to '{run.spec.name}' ({samples:,} "
+    status = (f"fitted a {res['info']['components']}-component latent mixture to '{name}' ({samples:,} "
               f"latents, {time.time() - t:.0f}s with the measurements); every tab now samples it from the mixture. "
               "Training again (Resume) changes G, so the run returns to N(0, I) until you fit again.")
     note = (f"**Latent mixture prior** ({res['info']['components']} Gaussians fitted to G's own samples clustered by "
             f"D's features; {n} samples from each prior vs the training images, seed {seed}):\n\n"
             + _metric_rows(res["before"], res["after"]))
-    gif = Path(res["ckpt_path"]).with_name(f"{run.spec.name}-progress.gif")
-    return grid_img, status, note, storage.offer([res["ckpt_path"], *([gif] if gif.exists() else [])])
+    gif = Path(res["ckpt_path"]).with_name(f"{name}-progress.gif")
+    yield grid_img, status, note, storage.offer([res["ckpt_path"], *([gif] if gif.exists() else [])])
 
 
 def arm(request: gr.Request = None) -> str:
