@@ -103,7 +103,7 @@ def test_stop_resume_then_closing_the_browser_ends_the_job(page):
     page.locator("#train-grid img").wait_for(timeout=150_000)  # the first epoch is done
     page.locator("#train-stop").click()
     expect(status).to_have_value(re.compile("stopped early by the user"), timeout=60_000)
-    recipe = imggen.list_models()["browser-closed"]["recipe"]
+    recipe = _recipe("browser-closed")
     steps = recipe["steps"]
     # the run's own plan (50 epochs of 128 images at batch 32 = 200 steps when the typed settings arrived in time)
     total = round(recipe["epochs_planned"] * steps / recipe["epochs"])
@@ -111,10 +111,19 @@ def test_stop_resume_then_closing_the_browser_ends_the_job(page):
     expect(status).to_have_value(re.compile(rf"step \d+/{total}\b"), timeout=60_000)  # running again, same plan
     page.close()
     deadline = time.time() + 60
-    while tt._JOB_LOCK.locked() and time.time() < deadline:
+    while tt.service().status()["running"] and time.time() < deadline:
         time.sleep(0.2)
-    assert not tt._JOB_LOCK.locked(), "the training job kept running after the browser left"
-    assert steps < imggen.list_models()["browser-closed"]["recipe"]["steps"] < total
+    assert not tt.service().status()["running"], "the training job kept running after the browser left"
+    assert steps < _recipe("browser-closed")["steps"] < total
+
+
+def _recipe(name: str) -> dict:
+    """The recipe of the model a browser visitor saved as ``name`` (in that visitor's workspace, not ours)."""
+    from imggen import checkpoint, registry
+
+    paths = [p for (owner, n), p in registry.workspace_models().items() if n == name and owner is not None]
+    assert len(paths) == 1, f"{name}: {paths}"
+    return checkpoint.read_metadata(paths[0])["recipe"]
 
 
 def test_fine_tune_a_shipped_model(page, artifacts):
@@ -139,5 +148,5 @@ def test_fine_tune_a_shipped_model(page, artifacts):
     status = page.locator("#train-status textarea")
     expect(status).to_have_value(re.compile("finished after"), timeout=150_000)
     page.screenshot(path=str(artifacts / "train-tab-finetune.png"), full_page=True)
-    rec = imggen.list_models()["browser-finetuned"]["recipe"]
+    rec = _recipe("browser-finetuned")
     assert rec["init"] == "vae-mnist" and rec["sessions"] >= 2
