@@ -8,7 +8,7 @@ import gradio as gr
 
 from .. import registry
 from ..device import set_app_threads
-from . import common, models_tab
+from . import arena, common, models_tab
 from . import train_tab
 from . import sample
 from . import interpolate, reconstruct
@@ -22,6 +22,7 @@ TABS = [
     reconstruct,
     interpolate,
     train_tab,
+    arena,
     models_tab,
 ]
 
