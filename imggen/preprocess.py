@@ -11,6 +11,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 4096 * 4096  # refuse decompression bombs well before PIL's own 2x limit
+MAX_PHOTO_PIXELS = 200_000_000  # JPEG and HEIC phone photos (12-200 MP) are allowed up to this (see open_image)
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
@@ -18,14 +19,57 @@ class ImageInputError(ValueError):
     """An upload that cannot be turned into an image; the message is shown to the user."""
 
 
-def open_image(src) -> Image.Image:
+def _heif_class():
+    """pillow-heif's PIL image class, its opener registered on first use (importing it costs ~0.1 s); None if the
+    plugin is not installed."""
+    try:
+        import pillow_heif
+        from pillow_heif.as_plugin import HeifImageFile
+    except ImportError:
+        return None
+    pillow_heif.register_heif_opener()
+    return HeifImageFile
+
+
+def _open_photo(fp, draft: int | None) -> Image.Image | None:
+    """A JPEG or HEIC/HEIF file opened by its own plugin class (header only), or None for other formats.
+
+    Phone photos are 12-200 MP, over PIL's bomb limit (MAX_PIXELS) that Image.open enforces; these two formats are
+    opened directly and held to MAX_PHOTO_PIXELS instead: a JPEG given ``draft`` decodes at 1/2-1/8 scale (the DCT
+    skips the rest, so a 50 MP photo costs what a 1 MP one does) and HEIC is decoded by libheif at most 64 MP.
+    """
+    head = fp.read(32)
+    fp.seek(0)
+    if head[:3] == b"\xff\xd8\xff":
+        from PIL import JpegImagePlugin
+
+        im, limit = JpegImagePlugin.JpegImageFile(fp), MAX_PHOTO_PIXELS if draft else MAX_PIXELS
+    elif head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"):
+        cls = _heif_class()
+        if cls is None:
+            raise ImageInputError("HEIC/HEIF photos need the pillow-heif package (pip install pillow-heif); "
+                                  "or save the photo as JPEG or PNG.")
+        im, limit = cls(fp), min(MAX_PHOTO_PIXELS, 64_000_000)
+    else:
+        return None
+    if im.width * im.height > limit:
+        raise Image.DecompressionBombError(f"{im.width}x{im.height}")
+    if draft and im.format == "JPEG":
+        im.draft("RGB" if im.mode in ("RGB", "CMYK", "YCbCr") else im.mode, (draft, draft))
+    return im
+
+
+def open_image(src, *, draft: int | None = None) -> Image.Image:
     """Open a path, bytes, numpy array or PIL image as a fully decoded, EXIF-upright PIL image.
 
-    Raises ImageInputError for non-images, truncated files, decompression bombs and empty images.
-    Animated images give their first frame.
+    ``draft``: a size (px) the caller will shrink the image to anyway; a JPEG then decodes at the smallest of 1/2-1/8
+    scale that keeps both sides >= ``draft`` (phone photos up to MAX_PHOTO_PIXELS are then allowed). HEIC/HEIF
+    is read with pillow-heif. Raises ImageInputError for non-images, truncated files, decompression bombs and empty
+    images. Animated images give their first frame.
     """
     if src is None:
         raise ImageInputError("No image given: upload or draw one first.")
+    limit = MAX_PHOTO_PIXELS if draft else MAX_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -33,12 +77,14 @@ def open_image(src) -> Image.Image:
                 im = src
             elif isinstance(src, np.ndarray):
                 im = _from_array(src)
-            elif isinstance(src, (bytes, bytearray)):
-                im = Image.open(io.BytesIO(src))
-            elif isinstance(src, (str, os.PathLike)):
-                if not Path(src).is_file():
+            elif isinstance(src, (bytes, bytearray, str, os.PathLike)):
+                if isinstance(src, (bytes, bytearray)):
+                    fp = io.BytesIO(src)
+                elif not Path(src).is_file():
                     raise ImageInputError(f"File not found: {src}")
-                im = Image.open(src)
+                else:
+                    fp = io.BytesIO(Path(src).read_bytes())
+                im = _open_photo(fp, draft) or Image.open(fp)
             else:
                 raise ImageInputError(f"Unsupported image input of type {type(src).__name__}.")
             if getattr(im, "n_frames", 1) > 1:
@@ -48,9 +94,10 @@ def open_image(src) -> Image.Image:
     except ImageInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageInputError(f"Image too large: more than {MAX_PIXELS:,} pixels. Downscale it first.") from None
+        raise ImageInputError(f"Image too large: more than {limit:,} pixels. Downscale it first.") from None
     except UnidentifiedImageError:
-        raise ImageInputError("Not an image file (or an unsupported format). Use PNG, JPEG, GIF, BMP, TIFF or WebP.") from None
+        raise ImageInputError("Not an image file (or an unsupported format). "
+                              "Use PNG, JPEG, HEIC, GIF, BMP, TIFF or WebP.") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageInputError(f"The image file is damaged or truncated: {e}") from None
     if im.width < 1 or im.height < 1:
@@ -98,25 +145,26 @@ def image_to_tensor(src, size: int, channels: int = 1) -> torch.Tensor:
 
 
 # ==== digits: photos, scans and drawings -> MNIST-style inputs =============================================
-DIGIT_WORK_SIZE = 256  # long side the pipeline works at (photos are downscaled first)
+DIGIT_WORK_SIZE = 400  # long side the pipeline works at (photos are downscaled first)
+MNIST_STROKE = 2.8  # MNIST's median stroke width in pixels of the 28x28 image (ink > 0.5; 10-90%: 1.9-3.9)
 
 
 def prepare_digit(src) -> torch.Tensor:
     """A photo, scan or drawing of one digit -> (1, 28, 28) tensor in [-1, 1], made the way MNIST was:
     EXIF orientation, grayscale, automatic inversion of dark ink on light paper, background/contrast
-    normalisation, crop to the ink's bounding box, fit into 20x20 keeping aspect, centre of mass at the centre.
+    normalisation, the digit found among the ink (see ``find_digit``), its strokes brought toward MNIST's width,
+    fit into 20x20 keeping aspect, centre of mass at the centre.
 
-    Raises ImageInputError for non-images, images smaller than 8x8 and blank canvases (no ink).
+    Raises ImageInputError for non-images, images smaller than 8x8, blank canvases (no ink) and photos that hold
+    several separate digits.
     """
-    im = open_image(src)
+    im = open_image(src, draft=2 * DIGIT_WORK_SIZE)
     if min(im.size) < 8:
         raise ImageInputError(f"The image is too small ({im.width}x{im.height} pixels); a digit needs at least 8x8.")
-    a = _digit_gray(im)  # (H, W) in [0, 1]
-    if np.median(_border(a)) > 0.5:  # light paper (or white canvas) with dark ink: invert so ink is bright
-        a = 1.0 - a
-    a = _normalise_ink(a)
-    ys, xs = np.nonzero(a > 0.25)
-    box = a[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    a = _normalise_ink(_digit_gray(im))
+    box = _stroke_width(find_digit(a))
+    if not (box > 0.25).any():
+        raise ImageInputError("No ink found: only a few faint pixels differ from the background.")
     return torch.from_numpy(_centre_28(box)).float()[None] * 2 - 1
 
 
@@ -135,6 +183,8 @@ def _digit_gray(im: Image.Image) -> np.ndarray:
     im = to_mode(im, 1)
     scale = DIGIT_WORK_SIZE / max(im.size)
     if scale < 1:
+        im = im.reduce(max(1, int(1 / scale) // 2)) if scale < 0.25 else im  # cheap integer shrink first
+        scale = DIGIT_WORK_SIZE / max(im.size)
         im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.BOX)
     return np.asarray(im, dtype=np.float32) / 255.0
 
@@ -145,8 +195,12 @@ def _border(a: np.ndarray) -> np.ndarray:
 
 
 def _normalise_ink(a: np.ndarray) -> np.ndarray:
-    """Bright ink on dark background -> ink ~1, background exactly 0 (uneven paper lighting removed)."""
-    if min(a.shape) >= 64:  # photos/scans: subtract a smooth local background (low percentile per block)
+    """Grayscale in [0, 1] -> ink ~1 on background exactly 0: dark ink on light paper is inverted, uneven light
+    (shadows, gradients, a dark table beyond the paper's edge) removed by subtracting a smooth local background."""
+    med = np.median(a)
+    if np.median(_border(a)) > 0.5 or med - np.percentile(a, 0.5) > np.percentile(a, 99.5) - med:
+        a = 1.0 - a  # light paper (or white canvas) with dark ink: invert so ink is bright
+    if min(a.shape) >= 64:  # photos/scans: subtract a smooth local background
         a = a - _background(a)
     bg = np.median(a)
     ink = np.percentile(a, 99.5)
@@ -160,13 +214,135 @@ def _normalise_ink(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _background(a: np.ndarray, blocks: int = 8) -> np.ndarray:
+def _background(a: np.ndarray) -> np.ndarray:
+    """The background under bright ink: a low percentile over windows ~1/8 of the image, computed at 1/8 scale
+    (strokes, a minority in any window, drop out), smoothed and brought back to full size."""
+    from scipy import ndimage
+
     H, W = a.shape
-    bh, bw = -(-H // blocks), -(-W // blocks)
-    pad = np.pad(a, ((0, bh * blocks - H), (0, bw * blocks - W)), mode="edge")
-    low = np.percentile(pad.reshape(blocks, bh, blocks, bw), 10, axis=(1, 3)).astype(np.float32)
-    up = Image.fromarray(low).resize((W, H), Image.Resampling.BILINEAR)
-    return np.asarray(up, dtype=np.float32)
+    f = max(1, min(H, W) // 64)
+    small = np.asarray(Image.fromarray(a).reduce(f), dtype=np.float32) if f > 1 else a
+    low = ndimage.percentile_filter(small, 10, size=max(3, min(small.shape) // 6 | 1), mode="nearest")
+    low = ndimage.uniform_filter(low, size=3, mode="nearest")
+    return np.asarray(Image.fromarray(low).resize((W, H), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
+def find_digit(a: np.ndarray) -> np.ndarray:
+    """Normalised ink (H, W) in [0, 1] -> the crop of the one digit in it, other marks erased.
+
+    The ink is split into connected components; long straight rules (ruled or squared paper, a margin line) are
+    taken out first, then specks and blobs that touch the border (the paper's edge, a shadow) are dropped while
+    anything else remains. The digit is the largest component (weighted toward the centre) with the fragments near
+    it (the bar of a 5, a broken stroke). Other components as large as the digit: ImageInputError ("crop to one").
+    """
+    from scipy import ndimage
+
+    H, W = a.shape
+    mask = a > 0.3
+    lines = _rule_lines(mask)
+    lab, n = ndimage.label(mask & ~lines, structure=np.ones((3, 3)))
+    if n == 0:
+        lab, n = ndimage.label(mask, structure=np.ones((3, 3)))
+        lines = np.zeros_like(mask)
+    idx = np.arange(1, n + 1)
+    area = ndimage.sum_labels(mask, lab, idx)
+    boxes = ndimage.find_objects(lab)
+    big = area.max()
+    keep = area >= max(0.04 * big, 4e-5 * H * W)  # specks
+    edge = np.array([b[0].start == 0 or b[1].start == 0 or b[0].stop == H or b[1].stop == W
+                     or _edge_strip(b, H, W) for b in boxes])
+    if (keep & ~edge).any():
+        keep &= ~edge
+    cand = np.flatnonzero(keep)
+    cy = np.array([(b[0].start + b[0].stop) / 2 for b in boxes]) / H - 0.5
+    cx = np.array([(b[1].start + b[1].stop) / 2 for b in boxes]) / W - 0.5
+    score = area * np.exp(-(cy ** 2 + cx ** 2) / 0.18)
+    main = cand[np.argmax(score[cand])]
+    group = {main}
+    y0, y1, x0, x1 = boxes[main][0].start, boxes[main][0].stop, boxes[main][1].start, boxes[main][1].stop
+    changed = True
+    while changed:  # absorb the fragments near the group: gaps under 15% of its size
+        changed = False
+        size = max(y1 - y0, x1 - x0)
+        for k in cand:
+            if k in group:
+                continue
+            b = boxes[k]
+            gap = max(b[0].start - y1, y0 - b[0].stop, b[1].start - x1, x0 - b[1].stop, 0)
+            overlap = min(b[1].stop, x1) - max(b[1].start, x0)  # stacked pieces (a 5's bar, a broken 2)
+            stacked = overlap >= 0.5 * min(b[1].stop - b[1].start, x1 - x0) and gap <= 0.35 * size
+            if stacked or (gap <= 0.15 * size and (area[k] < 0.5 * area[main] or gap <= 0.02 * size)):
+                group.add(k)
+                y0, y1 = min(y0, b[0].start), max(y1, b[0].stop)
+                x0, x1 = min(x0, b[1].start), max(x1, b[1].stop)
+                changed = True
+    h_main = boxes[main][0].stop - boxes[main][0].start
+    hw = [(b[0].stop - b[0].start, b[1].stop - b[1].start) for b in boxes]
+    others = [k for k in cand if k not in group and area[k] >= 0.3 * area[main] and hw[k][0] >= 0.5 * h_main
+              and max(hw[k]) <= 5 * min(hw[k])]
+    if others:
+        raise ImageInputError(f"This photo holds {len(others) + 1} separate digits; crop it to one digit.")
+    sel = np.isin(lab, [k + 1 for k in group])
+    if lines.any():  # where a stroke crossed a rule, restore the rule's pixels between the stroke's two ends
+        sel |= lines & (ndimage.binary_closing(sel, np.ones((7, 1))) | ndimage.binary_closing(sel, np.ones((1, 7))))
+    sel = ndimage.binary_dilation(sel, np.ones((3, 3)))  # the strokes' anti-aliased rims
+    return (a * sel)[y0:y1, x0:x1]
+
+
+def _edge_strip(b, H: int, W: int) -> bool:
+    """A component lying along one side of the image, long and within its outer 15%: the rim of the paper's edge
+    or of a shadow that the background subtraction left."""
+    h, w = b[0].stop - b[0].start, b[1].stop - b[1].start
+    return ((w >= 0.3 * W and w >= 3 * h and (b[0].stop <= 0.15 * H or b[0].start >= 0.85 * H))
+            or (h >= 0.3 * H and h >= 3 * w and (b[1].stop <= 0.15 * W or b[1].start >= 0.85 * W)))
+
+
+def _rule_lines(mask: np.ndarray) -> np.ndarray:
+    """Pixels of long straight lines that cross most of the image (paper rules, margins), up to ~6 degrees off
+    horizontal or vertical, found with a Hough transform; a digit's own strokes are shorter."""
+    from skimage.transform import hough_line, hough_line_peaks
+
+    H, W = mask.shape
+    out = np.zeros_like(mask)
+    if min(H, W) < 64 or not mask.any():
+        return out
+    yy, xx = np.mgrid[0:H, 0:W]
+    for angles, extent in ((np.deg2rad(np.linspace(84, 96, 13)), W), (np.deg2rad(np.linspace(-6, 6, 13)), H)):
+        acc, th, rho = hough_line(mask, theta=angles)
+        for _, t, r in zip(*hough_line_peaks(acc, th, rho, min_distance=3, threshold=0.6 * extent, num_peaks=60)):
+            band = np.abs(xx * np.cos(t) + yy * np.sin(t) - r) <= 2.5
+            on = mask & band
+            along = (xx if extent == W else yy)[on]
+            if along.size and along.max() - along.min() >= 0.7 * extent:
+                out |= on
+    return out
+
+
+def _stroke_width(box: np.ndarray) -> np.ndarray:
+    """Thicken (or thin) the strokes so that, once the crop is fit into 20x20, they are about MNIST's width."""
+    from scipy import ndimage
+    from skimage.morphology import skeletonize
+
+    m = box > 0.5
+    length = skeletonize(m).sum()
+    if length < 3:
+        return box
+    width = m.sum() / length  # stroke width in crop pixels
+    s = 20.0 / max(box.shape)
+    target = MNIST_STROKE / s
+    r = int(round((target - width) / 2))
+    box = np.pad(box, max(r, 0) + 1)
+    if r >= 1:
+        box = ndimage.grey_dilation(box, footprint=_disk(r))
+    elif r <= -1 and width > 2 * MNIST_STROKE / s:
+        box = ndimage.grey_erosion(box, footprint=_disk(-r))
+    ys, xs = np.nonzero(box > 0.05)
+    return box[ys.min():ys.max() + 1, xs.min():xs.max() + 1] if ys.size else box
+
+
+def _disk(r: int) -> np.ndarray:
+    y, x = np.mgrid[-r:r + 1, -r:r + 1]
+    return x * x + y * y <= r * r + r
 
 
 def _centre_28(box: np.ndarray) -> np.ndarray:
