@@ -64,7 +64,7 @@ def test_run_arena_streams_pngs_with_recipes_and_a_metrics_table():
     assert len(steps) == 2  # one update per model
     gallery, table, info, target = steps[-1]
     assert [c.split(" · ")[0] for _, c in gallery] == [COND, UNCOND]
-    assert "classes 0–9 in turn" in gallery[0][1] and "Seed 9" in info and "6 images per model" in info
+    assert f"Conditional models (`{COND}`)" in info and "Seed 9" in info and "6 images per model" in info
     assert read_recipe(gallery[0][0]) == {"tab": "arena", "model": COND, "n": 6, "seed": 9,
                                           "class": sample_tab.EACH, "truncation": 1.0}
     assert list(table["model"]) == [COND, UNCOND] and (table["sampling s"] > 0).all()

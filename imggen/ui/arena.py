@@ -2,13 +2,10 @@
 each with its sampling time and its card's headline metrics; one click opens a model in Sample or Explore."""
 from __future__ import annotations
 
-import time
-
 import gradio as gr
 import pandas as pd
 
 from .. import arena
-from ..convert import to_pil
 from . import common, explore, sample
 
 TITLE = "Arena"
@@ -35,25 +32,24 @@ def _picks(models) -> list[str]:
     return models
 
 
-def _view(entries: list[arena.Entry], n: int, seed: int, seconds: float, cached: bool = False):
+def _view(entries: list[arena.Entry], n: int, seed: int, cached: bool = False):
     """-> (gallery items: one PNG grid per model with its recipe, metrics table, info markdown)."""
-    nrow = -(-n // -(-n // 6))  # at most 6 a row, rows as even as they come
     gallery, rows, failed = [], [], []
     for e in entries:
         if e.error:
             failed.append(f"`{e.name}`: {e.error}")
             continue
-        png = common.png_output(e.images, e.recipe(n, seed), scale=2, nrow=nrow)
-        fd = e.metrics.get("FD ↓")
-        caption = f"{e.name} · {e.seconds:.2f} s" + (f" · FD {fd}" if fd else "") + (" · classes 0–9 in turn"
-                                                                                        if e.labels else "")
+        png = common.png_output(e.images, e.recipe(n, seed), scale=2)  # square-ish: fills a gallery tile
+        caption = f"{e.name} · {e.seconds:.2f} s"  # short: a tile is narrow; the table has the rest
         gallery.append((png, caption))
         rows.append({"model": e.name, "family": e.family, "sampling s": round(e.seconds, 3), **e.metrics})
     labels = [label for _, label, _ in arena.HEADLINE if any(label in r for r in rows)]
     table = pd.DataFrame(rows, columns=["model", "family", "sampling s", *labels]).fillna("—")
+    cond = ", ".join(f"`{e.name}`" for e in entries if e.labels)
     info = (f"**Seed {seed}** · {n} image{'s' * (n > 1)} per model · {len(gallery)} model"
-            f"{'s' * (len(gallery) != 1)} in {seconds:.1f} s. Conditional models cycle through the classes 0, 1, … 9. "
-            "Sampling time: the wall time of each model's sampler on this server"
+            f"{'s' * (len(gallery) != 1)}, {sum(e.seconds for e in entries):.1f} s of sampling in all. "
+            + (f"Conditional models ({cond}) show the classes 0, 1, … 9 in turn. " if cond else "")
+            + "Sampling time: the wall time of each model's sampler on this server"
             + (" when these images were first drawn (page-open view; Generate measures again)." if cached
                else ", this call."))
     if failed:
@@ -70,20 +66,18 @@ def run_arena(models, count, seed):
     picks = _picks(models)
     n = common.whole_number(count, "Count", 1, arena.MAX_COUNT)
     seed = common.to_seed(seed)
-    t0, entries = time.perf_counter(), []
+    entries = []
     with common.user_errors():
         for e in arena.run(picks, n, seed):
             entries.append(e)
-            yield *_view(entries, n, seed, time.perf_counter() - t0), _open_choices(picks)
+            yield *_view(entries, n, seed), _open_choices(picks)
 
 
 def opened():
     """The page-open arena: the default pick, seed and count (remembered per checkpoint: the same for everyone)."""
     picks = arena.default_pick(common.model_choices(capability="sample"))
-    t0 = time.perf_counter()
     entries = list(arena.run(picks, arena.DEFAULT_COUNT, arena.DEFAULT_SEED, cached=True))
-    return *_view(entries, arena.DEFAULT_COUNT, arena.DEFAULT_SEED, time.perf_counter() - t0, cached=True), \
-        _open_choices(picks)
+    return *_view(entries, arena.DEFAULT_COUNT, arena.DEFAULT_SEED, cached=True), _open_choices(picks)
 
 
 def open_in_sample(name, count, seed):
@@ -136,7 +130,7 @@ def render() -> None:
                                            visible=bool(tabs and explore_io))
         with gr.Column(scale=3):
             info = gr.Markdown(elem_id="arena-info")
-            gallery = gr.Gallery(label="Same seed, every model (PNGs with their recipe)", columns=3, height="auto",
+            gallery = gr.Gallery(label="Same seed, every model (PNGs with their recipe)", columns=5,
                                  format="png", object_fit="contain", elem_id="arena-gallery", allow_preview=True)
             table = gr.Dataframe(label="Sampling time and card metrics", elem_id="arena-table", interactive=False,
                                  wrap=True)

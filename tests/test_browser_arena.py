@@ -1,0 +1,81 @@
+"""A real browser (Debian's chromium via Playwright) on the Arena tab: its grid is there on open, and "Open in
+Sample/Explore" switches tabs with the model selected."""
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from imggen import arena
+from imggen.ui import common
+
+CHROMIUM = Path("/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SLOW = 120_000  # ms: a busy 2-core CI runner
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists() and not IN_CI,
+                       reason="/usr/bin/chromium is missing (make test installs it; in CI this test always runs)"),
+]
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.errors = []
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        page.goto(app_url, wait_until="domcontentloaded")  # not networkidle: the queue keeps connections open
+        page.locator("gradio-app").wait_for()
+        page.get_by_role("tab").first.wait_for(timeout=SLOW)
+        yield page
+        browser.close()
+
+
+def _pick(page, elem_id: str, name: str) -> None:
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=name, exact=True).click()
+
+
+def test_arena_shows_every_shipped_generator_on_open(page, artifacts):
+    from playwright.sync_api import expect
+
+    shipped = arena.default_pick(common.model_choices(capability="sample"))
+    page.get_by_role("tab", name="Arena").click()  # only the tab: no Generate
+    expect(page.locator("#arena-info")).to_contain_text(f"Seed {arena.DEFAULT_SEED}", timeout=SLOW)
+    imgs = page.locator("#arena-gallery img")
+    expect(imgs).to_have_count(len(shipped), timeout=SLOW)
+    page.wait_for_function("n => Array.from(document.querySelectorAll('#arena-gallery img'))"
+                           ".filter(e => e.complete && e.naturalWidth > 0).length >= n",
+                           arg=len(shipped), timeout=SLOW)
+    for name in shipped:
+        expect(page.locator("#arena-table")).to_contain_text(name)
+    expect(page.locator("#arena-info")).to_contain_text("show the classes 0, 1, … 9 in turn")
+    page.screenshot(path=str(artifacts / "arena.png"), full_page=True)
+    assert page.get_by_test_id("toast-body").count() == 0 and not page.errors, page.errors
+
+
+def test_open_in_sample_and_explore(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Arena").click()
+    expect(page.locator("#arena-open input")).to_have_value(re.compile(r"\S"), timeout=SLOW)  # filled on open
+    _pick(page, "arena-open", "vae-mnist")
+    page.locator("#arena-open-sample").click()
+    expect(page.get_by_role("tab", name="Sample")).to_have_attribute("aria-selected", "true", timeout=SLOW)
+    expect(page.locator("#sample-model input")).to_have_value("vae-mnist", timeout=SLOW)
+    expect(page.locator("#sample-seed input")).to_have_value(str(arena.DEFAULT_SEED))
+
+    page.get_by_role("tab", name="Arena").click()
+    _pick(page, "arena-open", "dcgan-mnist")
+    page.locator("#arena-open-explore").click()
+    expect(page.get_by_role("tab", name="Explore")).to_have_attribute("aria-selected", "true", timeout=SLOW)
+    expect(page.locator("#exp-model input")).to_have_value("dcgan-mnist", timeout=SLOW)
+    assert page.get_by_test_id("toast-body").count() == 0 and not page.errors, page.errors
