@@ -1,12 +1,14 @@
 """Arena: the core (same seed → same pixels, classes cycling, card metrics), the tab's callbacks (bounds, PNG recipes,
 "open in" Sample/Explore) and the /arena endpoint through gradio_client."""
+from dataclasses import asdict
+
 import gradio as gr
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from imggen import arena, registry
+from imggen import arena, checkpoint, registry
 from imggen.convert import read_recipe
 from imggen.ui import arena as tab
 from imggen.ui import common
@@ -62,16 +64,34 @@ def test_default_pick_is_every_shipped_generator():
 def test_run_arena_streams_pngs_with_recipes_and_a_metrics_table():
     steps = list(tab.run_arena([COND, UNCOND], 6, 9))
     assert len(steps) == 2  # one update per model
-    gallery, table, info, target = steps[-1]
+    gallery, table, info = steps[-1]
     assert [c.split(" · ")[0] for _, c in gallery] == [COND, UNCOND]
     assert f"Conditional models (`{COND}`)" in info and "Seed 9" in info and "6 images per model" in info
     assert read_recipe(gallery[0][0]) == {"tab": "arena", "model": COND, "n": 6, "seed": 9,
                                           "class": sample_tab.EACH, "truncation": 1.0}
     assert list(table["model"]) == [COND, UNCOND] and (table["sampling s"] > 0).all()
     assert "label accuracy ↑" in table.columns and table.loc[1, "label accuracy ↑"] == "—"
-    assert [c[0] for c in target.choices] == [COND, UNCOND] and target.value == COND
+    dd = tab.open_choices([COND, UNCOND], UNCOND)
+    assert [c[0] for c in dd.choices] == [COND, UNCOND] and dd.value == UNCOND
+    assert tab.open_choices([COND], UNCOND).value == COND and tab.open_choices([], COND).value is None
     again = list(tab.run_arena([COND, UNCOND], 6, 9))[-1][0]
     assert all(np.array_equal(_px(a), _px(b)) for (a, _), (b, _) in zip(gallery, again))
+
+
+def test_a_visitors_own_model_is_theirs_alone(tmp_path):
+    torch.manual_seed(0)
+    net = registry.build("dcgan", latent_dim=8, g_width=8, d_width=8)
+    path = checkpoint.save(net, tmp_path / "mine.safetensors", family="dcgan", config=asdict(net.config))
+    with registry.acting_as("arena-visitor-a"):
+        registry.register("my-arena-gan", path)
+        try:
+            gallery, table, *_ = list(tab.run_arena(["my-arena-gan", UNCOND], 3, 1))[-1]
+            assert list(table["model"]) == ["my-arena-gan", UNCOND]
+            assert "my-arena-gan" not in arena.default_pick(common.model_choices(capability="sample"))
+        finally:
+            with registry.acting_as("arena-visitor-b"), pytest.raises(gr.Error, match="unknown model"):
+                list(tab.run_arena(["my-arena-gan"], 3, 1))
+            registry.unregister("my-arena-gan")
 
 
 def test_bounded_inputs_give_clear_errors():
@@ -91,7 +111,7 @@ def test_bounded_inputs_give_clear_errors():
 
 
 def test_opened_shows_every_shipped_generator_from_a_cache():
-    gallery, table, info, _ = tab.opened()
+    gallery, table, info = tab.opened()
     assert len(gallery) == len(arena.default_pick(common.model_choices(capability="sample")))
     assert "page-open view" in info and all(read_recipe(im)["seed"] == arena.DEFAULT_SEED for im, _ in gallery)
     gallery2, *_ = tab.opened()
@@ -121,7 +141,7 @@ def test_open_buttons_are_wired_to_the_other_tabs(app_module):
 def test_arena_through_client(client):
     from gradio_client.exceptions import AppError
 
-    gallery, table, info, _ = client.predict([COND, UNCOND], 4, 21, api_name="/arena")
+    gallery, table, info = client.predict([COND, UNCOND], 4, 21, api_name="/arena")
     again, *_ = client.predict([COND, UNCOND], 4, 21, api_name="/arena")
     assert [g["caption"].split(" · ")[0] for g in gallery] == [COND, UNCOND]
     paths = [g["image"] for g in gallery]  # downloaded PNG files

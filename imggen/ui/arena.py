@@ -57,12 +57,14 @@ def _view(entries: list[arena.Entry], n: int, seed: int, cached: bool = False):
     return gallery, table, info
 
 
-def _open_choices(models: list[str]):
-    return gr.Dropdown(choices=models, value=models[0] if models else None)
+def open_choices(models, current=None):
+    """The 'open this model in' dropdown follows the picks (keeping its model while it is still picked)."""
+    models = [models] if isinstance(models, str) else list(models or [])
+    return gr.Dropdown(choices=models, value=current if current in models else (models[0] if models else None))
 
 
 def run_arena(models, count, seed):
-    """-> (gallery, metrics table, info, 'open' dropdown), streamed as each model finishes."""
+    """-> (gallery, metrics table, info), streamed as each model finishes."""
     picks = _picks(models)
     n = common.whole_number(count, "Count", 1, arena.MAX_COUNT)
     seed = common.to_seed(seed)
@@ -70,14 +72,14 @@ def run_arena(models, count, seed):
     with common.user_errors():
         for e in arena.run(picks, n, seed):
             entries.append(e)
-            yield *_view(entries, n, seed), _open_choices(picks)
+            yield _view(entries, n, seed)
 
 
 def opened():
     """The page-open arena: the default pick, seed and count (remembered per checkpoint: the same for everyone)."""
     picks = arena.default_pick(common.model_choices(capability="sample"))
     entries = list(arena.run(picks, arena.DEFAULT_COUNT, arena.DEFAULT_SEED, cached=True))
-    return *_view(entries, arena.DEFAULT_COUNT, arena.DEFAULT_SEED, cached=True), _open_choices(picks)
+    return _view(entries, arena.DEFAULT_COUNT, arena.DEFAULT_SEED, cached=True)
 
 
 def open_in_sample(name, count, seed):
@@ -134,12 +136,11 @@ def render() -> None:
                                  format="png", object_fit="contain", elem_id="arena-gallery", allow_preview=True)
             table = gr.Dataframe(label="Sampling time and card metrics", elem_id="arena-table", interactive=False,
                                  wrap=True)
-    outputs = [gallery, table, info, target]
+    outputs = [gallery, table, info]
     go.click(run_arena, [models, count, seed], outputs, api_name="arena", concurrency_limit=1,
              concurrency_id="arena")
     common.on_load(opened, [], outputs)
-    models.change(lambda picks: _open_choices(list(picks or [])), models, target, api_visibility="private",
-                  queue=False)
+    models.change(open_choices, [models, target], target, api_visibility="private", queue=False)
     if tabs and sample_io:
         to_sample.click(open_in_sample, [target, count, seed], [*sample_io, *tabs], api_visibility="private",
                         queue=False)
