@@ -104,6 +104,9 @@ def test_bounded_inputs_give_clear_errors():
     with pytest.raises(gr.Error, match="unknown model"):
         list(tab.run_arena(["classifier-mnist"], 4, 0))  # not a generator
     too_many = [f"m{i}" for i in range(len(common.model_choices(capability="sample")) + 1)]
+    with pytest.raises(gr.Error, match="unknown model"):
+        list(tab.run_arena(5, 4, 0))
+    assert list(tab.run_arena(UNCOND, 2, 0))[-1][1]["model"].tolist() == [UNCOND]  # one name, not a list
     with pytest.raises(gr.Error, match="At most"):
         list(tab.run_arena(too_many, 4, 0))
     with pytest.raises(gr.Error, match="Seed"):

@@ -17,9 +17,9 @@ TABS_ID, SAMPLE_IDS, EXPLORE_IDS = "tabs", ("sample-model", "sample-count", "sam
 
 def _picks(models) -> list[str]:
     """The visitor's picked model names, checked: each a generator this visitor can load, at most all of them."""
-    if isinstance(models, str):
-        models = [models]
-    models = list(dict.fromkeys(models or []))
+    if not isinstance(models, (list, tuple)):  # an API caller's single name (or anything else)
+        models = [models] if models else []
+    models = list(dict.fromkeys(map(str, models)))
     if not models:
         raise gr.Error("No model picked: choose one or more generators, then try again.")
     allowed = common.model_choices(capability="sample")
