@@ -56,7 +56,7 @@ def _fill_settings(page, values: dict) -> None:
     raise AssertionError(f"settings did not stick: {lost}")
 
 
-def test_start_streams_changing_grid(page, artifacts):
+def test_start_streams_changing_grid(page, artifacts, app_url):
     from playwright.sync_api import expect
 
     page.get_by_text("Settings (filled by the preset").click()
@@ -84,6 +84,11 @@ def test_start_streams_changing_grid(page, artifacts):
     dropdown = page.locator("#exp-model input").first
     dropdown.click()
     expect(page.get_by_role("option", name="browser-tiny")).to_be_visible(timeout=10_000)
+    from gradio_client import Client  # ... and another visitor, at the same time, does not see it
+
+    table, _, _ = Client(app_url, verbose=False, download_files=False).predict(None, api_name="/models_refresh")
+    names = [row[0] for row in table["data"]]
+    assert "dcgan-mnist" in names and "browser-tiny" not in names
 
 
 def test_stop_resume_then_closing_the_browser_ends_the_job(page):
