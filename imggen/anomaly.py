@@ -49,8 +49,11 @@ def reference(model, test_images: torch.Tensor | None = None) -> dict:
             return _cache[key]
     path = key[0] if model.key else None
     ref_file = reference_path(path) if path else None
-    if ref_file and ref_file.exists() and ref_file.stat().st_mtime_ns < model.key[1]:
-        ref_file.unlink(missing_ok=True)  # older than the weights it describes
+    from .registry import CHECKPOINT_DIR
+
+    shipped = bool(path) and Path(path).parent == CHECKPOINT_DIR.resolve()
+    if ref_file and not shipped and ref_file.exists() and ref_file.stat().st_mtime_ns < model.key[1]:
+        ref_file.unlink(missing_ok=True)  # a visitor's model retrained under its name: the old reference is stale
     if ref_file and ref_file.exists():
         ref = json.loads(ref_file.read_text())
     else:

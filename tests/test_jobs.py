@@ -218,3 +218,19 @@ def test_threads_follow_the_quota(monkeypatch):
     monkeypatch.delenv("IMGGEN_THREADS")
     monkeypatch.delenv("CPU_CORES", raising=False)
     assert 1 <= cpu_quota() <= len(os.sched_getaffinity(0))
+
+
+def test_shipped_typicality_references_are_kept(tmp_path):
+    """Caches are keyed by file version, but a shipped reference older than its checkpoint (as a fresh clone may
+    leave them) is still the one served: it is never rebuilt on a subset."""
+    from imggen import anomaly
+
+    ref = registry.CHECKPOINT_DIR / "vae-mnist.anomaly.json"
+    before, st = ref.read_bytes(), ref.stat()
+    os.utime(ref, (st.st_atime, st.st_mtime - 10**6))
+    try:
+        anomaly._cache.clear()
+        got = anomaly.reference(registry.load("vae-mnist"))
+        assert ref.read_bytes() == before and got["num_images"] == __import__("json").loads(before)["num_images"]
+    finally:
+        os.utime(ref, (st.st_atime, st.st_mtime))
