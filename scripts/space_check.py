@@ -47,6 +47,7 @@ ARGS = {
     "/stop": {},
     "/fit_prior": {"components": 3},
     "/publish": {"name": TRAIN_NAME, "public_name": f"{TRAIN_NAME}-public"},
+    "/arena": {"count": 4},
     "/models_refresh": {},
     "/model_card": {},
 }
