@@ -208,11 +208,12 @@ def _normalise_ink(a: np.ndarray) -> np.ndarray:
         med = np.median(hp)
         dark = np.median(_border(a)) > 0.5 or med - np.percentile(hp, 0.5) >= np.percentile(hp, 99.5) - med
         x = a if dark else 1.0 - a
-        ink = [1.0 - x / np.maximum(_background(x, div=d), 0.05) for d in (6, 2)]
         # dark ink on light paper: ink = how much darker than the paper around it, as a fraction (shadows and uneven
-        # light dim paper and ink alike: a ratio removes them, a difference does not). The paper is estimated over
-        # 1/6 of the image, or 1/2 when the strokes are so thick that 1/6 leaves them hollow (far more ink).
-        a = ink[1] if (ink[1] > 0.3).sum() > 2.5 * (ink[0] > 0.3).sum() else ink[0]
+        # light dim paper and ink alike: a ratio removes them, a difference does not). The paper is estimated over a
+        # window 3x the stroke width (wider would cut into shadows, narrower leaves strokes hollow); the width is
+        # measured on a first estimate over half the image.
+        w = 3 * _stroke_px(1.0 - x / np.maximum(_background(x, min(x.shape) // 2), 0.05)) + 3
+        a = 1.0 - x / np.maximum(_background(x, int(np.clip(w, min(x.shape) // 10, min(x.shape) // 2))), 0.05)
     bg = np.median(a)
     ink = np.percentile(a, 99.5)
     if ink - bg < 0.3:  # a thin pen on a big page: under 0.5% of the pixels are ink
@@ -227,13 +228,22 @@ def _normalise_ink(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _background(a: np.ndarray, div: int = 6) -> np.ndarray:
-    """The paper under dark ink: a grey closing with a square 1/``div`` of the image's short side, which erases every
-    stroke narrower than that and keeps the sharp edges of shadows and of a table beyond the paper; lightly smoothed."""
+def _background(a: np.ndarray, w: int) -> np.ndarray:
+    """The paper under dark ink: a grey closing with a w x w square, which erases every stroke narrower than w and
+    keeps the sharp edges of shadows and of a table beyond the paper; lightly smoothed."""
     from scipy import ndimage
 
-    w = max(3, min(a.shape) // div)
-    return ndimage.uniform_filter(ndimage.grey_closing(a, size=(w, w), mode="nearest"), size=5, mode="nearest")
+    return ndimage.uniform_filter(ndimage.grey_closing(a, size=(max(w, 3),) * 2, mode="nearest"), size=5, mode="nearest")
+
+
+def _stroke_px(ink: np.ndarray) -> float:
+    """Median stroke width (px) of the ink: twice the distance to the background along the strokes' skeleton."""
+    from scipy import ndimage
+    from skimage.morphology import skeletonize
+
+    m = ink > 0.5 * np.percentile(ink, 99.5)
+    sk = skeletonize(m)
+    return 2.0 * float(np.median(ndimage.distance_transform_edt(m)[sk])) if sk.any() else 1.0
 
 
 def find_digit(a: np.ndarray) -> np.ndarray:
@@ -260,7 +270,7 @@ def find_digit(a: np.ndarray) -> np.ndarray:
     keep = area >= max(0.04 * big, 4e-5 * H * W)  # specks
     edge = np.array([b[0].start == 0 or b[1].start == 0 or b[0].stop == H or b[1].stop == W
                      or _edge_strip(b, H, W) for b in boxes])
-    if (keep & ~edge).any():
+    if (keep & ~edge).any():  # the paper's edge, a shadow's rim, a neighbour's digit cut by the frame
         keep &= ~edge
     cand = np.flatnonzero(keep)
     cy = np.array([(b[0].start + b[0].stop) / 2 for b in boxes]) / H - 0.5
@@ -319,10 +329,13 @@ def _rule_lines(mask: np.ndarray) -> np.ndarray:
     for angles, extent in ((np.deg2rad(np.linspace(84, 96, 13)), W), (np.deg2rad(np.linspace(-6, 6, 13)), H)):
         acc, th, rho = hough_line(mask, theta=angles)
         for _, t, r in zip(*hough_line_peaks(acc, th, rho, min_distance=3, threshold=0.6 * extent, num_peaks=60)):
-            band = np.abs(xx * np.cos(t) + yy * np.sin(t) - r) <= 2.5
-            on = mask & band
+            dist = np.abs(xx * np.cos(t) + yy * np.sin(t) - r)
+            on = mask & (dist <= 2.5)
             along = (xx if extent == W else yy)[on]
-            if along.size and along.max() - along.min() >= 0.7 * extent:
+            # a rule is long and thin: beside it (4-7 px off) lies paper, but for the strokes that cross it; beside
+            # a straight side of a big digit (a tight crop) lies more of the stroke
+            beside = (mask & (dist > 3.5) & (dist <= 7.5)).sum()
+            if along.size and along.max() - along.min() >= 0.7 * extent and beside < 0.5 * on.sum():
                 out |= on
     return out
 

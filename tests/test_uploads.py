@@ -134,3 +134,19 @@ def test_several_digits_are_a_clear_error():
     with pytest.raises(ImageInputError, match="3 separate digits; crop it to one"):
         prepare_digit(Image.fromarray(page))
     assert prepare_digit(Image.fromarray(page[:, :200])).shape == (1, 28, 28)  # cropped to one: fine
+
+
+@needs_classifier
+def test_tight_crop_touching_the_border_is_read():
+    """A digit cropped so tightly that it touches every side (strokes ~1/7 of the image): its long straight sides
+    are not paper rules and it is not dropped as a border blob."""
+    from imggen.data import load_data
+
+    d = load_data("mnist5k", split="test")
+    xs = []
+    for i in range(12):
+        ink = (d.images[i][0].numpy() + 1) / 2
+        ys, xs_ = np.nonzero(ink > 0.2)
+        ink = ink[ys.min():ys.max() + 1, xs_.min():xs_.max() + 1]
+        xs.append(prepare_digit(Image.fromarray((255 - ink * 230).astype(np.uint8)).resize((200, 200), Image.BICUBIC)))
+    assert (classify(torch.stack(xs))[1].argmax(1) == d.labels[:12]).sum() >= 11
