@@ -150,3 +150,14 @@ def test_tight_crop_touching_the_border_is_read():
         ink = ink[ys.min():ys.max() + 1, xs_.min():xs_.max() + 1]
         xs.append(prepare_digit(Image.fromarray((255 - ink * 230).astype(np.uint8)).resize((200, 200), Image.BICUBIC)))
     assert (classify(torch.stack(xs))[1].argmax(1) == d.labels[:12]).sum() >= 11
+
+
+def test_heic_plugin_is_registered_lazily():
+    """Importing the pipeline does not import pillow-heif (~0.1 s); the first HEIC does."""
+    import subprocess
+    import sys
+
+    code = ("import sys, imggen.preprocess as p; a = 'pillow_heif' in sys.modules; p._heif_class(); "
+            "print(a, 'pillow_heif' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout.split()
+    assert out == ["False", "True"]
