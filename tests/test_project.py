@@ -72,7 +72,8 @@ def test_every_third_party_import_is_declared():
         if dist not in (core | extra if guarded else core):
             missing.append(f"{f}: {mod} ({dist}{', in an extra but unguarded' if dist in extra else ''})")
     tools = [*(ROOT / "bench").glob("*.py"), *(ROOT / "scripts").glob("*.py")]
-    for f, mod, _ in _third_party_imports(tools, local={p.stem for p in ROOT.glob("*.py")}):
+    local = {p.stem for p in [*ROOT.glob("*.py"), *(ROOT / "tests").glob("*.py")]}  # e.g. tests/photo_corpus.py
+    for f, mod, _ in _third_party_imports(tools, local=local):
         if DIST.get(mod, mod.lower().replace("_", "-")) not in core | extra:
             missing.append(f"{f}: {mod}")
     assert not missing, "declare in pyproject.toml (then make requirements): " + "; ".join(sorted(set(missing)))
