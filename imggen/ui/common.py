@@ -103,8 +103,12 @@ def model_dropdown(label: str = "Model", *, family=None, capability=None, condit
     def refresh(current=None):
         choices = model_choices(family, capability, conditional, owned)
         if isinstance(current, (list, tuple)):  # multiselect: keep the picks that still exist
+            if all(c in choices for c in current):
+                return gr.Dropdown(choices=choices)
             return gr.Dropdown(choices=choices, value=[c for c in current if c in choices])
-        return gr.Dropdown(choices=choices, value=current if current in choices else first(choices))
+        if current in choices:  # choices only: a pick made while this refresh was on its way stays picked
+            return gr.Dropdown(choices=choices)
+        return gr.Dropdown(choices=choices, value=first(choices))
 
     choices = model_choices(family, capability, conditional, owned)
     with gr.Row(equal_height=True):
