@@ -501,7 +501,7 @@ def load_spec_data(data: dict, should_stop=None, deadline: float | None = None):
 def _work(conn: Connection) -> None:
     """Serve jobs until told to quit or the parent is gone; a stop flag set by a reader thread."""
     from . import data as D, registry
-    from .train import train
+    from .train import planned_steps, steps_per_epoch, train
 
     stop, jobs, alive, sending = threading.Event(), deque(), threading.Event(), threading.Lock()
 
@@ -565,11 +565,8 @@ def _work(conn: Connection) -> None:
             if spec.kind == "train" and spec.init_path:
                 model, meta = registry.warm_start(spec.init_path, spec.family)
                 before = meta["recipe"]
-            from .train import steps_per_epoch
-            spe = steps_per_epoch(spec.family, cfg.batch_size, len(data))
-            step0 = state.step
-            total = cfg.epochs * spe
-            total = total if step0 < total else step0 + total
+            spe, step0 = steps_per_epoch(spec.family, cfg.batch_size, len(data)), state.step
+            total = planned_steps(cfg, spe, step0)
             send("started", {"data": data.name, "images": len(data), "skipped": data.skipped,
                                    "steps_per_epoch": spe, "total_steps": total, "step0": step0,
                                    "decode_s": round(time.time() - t0, 2)})

@@ -124,9 +124,7 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
         data = data.by_digit()  # a digit model's class 3 learns from a folder "3", not from the 4th folder
     loader = data.loader(batch_for(model, cfg.batch_size, len(data)), seed=cfg.seed + step0 + distributed.rank())
     steps_per_epoch = max(1, len(loader))
-    total = cfg.max_steps or cfg.epochs * steps_per_epoch
-    if step0 >= total:  # resuming a finished run: train that much again
-        total = step0 + (cfg.max_steps or cfg.epochs * steps_per_epoch)
+    total = planned_steps(cfg, steps_per_epoch, step0)
     amp = autocast_ctx(device) if cfg.use_amp and amp_dtype(device) == torch.bfloat16 else nullcontext()
     g_fixed = torch.Generator(device=device)
     good = copy.deepcopy(model.state_dict())
@@ -208,6 +206,13 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
             save("stopped: training was cancelled" if isinstance(e, GeneratorExit)
                  else f"stopped: interrupted at step {step}")
         raise
+
+
+def planned_steps(cfg: TrainConfig, steps_per_epoch: int, step0: int = 0) -> int:
+    """The step a run (resumed at ``step0``) ends at: ``max_steps`` or ``epochs`` counted from step 0, or that
+    much more when the target was reached already (resuming a finished run trains that much again)."""
+    total = cfg.max_steps or cfg.epochs * steps_per_epoch
+    return total if step0 < total else step0 + total
 
 
 def check_labels(model: torch.nn.Module, data: ImageData) -> None:
