@@ -1,13 +1,12 @@
 """A real browser (Debian's chromium via Playwright) clicks through every tab of the running app."""
 import os
 import re
-from pathlib import Path
 
 import pytest
+from browser_page import CHROMIUM, open_app
 
 from imggen import list_models
 
-CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 GENERATE = re.compile(r"^\s*(generate|sample|interpolate)\b", re.I)  # buttons that must produce an image from defaults
 
@@ -20,21 +19,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.errors = []
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
-        page.goto(app_url, wait_until="domcontentloaded")  # not networkidle: the queue keeps connections open
-        page.locator("gradio-app").wait_for()
-        page.get_by_role("tab").first.wait_for(timeout=60_000)
+    with open_app(app_url, wait_ms=60_000) as page:
         yield page
-        browser.close()
 
 
 def _slug(text: str) -> str:
