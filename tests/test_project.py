@@ -214,3 +214,26 @@ def test_core_never_imports_gradio():
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_readme_is_short_and_doc_links_resolve():
+    """README.md stays a front page (≤ 160 lines, none over 200 characters; history goes to docs/lab-notes.md), and
+    every relative link in README.md, docs/*.md and bench/results/README.md points at a file or folder that exists."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 160, f"README.md has {len(lines)} lines (at most 160): move detail to docs/ or bench/results/"
+    assert not [n for n, ln in enumerate(lines, 1) if len(ln) > 200], "README.md: lines over 200 characters"
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "results" / "README.md"]
+    checked, broken = 0, []
+    for doc in docs:
+        text = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)  # code blocks hold no links
+        targets = [*re.findall(r"\]\(<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\)", text),  # [text](target "title")
+                   *re.findall(r"<img[^>]*\ssrc=\"([^\"]+)\"", text)]
+        for target in targets:
+            if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:|#", target):  # https:, mailto:, a heading on the same page
+                continue
+            path = target.split("#")[0]
+            checked += 1
+            if not (ROOT / path.lstrip("/") if path.startswith("/") else doc.parent / path).exists():
+                broken.append(f"{doc.relative_to(ROOT)}: {target}")
+    assert checked >= 20, f"only {checked} relative links found: is the link pattern still right?"
+    assert not broken, f"relative links to missing files: {broken}"
