@@ -1,8 +1,10 @@
 """Tensor <-> PIL/numpy for outputs, in one place; PNGs carry their recipe as text metadata."""
 from __future__ import annotations
 
+import base64
 import json
 import uuid
+import zlib
 
 import numpy as np
 import torch
@@ -83,3 +85,36 @@ def read_recipe(path_or_image) -> dict:
     im = path_or_image if isinstance(path_or_image, Image.Image) else Image.open(path_or_image)
     raw = getattr(im, "text", {}).get("imggen") or im.info.get("imggen")
     return json.loads(raw) if raw else {}
+
+
+# ---- exact tensors inside recipes ----------------------------------------------------------------------------
+MAX_PACKED = 3 * 64 * 64  # values: the largest image a model takes (a 64-px RGB input)
+
+
+def pack_tensor(x: torch.Tensor) -> dict:
+    """A float tensor -> {"shape", "f32"} (zlib-compressed float32 bytes, base64) for a recipe: unpacked exactly."""
+    a = x.detach().float().cpu().contiguous().numpy()
+    return {"shape": list(a.shape), "f32": base64.b64encode(zlib.compress(a.tobytes(), 9)).decode("ascii")}
+
+
+def unpack_tensor(d, *, shape: tuple[int, ...] | None = None, lo: float = 0.0, hi: float = 1.0) -> torch.Tensor:
+    """Inverse of :func:`pack_tensor` for untrusted recipes: the size, the ``shape`` (when given), finiteness and the
+    range [lo, hi] are checked before use; ValueError with a clear text otherwise."""
+    try:
+        dims = [int(v) for v in d["shape"]]
+        n = int(np.prod(dims)) if dims else 1
+        if not 0 < n <= MAX_PACKED or any(v < 1 for v in dims):
+            raise ValueError
+        z = zlib.decompressobj()
+        raw = z.decompress(base64.b64decode(d["f32"], validate=True), 4 * n + 1)
+        if len(raw) != 4 * n or z.unconsumed_tail:
+            raise ValueError
+    except (KeyError, TypeError, ValueError, zlib.error, base64.binascii.Error):
+        raise ValueError("The recipe's stored image data is damaged (or not from imggen).") from None
+    x = torch.from_numpy(np.frombuffer(raw, dtype=np.float32).copy()).reshape(dims)
+    if shape is not None and tuple(dims) != tuple(shape):
+        raise ValueError(f"The recipe's stored image is {'x'.join(map(str, dims))}; this model takes "
+                         f"{'x'.join(map(str, shape))}.")
+    if not torch.isfinite(x).all() or x.min() < lo or x.max() > hi:
+        raise ValueError("The recipe's stored image has values out of range.")
+    return x

@@ -144,6 +144,37 @@ def image_to_tensor(src, size: int, channels: int = 1) -> torch.Tensor:
     return a[None] if channels == 1 else a.permute(2, 0, 1)
 
 
+def model_input(src, channels: int, size: int) -> torch.Tensor:
+    """Any upload or drawing -> (C, size, size) in [0, 1], the input every tab gives a model: MNIST's digit pipeline
+    (:func:`prepare_digit`) for 1x28 models, a plain resize otherwise. An imggen PNG that carries its exact input
+    (``"input"`` in its recipe, e.g. a Complete or Reconstruct output) gives that input back unchanged."""
+    exact = recipe_input(src, (channels, size, size))
+    if exact is not None:
+        return exact
+    x = prepare_digit(src) if (channels, size) == (1, 28) else image_to_tensor(src, size, channels)
+    return ((x + 1) / 2).clamp(0, 1)
+
+
+def recipe_input(src, shape: tuple[int, int, int]) -> torch.Tensor | None:
+    """The exact input stored in an imggen PNG's recipe when it has ``shape`` (else None; never raises for files
+    that are not imggen PNGs)."""
+    if not isinstance(src, (str, os.PathLike, bytes, bytearray, Image.Image)):
+        return None
+    from .convert import read_recipe, unpack_tensor
+
+    try:
+        if isinstance(src, Image.Image):
+            rec = read_recipe(src)
+        else:
+            fp = io.BytesIO(src) if isinstance(src, (bytes, bytearray)) else open(src, "rb")
+            with fp, Image.open(fp) as im:
+                rec = read_recipe(im) if im.format == "PNG" else {}
+        packed = rec.get("input") if isinstance(rec, dict) else None
+        return None if packed is None else unpack_tensor(packed, shape=shape)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
 # ==== digits: photos, scans and drawings -> MNIST-style inputs =============================================
 DIGIT_WORK_SIZE = 400  # long side the pipeline works at (photos are downscaled first)
 MNIST_STROKE = 2.8  # MNIST's median stroke width in pixels of the 28x28 image (ink > 0.5; 10-90%: 1.9-3.9)
@@ -207,6 +238,8 @@ def _normalise_ink(a: np.ndarray) -> np.ndarray:
         hp = a - ndimage.uniform_filter(a, size=max(3, min(a.shape) // 6), mode="nearest")
         med = np.median(hp)
         dark = np.median(_border(a)) > 0.5 or med - np.percentile(hp, 0.5) >= np.percentile(hp, 99.5) - med
+        if np.percentile(_border(a), 95) < 0.1 and np.median(a) < 0.2:  # a black canvas (a rendered or upscaled
+            dark = False  # MNIST-style digit): light ink, whatever the high-pass says of a large bold digit
         x = a if dark else 1.0 - a
         # dark ink on light paper: ink = how much darker than the paper around it, as a fraction (shadows and uneven
         # light dim paper and ink alike: a ratio removes them, a difference does not). The paper is estimated over a

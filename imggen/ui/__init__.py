@@ -8,7 +8,7 @@ import gradio as gr
 
 from .. import registry
 from ..device import set_app_threads
-from . import arena, common, models_tab
+from . import arena, common, models_tab, restore
 from . import train_tab
 from . import sample
 from . import interpolate, reconstruct
@@ -47,10 +47,14 @@ def build_app() -> gr.Blocks:
     train_tab.service()  # the job service and its janitor: leftovers removed, published models served, at start
     with gr.Blocks(title="imggen", delete_cache=(3600, 3600)) as demo:
         _header()
-        with gr.Tabs(elem_id="tabs"):
+        drop, status = restore.render()
+        io = {}  # tab ID -> {name: component}
+        with gr.Tabs(elem_id="tabs") as tabs:
             for tab in TABS:
                 with gr.Tab(tab.TITLE, id=tab.ID, elem_id=f"tab-{tab.ID}"):
-                    tab.render()
+                    io[tab.ID] = tab.render() or {}
+        restore.wire(drop, status, tabs, io)
+        demo.imggen_io = io  # for tests: each tab's components by name
         for fn, inputs, outputs in common._ON_LOAD:
             demo.load(fn, inputs, outputs, api_visibility="private", queue=False)
     demo.queue(max_size=32, default_concurrency_limit=2)

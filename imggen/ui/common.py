@@ -128,6 +128,18 @@ def on_load(fn: Callable, inputs: list, outputs: list) -> None:
     _ON_LOAD.append((fn, inputs, outputs))
 
 
+def named(scope: dict) -> dict:
+    """A tab's components by variable name (``named(locals())`` at the end of render()); a list/tuple of components
+    ``xs`` gives ``xs0``, ``xs1``, ... — what the PNG restore (imggen/ui/restore.py) sets."""
+    out = {}
+    for k, v in scope.items():
+        if isinstance(v, gr.blocks.Block):
+            out[k] = v
+        elif isinstance(v, (list, tuple)) and v and all(isinstance(c, gr.blocks.Block) for c in v):
+            out.update({f"{k}{i}": c for i, c in enumerate(v)})
+    return out
+
+
 def visitor(request: gr.Request | None = None) -> tuple[bool, str | None]:
     """(serving a visitor's request, that visitor's workspace: the browser session, one per gradio_client
     Client). Read from the request Gradio is serving when not passed (installed as the registry's resolver)."""
