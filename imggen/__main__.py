@@ -1,4 +1,4 @@
-"""Command line: python -m imggen {list,sample,train,fit-prior,eval,bench} ..."""
+"""Command line: python -m imggen {list,sample,train,fit-prior,eval,card,bench} ..."""
 from __future__ import annotations
 
 import argparse
@@ -72,7 +72,10 @@ def _cmd_train(a):
     bar.close()
     if before is not None:
         record_phases(out, before, a.init)
-    print(f"saved {out}")
+    if distributed.rank() == 0:
+        from .cards import write_card
+
+        print(f"saved {out} and its card {write_card(out)}")
 
 
 def _warm_start(path: str, family: str):
@@ -105,6 +108,19 @@ def _cmd_eval(a):
     res = evaluate_model(a.model, n=a.n, data=a.data, seed=a.seed, write=a.write, iwae_images=a.iwae_images,
                          sample_kw=kw)
     print(json.dumps(res, indent=2))
+
+
+def _cmd_card(a):
+    from . import cards
+
+    if bool(a.name) == a.all:
+        sys.exit("imggen card: give a model NAME or --all")
+    for name in cards.shipped() if a.all else [a.name]:
+        path = cards.checkpoint_path(name)
+        if a.write or a.all:
+            print(f"wrote {cards.write_card(path)}")
+        else:
+            print(cards.card_text(path), end="")
 
 
 def _cmd_bench(a):
@@ -157,6 +173,11 @@ def main(argv=None):
     e.add_argument("--keep", type=float, default=None, help="DCGANs: measure Jacobian truncation at this fraction")
     e.add_argument("--refine-steps", type=int, default=0, help="GANs: measure discriminator-guided refinement")
     e.set_defaults(fn=_cmd_eval)
+    c = sub.add_parser("card", help="print or write a model card (NAME.md) from its checkpoint and the benchmarks")
+    c.add_argument("name", nargs="?", help="a model name or checkpoint path")
+    c.add_argument("--write", action="store_true", help="write NAME.md next to the checkpoint instead of printing it")
+    c.add_argument("--all", action="store_true", help="regenerate the card of every checkpoint in checkpoints/")
+    c.set_defaults(fn=_cmd_card)
     b = sub.add_parser("bench", help="run a benchmark from bench/")
     b.add_argument("name"), b.add_argument("args", nargs=argparse.REMAINDER)
     b.set_defaults(fn=_cmd_bench)
