@@ -262,4 +262,5 @@ def wire(box: gr.File, status: gr.Markdown, tabs: gr.Tabs, io: dict[str, dict]) 
             ups, tab_id, md = restore(io, path)
         return {**ups, tabs: gr.Tabs(selected=tab_id), status: md}
 
-    box.upload(run, box, outputs, api_name="restore", concurrency_limit=2)
+    box.upload(run, box, outputs, api_name="restore", concurrency_limit=2) \
+        .then(lambda: None, None, box, api_visibility="private", queue=False)  # empty again: ready for the next drop
