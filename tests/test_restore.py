@@ -67,6 +67,15 @@ def test_sample_grid_and_one_sample(io_map, tmp_path):
     assert "identical pixels" in status and same(got["gallery"][5][0], one) and got["zoom"] is not None
 
 
+def test_arena_tile(io_map, tmp_path):
+    from imggen.ui import arena
+
+    *_, (gallery, _, _) = arena.run_arena(["dcgan-mnist", "cgan-mnist"], 6, 21)
+    tile = gallery[1][0]
+    got, tab, status = run(io_map, dropped(tile, tmp_path))
+    assert tab == "arena" and "identical pixels" in status and got["models"] == ["cgan-mnist"] and got["seed"] == 21
+
+
 def test_conditional_class_prompt_and_detect(io_map, tmp_path, digit_photo):
     grid, *_ = sm.sample("cgan-mnist", 4, 7, "3", 1.0, 0, 1.0)
     got, _, status = run(io_map, dropped(grid, tmp_path))

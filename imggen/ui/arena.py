@@ -147,3 +147,4 @@ def render() -> None:
     if tabs and explore_io:
         to_explore.click(open_in_explore, [target, seed], [*explore_io, *tabs], api_visibility="private",
                          queue=False)
+    return common.named(locals())

@@ -101,6 +101,16 @@ def _sample(io, recipe, path):
     return ups, sample.ID
 
 
+def _arena(io, recipe, path):
+    """One model's tile of the arena: the arena with that model on the same seed (the others can be added back)."""
+    from . import arena
+
+    name = _model_available(recipe)
+    *_, (gallery, table, info) = arena.run_arena([name], recipe.get("n"), recipe.get("seed"))
+    return {"models": [name], "count": recipe.get("n"), "seed": recipe.get("seed"), "gallery": gallery,
+            "table": table, "info": info}, arena.ID
+
+
 def _prompt(io, recipe, path):
     from . import sample
 
@@ -217,7 +227,7 @@ def _train(io, recipe, path):
                      "Sample (or its card in Models) instead.")
 
 
-HANDLERS = {"sample": _sample, "arena": _sample, "sample/prompt": _prompt, "sample/detect": _detect,
+HANDLERS = {"sample": _sample, "arena": _arena, "sample/prompt": _prompt, "sample/detect": _detect,
             "explore": _explore, "complete": _complete, "reconstruct": _reconstruct, "interpolate": _interpolate,
             "train": _train}
 
