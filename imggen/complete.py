@@ -213,8 +213,11 @@ def _candidates(net: nn.Module, x: torch.Tensor, m: torch.Tensor, per_image: int
     return x.repeat_interleave(R, 0), m.repeat_interleave(R, 0), labels, R
 
 
-def _optimise(net, z, labels, xr, mr, *, steps: int, lr: float, prior_w: float, disc_w: float):
-    """Adam on z for weighted-L1 context loss + Gaussian prior (+ discriminator prior); -> (z, loss (N,))."""
+def optimise_latents(net, z, labels, xr, mr, *, steps: int, lr: float, prior_w: float, disc_w: float,
+                     on_step=None):
+    """Adam on z for weighted-L1 context loss on the known pixels (mask ``mr`` 0) + Gaussian prior (+ discriminator
+    prior); -> (z, loss (N,)). The generator inversion of completion, and of imggen.invert with nothing masked.
+    ``on_step(i, steps)`` is called after each step (progress)."""
     from .latent import latent_prior
 
     mean, std = (t.to(z.device) for t in latent_prior(net))
@@ -235,6 +238,8 @@ def _optimise(net, z, labels, xr, mr, *, steps: int, lr: float, prior_w: float, 
             (grad,) = torch.autograd.grad(loss.sum(), z)  # gradients for z only, model weights untouched
         z.grad = grad
         opt.step()
+        if on_step is not None:
+            on_step(_ + 1, steps)
     return z.detach(), loss.detach()
 
 
@@ -263,7 +268,7 @@ def complete_vae(net, x, m, n: int = 4, *, generator: torch.Generator | None = N
         eps = torch.randn(mu.shape, generator=generator).to(dev)
         z = mu + torch.nan_to_num((0.5 * logvar).exp()) * eps
         cur = torch.where(mr.bool(), net.decode(z, labels), xr)
-    z, loss = _optimise(net, z, labels, xr, mr, steps=steps, lr=lr, prior_w=1.0, disc_w=0.0)
+    z, loss = optimise_latents(net, z, labels, xr, mr, steps=steps, lr=lr, prior_w=1.0, disc_w=0.0)
     out = poisson_blend(net.decode(z, labels), xr, mr)
     return _pick(out, loss, B, R, n)
 
@@ -280,7 +285,7 @@ def complete_gan(net, x, m, n: int = 4, *, generator: torch.Generator | None = N
     xr, mr, labels, R = _candidates(net, x.to(dev), m.to(dev), n * candidates)
     labels = None if labels is None else labels.to(dev)
     z0 = prior_latents(net, len(xr), generator if generator is not None else torch.Generator().manual_seed(0))
-    z, loss = _optimise(net, z0.to(dev), labels, xr, mr, steps=steps, lr=lr, prior_w=prior_w, disc_w=disc_w)
+    z, loss = optimise_latents(net, z0.to(dev), labels, xr, mr, steps=steps, lr=lr, prior_w=prior_w, disc_w=disc_w)
     out = poisson_blend(net.decode(z, labels), xr, mr)
     return _pick(out, loss, B, R, n)
 

@@ -8,6 +8,7 @@ computed once per model and cached as JSON next to its checkpoint, keyed by the 
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -15,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -399,10 +401,21 @@ class Explorer:
     def num_sliders(self) -> int:
         return len(self.dirs.sliders)
 
-    def latent(self, seed: int, values) -> torch.Tensor:
+    def base(self, start) -> torch.Tensor:
+        """The (1, D) latent the sliders move from: a seed's, or a given latent (e.g. an inverted image's)."""
+        if not torch.is_tensor(start):
+            return seed_latent(self.net, start)
+        z = start.detach().float().cpu().reshape(1, -1)
+        if z.shape[1] != self.net.config.latent_dim:
+            raise ValueError(f"this latent has {z.shape[1]} values; {self.name or 'the model'} takes "
+                             f"{self.net.config.latent_dim}")
+        return z
+
+    def latent(self, start, values) -> torch.Tensor:
+        """``start`` (a seed or a (1, D) latent) moved by the slider values."""
         v = torch.tensor([round(float(a), ROUND) for a in values][:self.num_sliders], dtype=torch.float32)
         v = torch.cat([v, torch.zeros(self.num_sliders - len(v))])
-        return seed_latent(self.net, seed) + self.scale * (v @ self.slider_vectors)
+        return self.base(start) + self.scale * (v @ self.slider_vectors)
 
     def _labels(self, label, n: int) -> torch.Tensor | None:
         if not self.num_classes:
@@ -413,13 +426,13 @@ class Explorer:
         return torch.full((n,), label, dtype=torch.long)
 
     @torch.no_grad()
-    def render(self, seed: int, values, label: int | None = None) -> torch.Tensor:
-        """(1, C, H, W) in [0, 1]: one decoder forward pass."""
+    def render(self, seed, values, label: int | None = None) -> torch.Tensor:
+        """(1, C, H, W) in [0, 1]: one decoder forward pass from a seed or a (1, D) latent."""
         z = self.latent(seed, values)
         return ((decode(self.net, z, self._labels(label, 1)) + 1) / 2).clamp(0, 1)
 
     @torch.no_grad()
-    def sweep(self, seed: int, values, index: int, steps: int = 7, span: float = SLIDER_SPAN,
+    def sweep(self, seed, values, index: int, steps: int = 7, span: float = SLIDER_SPAN,
               label: int | None = None) -> torch.Tensor:
         """(steps, C, H, W) in [0, 1]: slider ``index`` swept over [-span, span], the others as given."""
         if not 0 <= index < self.num_sliders:
@@ -461,14 +474,41 @@ def _fmt(v: float) -> str:
     return "0" if s in ("-0", "") else s
 
 
-def make_recipe(model: str, seed: int, values, label: int | None = None) -> str:
-    """Short shareable text: "dcgan-mnist:42:0.5,-1.25,0,..." (conditional: "cgan-mnist:42:c3:...")."""
-    parts = [model, str(int(seed))] + ([f"c{int(label)}"] if label is not None else [])
+MAX_LATENT = 4096  # values a recipe's latent may hold
+
+
+def latent_text(z: torch.Tensor) -> str:
+    """A latent -> base64 of its float32 little-endian bytes (exact: :func:`text_latent` gives it back)."""
+    a = z.detach().float().cpu().contiguous().flatten().numpy().astype("<f4")
+    return base64.b64encode(a.tobytes()).decode("ascii")
+
+
+def text_latent(text: str) -> torch.Tensor:
+    """Inverse of :func:`latent_text` -> (1, D) float32; ValueError for damaged or out-of-range text."""
+    try:
+        raw = base64.b64decode(str(text), validate=True)
+    except (ValueError, TypeError):
+        raise ValueError("The recipe's latent is not valid base64.") from None
+    if not raw or len(raw) % 4 or len(raw) > 4 * MAX_LATENT:
+        raise ValueError(f"The recipe's latent must hold 1 to {MAX_LATENT} float32 values.")
+    z = torch.from_numpy(np.frombuffer(raw, dtype="<f4").astype(np.float32))[None]
+    if not torch.isfinite(z).all() or z.abs().max() > 1e4:
+        raise ValueError("The recipe's latent has values that are not finite or far outside the prior.")
+    return z
+
+
+def make_recipe(model: str, seed: int | None, values, label: int | None = None,
+                latent: torch.Tensor | None = None) -> str:
+    """Short shareable text: "dcgan-mnist:42:0.5,-1.25,0,..." (conditional: "cgan-mnist:42:c3:..."); from a given
+    latent (an inverted image) instead of a seed: "vae-mnist:z=<base64 float32>:0.5,...", exact to the bit."""
+    start = str(int(seed)) if latent is None else "z=" + latent_text(latent)
+    parts = [model, start] + ([f"c{int(label)}"] if label is not None else [])
     return ":".join(parts + [",".join(_fmt(v) for v in values)])
 
 
 def parse_recipe(text: str) -> dict:
-    """Inverse of :func:`make_recipe` -> {"model", "seed", "label", "values"}; ValueError on bad text."""
+    """Inverse of :func:`make_recipe` -> {"model", "seed", "label", "values", "latent"} (seed None and latent
+    (1, D) for a latent recipe, latent None otherwise); ValueError on bad text."""
     parts = (text or "").strip().split(":")
     if len(parts) < 3:
         raise ValueError("A recipe looks like 'model:seed:v1,v2,...' (or 'model:seed:c3:v1,...' with a class).")
@@ -476,11 +516,12 @@ def parse_recipe(text: str) -> dict:
     if len(parts) >= 4 and parts[-2].startswith("c") and parts[-2][1:].isdigit():
         label, parts = int(parts[-2][1:]), parts[:-2] + parts[-1:]
     model, seed, vals = ":".join(parts[:-2]), parts[-2], parts[-1]
+    z = text_latent(seed[2:]) if seed.startswith("z=") else None
     try:
-        seed = int(seed)
+        seed = None if z is not None else int(seed)
         values = [float(v) for v in vals.split(",") if v.strip()] if vals.strip() else []
     except ValueError:
         raise ValueError(f"Bad recipe {text!r}: the seed must be an integer and the values numbers.") from None
     if not all(math.isfinite(v) for v in values):
         raise ValueError("Recipe values must be finite numbers.")
-    return {"model": model, "seed": seed, "label": label, "values": values}
+    return {"model": model, "seed": seed, "label": label, "values": values, "latent": z}
