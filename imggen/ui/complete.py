@@ -2,6 +2,9 @@
 classical inpainting baseline, and show what the digit classifier reads in each completion."""
 from __future__ import annotations
 
+import functools
+import uuid
+
 import gradio as gr
 import numpy as np
 import torch
@@ -10,7 +13,7 @@ from .. import registry
 from ..complete import MASK_PRESETS, METHODS, auto_method, card_settings, mask_preset, run_completion
 from ..convert import to01, to_uint8
 from ..preprocess import ImageInputError, image_to_tensor, prepare_digit
-from . import common
+from . import common, examples
 
 TITLE = "Complete"
 ID = "complete"
@@ -125,6 +128,40 @@ def complete(model_name, source, drawing, upload, sample_seed, editor, preset, p
     return masked, outs, md
 
 
+def show_and_complete(model_name, source, drawing, upload, sample_seed, preset, preset_seed, method, n, seed,
+                      progress=gr.Progress()):
+    """A new input (an example clicked, the page opened): -> (mask editor showing it, masked input PNG, completions
+    PNG, markdown), completed with the preset alone."""
+    editor = prepare_input(model_name, source, drawing, upload, sample_seed)
+    return (editor, *complete(model_name, source, drawing, upload, sample_seed, None, preset, preset_seed, method,
+                              n, seed, progress))
+
+
+@functools.lru_cache(maxsize=8)
+def _opening(key: tuple, *args) -> tuple:
+    return show_and_complete(*args, progress=lambda *a, **k: None)
+
+
+def opened(model_name, source, drawing, upload, sample_seed, preset, preset_seed, method, n, seed):
+    """The page-open view: the default model sample, masked and completed; the same for every visitor, computed
+    once per checkpoint version (``key``) and start values (a VAE's completion takes ~1-2 s on a busy CPU)."""
+    if source != "Model sample":
+        return show_and_complete(model_name, source, drawing, upload, sample_seed, preset, preset_seed, method, n,
+                                 seed, progress=lambda *a, **k: None)
+    with common.user_errors():
+        key = registry.file_key(registry.resolve(common.require_model(model_name)))
+    editor, masked, outs, md = _opening(key, model_name, source, None, None, sample_seed, preset, preset_seed,
+                                        method, n, seed)
+    return editor, _fresh(masked), _fresh(outs), md
+
+
+def _fresh(im):
+    """A copy of a remembered output PNG with a new request id: unique bytes per response (see to_pil)."""
+    out = im.copy()
+    out.info = {**im.info, "request": uuid.uuid4().hex}
+    return out
+
+
 def render() -> None:
     gr.Markdown("Hide part of an image and let a model fill it in. ① Pick the input and press **Show input**; "
                 "② paint the missing region with the brush (or pick a preset); ③ **Complete**. Learned methods "
@@ -141,6 +178,8 @@ def render() -> None:
                                    elem_id="cmp-pad")
             upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath",
                              elem_id="cmp-upload")
+            ex = gr.Examples([[examples.path(f), "Upload"] for f in examples.UPLOADS], [upload, source],
+                             example_labels=examples.labels(examples.UPLOADS), **examples.KW, elem_id="cmp-examples")
             show = gr.Button("① Show input", elem_id="cmp-show")
         with gr.Column():
             editor = gr.ImageEditor(label="② Paint the missing region", image_mode="RGBA", type="numpy",
@@ -164,3 +203,6 @@ def render() -> None:
     show.click(prepare_input, [model, source, drawing, upload, sample_seed], editor, api_name="complete_input")
     go.click(complete, [model, source, drawing, upload, sample_seed, editor, preset, preset_seed, method, n, seed],
              [masked, outs, info], api_name="complete")
+    fresh = [model, source, drawing, upload, sample_seed, preset, preset_seed, method, n, seed]
+    ex.load_input_event.then(show_and_complete, fresh, [editor, masked, outs, info], api_visibility="private")
+    common.on_load(opened, fresh, [editor, masked, outs, info])  # start values: the dropdown opens on its model

@@ -14,7 +14,7 @@ from ..interpolate import (has_style_space, latent_walk, manifold_map, manifold_
                            to_mp4)
 from ..convert import grid, to_pil
 from ..latent import seed_latent
-from . import common
+from . import common, examples
 from .reconstruct import model_input
 
 TITLE = "Interpolate"
@@ -129,6 +129,10 @@ def render() -> None:
         steps = gr.Slider(2, MAX_STEPS, value=12, step=1, label="Steps (frames)", elem_id="int-steps")
         fps = gr.Slider(1, 30, value=8, step=1, label="Frames per second", elem_id="int-fps")
     btn = gr.Button("Interpolate", variant="primary", elem_id="int-btn")
+    ex = gr.Examples([[examples.path(x), "Upload", examples.path(y), "Upload"] for x, y in examples.PAIRS],
+                     [a[2], a[0], b[2], b[0]], label="Examples: walk from one upload to another",
+                     example_labels=[" → ".join(examples.labels(p)) for p in examples.PAIRS], **examples.KW,
+                     elem_id="int-examples")
     strip = common.image_output("Frames", elem_id="int-strip")
     with gr.Row():
         video = gr.Video(label="MP4", elem_id="int-mp4", interactive=False)
@@ -138,3 +142,5 @@ def render() -> None:
     info = gr.Markdown(elem_id="int-info")
     model.change(path_choices, model, mode, api_visibility="private", queue=False)
     btn.click(walk, [model, *a, *b, mode, steps, fps], [strip, gif, video, mmap, info], api_name="interpolate")
+    ex.load_input_event.then(walk, [model, *a, *b, mode, steps, fps], [strip, gif, video, mmap, info],
+                             api_visibility="private")

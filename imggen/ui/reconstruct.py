@@ -9,7 +9,7 @@ import torch
 from .. import anomaly, registry
 from ..convert import to01
 from ..preprocess import ImageInputError, image_to_tensor, prepare_digit
-from . import common
+from . import common, examples
 
 TITLE = "Reconstruct"
 ID = "reconstruct"
@@ -102,6 +102,8 @@ def render() -> None:
                                    elem_id="rec-pad")
             upload = gr.File(label="…or upload an image (photo, scan, PNG, JPEG, ...)", file_types=["image"],
                              type="filepath", elem_id="rec-upload")
+            ex = gr.Examples([[examples.path(f), "Upload"] for f in examples.UPLOADS], [upload, source],
+                             example_labels=examples.labels(examples.UPLOADS), **examples.KW, elem_id="rec-examples")
             models = gr.Dropdown(choices=recon_choices(), value=default_models(), multiselect=True,
                                  allow_custom_value=True, label="Autoencoders", elem_id="rec-models")
             am = common.model_dropdown("Typicality model (VAE / random forest / pixel GPT)",
@@ -115,4 +117,7 @@ def render() -> None:
             info = gr.Markdown(elem_id="rec-info")
     upload.upload(lambda: "Upload", None, source, api_visibility="private", queue=False)
     btn.click(reconstruct, [source, drawing, upload, models, am], [pre, out, info, pct], api_name="reconstruct") \
+        .success(lambda p: gr.Number(visible=p is not None), pct, pct, api_visibility="private", queue=False)
+    ex.load_input_event.then(reconstruct, [source, drawing, upload, models, am], [pre, out, info, pct],
+                             api_visibility="private") \
         .success(lambda p: gr.Number(visible=p is not None), pct, pct, api_visibility="private", queue=False)

@@ -15,7 +15,7 @@ from .. import prompt, registry
 from ..convert import to_pil
 from ..data import default_mnist_root, load_data
 from ..preprocess import image_to_tensor, prepare_digit
-from . import common
+from . import common, examples
 
 TITLE = "Sample"
 ID = "sample"
@@ -276,6 +276,9 @@ def render() -> None:
     go.click(sample, [model, count, seed, classes, truncation, refine, keep], [grid_img, gallery, info, recipe],
              api_name="sample",
              concurrency_limit=2)
+    # the default grid on open; it reads the components' start values (the dropdown opens on the preferred model
+    # and its own load refresh keeps that value), so it cannot race with the refresh
+    common.on_load(sample, [model, count, seed, classes, truncation, refine, keep], [grid_img, gallery, info, recipe])
     gallery.select(on_select, recipe, zoom, api_visibility="private")
     with gr.Accordion("Prompt → image", open=False, elem_id="prompt-section"):
         gr.Markdown("Describe a digit in a few words — *a thick 7 leaning right*, *very thin zero*, *wide short 2*. "
@@ -306,9 +309,14 @@ def render() -> None:
                 upload = gr.Image(type="filepath", label="Image to score", sources=["upload", "clipboard"],
                                   elem_id="detect-upload", height=220)
                 dgo = gr.Button("Score it", elem_id="detect-btn")
+                dex = gr.Examples([[examples.path(f)] for f in examples.UPLOADS], [upload], **examples.KW,
+                                  elem_id="detect-examples")
             with gr.Column(scale=2):
                 dmd = gr.Markdown(elem_id="detect-result")
                 with gr.Row():
                     dprev = common.image_output("What the discriminator sees", elem_id="detect-input", height=200)
                     dplot = common.image_output("Score distribution", elem_id="detect-plot")
     dgo.click(detect, [dmodel, upload], [dprev, dplot, dmd], api_name="detect", concurrency_limit=2)
+    # not cached: the score depends on the visitor's pick of discriminator
+    dex.load_input_event.then(detect, [dmodel, upload], [dprev, dplot, dmd], api_visibility="private",
+                              concurrency_limit=2)

@@ -4,6 +4,7 @@ job service (:mod:`imggen.jobs`): a worker process per run, one job per visitor,
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -50,6 +51,7 @@ PRIOR_SAMPLES, MAX_PRIOR_SAMPLES = 20_000, 200_000  # latents drawn per fit
 MAX_TRAININGS = int(os.environ.get("IMGGEN_MAX_TRAININGS", 1))  # at once; more wait (at most MAX_WAITING)
 MAX_WAITING = int(os.environ.get("IMGGEN_MAX_WAITING", 4))
 KEPT_WORKERS = int(os.environ.get("IMGGEN_KEPT_RUNS", 3))  # runs whose training state stays in memory (Resume)
+PREVIEW = Path(__file__).resolve().parents[2] / "assets" / "train-preview"  # .gif + .json: scripts/make_train_preview.py
 
 _service: jobs.JobService | None = None
 _service_lock = threading.Lock()
@@ -486,6 +488,33 @@ def _apply_preset(family, preset):
     return (gr.Slider(value=v["epochs"], info=_epochs_info(family)),) + tuple(v[k] for k in _PRESET_KEYS[1:])
 
 
+def preview_line(facts: dict) -> str:
+    """What the shipped preview GIF is: the run behind it, from its .json (scripts/make_train_preview.py)."""
+    def took(s: float) -> str:
+        return f"{s // 60:.0f} min {s % 60:02.0f} s" if s >= 60 else f"{s:.0f} s"
+
+    wall = f" ({took(facts['wall_seconds'])} of wall time on a busy shared machine)" if "wall_seconds" in facts else ""
+    end = (f"; at the end: classifier FD {facts['fd']:g}, {facts['coverage']} of 10 digit classes"
+           if facts.get("fd") is not None else "")
+    return (f"**Preview**: a real run of the default settings — {facts['family']}, {facts['epochs']} epochs of "
+            f"{facts['data']} ({facts['images']:,} images, batch {facts['batch_size']}) = {facts['steps']} steps, "
+            f"seed {facts['seed']}: {took(facts['seconds'])} of one CPU core{wall}{end}. **Start** trains yours "
+            "and shows it live here.")
+
+
+def _preview() -> tuple[str | None, str]:
+    """(the preview GIF's path, its caption), or (None, "") when the assets are missing."""
+    gif, meta = PREVIEW.with_suffix(".gif"), PREVIEW.with_suffix(".json")
+    if not (gif.exists() and meta.exists()):
+        return None, ""
+    return str(gif), preview_line(json.loads(meta.read_text()))
+
+
+def _run_view():
+    """Start / Resume / Fit: the run's own grid takes the preview's place."""
+    return gr.Column(visible=False), gr.Image(visible=True)
+
+
 _PRESET_KEYS = ("epochs", "batch_size", "lr", "lr_d", "latent_dim", "width", "loss", "spectral_norm", "ema",
                 "augment", "d_steps", "beta", "max_images", "grid_every", "depth")
 
@@ -569,7 +598,13 @@ def render() -> None:
                                              "more closely and draw more latents (8 × latent size × components)")
                     prior_btn = gr.Button("Fit latent prior", elem_id="train-prior")
         with gr.Column(scale=3):
-            grid_img = common.image_output("Samples from fixed seeds", elem_id="train-grid", height=420)
+            gif, caption = _preview()
+            with gr.Column(visible=gif is not None, elem_id="train-preview") as preview:
+                gr.Image(gif, label="What a run looks like (fixed-seed samples as it learns)", type="filepath",
+                         interactive=False, height=420, buttons=["fullscreen"], elem_id="train-preview-gif")
+                gr.Markdown(caption, elem_id="train-preview-info")
+            grid_img = common.image_output("Samples from fixed seeds", elem_id="train-grid", height=420,
+                                           visible=gif is None)
             status = gr.Textbox(label="Status", lines=2, interactive=False, elem_id="train-status")
             notes = gr.Markdown(elem_id="train-warning")
             with gr.Row():
@@ -603,6 +638,8 @@ def render() -> None:
               init_model]
     # the job service bounds and queues trainings itself: their streams never wait in (or fill) Gradio's queue
     job = dict(concurrency_limit=None, show_progress="full")
+    for btn in (start_btn, resume_btn, prior_btn):
+        btn.click(_run_view, None, [preview, grid_img], api_visibility="private", queue=False)
     start_btn.click(arm, None, stop_info, api_visibility="private", queue=False).then(
         start_training, inputs, outputs, api_name="train", **job)
     resume_btn.click(arm, None, stop_info, api_visibility="private", queue=False).then(
