@@ -54,16 +54,17 @@ def shipped(capability: str) -> str:
 # ---- Explore callbacks --------------------------------------------------------------------------------------
 def test_explore_load_update_and_recipe(tiny_models):
     name = tiny_models["cgan"]
-    out = ex.load_model(name, 5, 3, *[0.0] * NUM)
-    sliders, cls, which, info, png, recipe = out[:NUM], out[NUM], out[NUM + 1], out[NUM + 2], out[NUM + 3], out[-1]
+    out = ex.load_model(name, 5, 3, None, *[0.0] * NUM)
+    sliders, cls, which, info, png, recipe = out[:NUM], out[NUM], out[NUM + 1], out[NUM + 2], out[NUM + 3], out[NUM + 4]
+    assert out[NUM + 5] is None  # no inverted digit
     assert all("↑ r=" in s["label"] or "no measured" in s["label"] for s in sliders if s["visible"])
     assert cls["visible"] is True and "| slider | label |" in info and recipe.startswith(f"{name}:5:c3:")
     vals = [0.5, -1.25, 0.0, 2.0, 0.0, 0.0, 0.0, -3.0]
     png, recipe = ex.update(name, 5, 3, *vals)
     assert read_recipe(png)["recipe"] == recipe
     again = ex.apply_recipe(recipe)
-    assert again[:3] == (name, 5, 3) and list(again[3:3 + NUM]) == vals
-    assert np.array_equal(pixels(again[-2]), pixels(png))  # pasting the recipe reproduces the exact pixels
+    assert again[:3] == (name, 5, 3) and list(again[3:3 + NUM]) == vals and again[-2] is None
+    assert np.array_equal(pixels(again[3 + NUM]), pixels(png))  # pasting the recipe reproduces the exact pixels
     assert not np.array_equal(pixels(ex.update(name, 6, 3, *vals)[0]), pixels(png))
     reset = ex.reset(name, 5, 3)
     assert list(reset[:NUM]) == [0.0] * NUM and reset[-1].endswith(":" + ",".join(["0"] * ex._explorer(name).num_sliders))
@@ -85,6 +86,70 @@ def test_explore_bad_input(tiny_models):
 
 
 # ---- Complete callbacks -------------------------------------------------------------------------------------
+def digit_file(tmp_path, i: int = 0) -> str:
+    """A held-out MNIST test digit saved as an upload would arrive (a PNG, 4x upscaled)."""
+    from imggen.convert import to_pil
+    from imggen.data import load_data
+
+    d = load_data("mnist5k", split="test", limit=i + 1)
+    path = tmp_path / f"digit{i}.png"
+    to_pil((d.images[i] + 1) / 2, scale=4).save(path)
+    return str(path)
+
+
+def test_explore_invert_then_edit_with_sliders(tiny_models, tmp_path):
+    name = tiny_models["vae"]
+    compare, note, state, cls, png, recipe, *sliders = ex.invert_digit(name, "Upload", None, digit_file(tmp_path),
+                                                                        "auto")
+    assert "PSNR" in note and "encoder" in note and state["model"] == name and sliders == [0.0] * NUM
+    assert compare.width > 1.8 * compare.height  # your digit | its reconstruction
+    rec = read_recipe(png)
+    assert rec["seed"] is None and rec["tab"] == "explore" and recipe.startswith(f"{name}:z=")
+    assert torch.equal(latent.text_latent(rec["latent"]), state["z"])
+    vals = [1.5, -2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    edited, text = ex.edit(name, 0, 0, state, *vals)
+    assert not np.array_equal(pixels(edited), pixels(png))  # a slider edits the inverted digit
+    assert np.array_equal(pixels(ex.edit(name, 123, 0, state, *vals)[0]), pixels(edited))  # the seed plays no part
+    assert not np.array_equal(pixels(ex.update(name, 0, 0, *vals)[0]), pixels(edited))  # seed mode differs
+    again = ex.apply_recipe(text)  # the text recipe reproduces the edit, and brings the inversion back
+    assert again[0] == name and list(again[3:3 + NUM]) == vals and torch.equal(again[-2]["z"], state["z"])
+    assert np.array_equal(pixels(again[3 + NUM]), pixels(edited))
+    r = read_recipe(edited)  # so does the PNG's recipe dict
+    assert (r["seed"], r["class"], r["values"][:2]) == (None, None, [1.5, -2.0])
+    inv = {"model": name, "z": latent.text_latent(r["latent"]), "label": None, "target": None}
+    assert np.array_equal(pixels(ex.edit(name, 0, 0, inv, *r["values"])[0]), pixels(edited))
+    grid = ex.sweep_from(name, 0, 0, state, 1, *vals)
+    assert ":z=" in read_recipe(grid)["recipe"]
+    seed_png, seed_recipe, inv, note = ex.back_to_seed(name, 5, 0, *vals)
+    assert inv is None and note == "" and seed_recipe.startswith(f"{name}:5:")
+
+
+def test_explore_model_change_reinverts(tiny_models, tmp_path):
+    _, _, state, *_ = ex.invert_digit(tiny_models["vae"], "Upload", None, digit_file(tmp_path, 1), "auto")
+    out = ex.load_model(tiny_models["cgan"], 0, 0, state, *[0.0] * NUM)
+    new = out[NUM + 5]
+    assert new["model"] == tiny_models["cgan"] and torch.equal(new["target"], state["target"])
+    assert "optimisation" in out[NUM + 7] and "PSNR" in out[NUM + 7] and out[NUM]["value"] == new["label"]
+    assert out[NUM + 4].startswith(f"{tiny_models['cgan']}:z=")
+
+
+def test_explore_invert_bad_input(tiny_models, tmp_path):
+    name = tiny_models["vae"]
+    with pytest.raises(gr.Error, match="canvas is empty"):
+        ex.invert_digit(name, "Drawing", None, None, "auto")
+    with pytest.raises(gr.Error, match="No file uploaded"):
+        ex.invert_digit(name, "Upload", None, None, "auto")
+    junk = tmp_path / "junk.png"
+    junk.write_text("not an image")
+    with pytest.raises(gr.Error):
+        ex.invert_digit(name, "Upload", None, str(junk), "auto")
+    with pytest.raises(gr.Error, match="class of your digit"):
+        ex.invert_digit(tiny_models["cgan"], "Upload", None, digit_file(tmp_path), "12")
+    if "arf-mnist" in registry.model_paths():
+        with pytest.raises(gr.Error, match="no decoder"):
+            ex.invert_digit("arf-mnist", "Upload", None, digit_file(tmp_path), "auto")
+
+
 def test_complete_from_sample_with_preset_and_brush(tiny_models):
     name = tiny_models["vae"]
     ed = ct.prepare_input(name, "Model sample", None, None, 3)
@@ -135,7 +200,7 @@ def test_explore_through_client(client):
     assert recipe.startswith(f"{name}:11:") and read_recipe(img)["recipe"] == recipe
     out = client.predict(recipe, api_name="/explore_recipe")
     assert out[0] == name and out[1] == 11 and list(out[3:3 + NUM]) == vals
-    assert np.array_equal(pixels(out[-2]), pixels(img))
+    assert np.array_equal(pixels(out[3 + NUM]), pixels(img))
     grid = client.predict(name, 11, 0, 0, *vals, api_name="/explore_sweep")
     assert Image.open(grid).width > Image.open(grid).height * 4
     with pytest.raises(AppError, match="recipe"):
@@ -152,3 +217,22 @@ def test_complete_through_client(client):
     assert "completion 2" in md and "**Method:** " in md
     with pytest.raises(AppError, match="canvas is empty"):
         client.predict(name, "Drawing", None, None, 2, None, "bottom", 0, "telea", 2, 0, api_name="/complete")
+
+
+def test_explore_invert_through_client(client, tmp_path):
+    """A visitor inverts an upload, then a slider edits it; another visitor's sliders still start from the seed."""
+    from gradio_client import Client, handle_file
+
+    name = shipped("encode")
+    out = client.predict(name, "Upload", None, handle_file(digit_file(tmp_path, 2)), "auto", api_name="/explore_invert")
+    assert "PSNR" in out[1] and out[4].startswith(f"{name}:z=")
+    vals = [2.0] + [0.0] * (NUM - 1)
+    img, recipe = client.predict(name, 0, 0, *vals, api_name="/explore_update")
+    assert recipe.startswith(f"{name}:z=") and read_recipe(img)["latent"]
+    assert not np.array_equal(pixels(img), pixels(out[3]))
+    back = client.predict(recipe, api_name="/explore_recipe")
+    assert np.array_equal(pixels(back[3 + NUM]), pixels(img))
+    other = Client(client.src, verbose=False, download_files=str(tmp_path))
+    assert other.predict(name, 0, 0, *vals, api_name="/explore_update")[1].startswith(f"{name}:0:")
+    img2, recipe2, _ = client.predict(name, 4, 0, *vals, api_name="/explore_seed")
+    assert recipe2.startswith(f"{name}:4:")

@@ -1,12 +1,13 @@
 """Explore tab: sliders along discovered latent directions (GANSpace, SeFa, InterFaceGAN), labelled by the
-measured attribute each changes most; live updates, a sweep grid and a shareable recipe."""
+measured attribute each changes most; live updates, a sweep grid and a shareable recipe. The sliders start from a
+seed, or from the visitor's own digit inverted into the model's latent space (imggen.invert)."""
 from __future__ import annotations
 
 import gradio as gr
 import torch
 
-from .. import latent, registry
-from . import common
+from .. import invert, latent, registry
+from . import common, reconstruct
 
 TITLE = "Explore"
 ID = "explore"
@@ -42,19 +43,37 @@ def _explorer(name) -> latent.Explorer:
         return latent.explorer(common.require_model(name))
 
 
-def _image(ex: latent.Explorer, name: str, seed: int, values: list[float], label):
-    img = ex.render(seed, values, label)
-    recipe = latent.make_recipe(name, seed, values[:ex.num_sliders], label)
-    png = common.png_output(img[0], {"tab": "explore", "recipe": recipe, "model": name, "seed": seed,
-                                     "class": label, "values": values[:ex.num_sliders]}, scale=8)
+def _image(ex: latent.Explorer, name: str, start, values: list[float], label):
+    """``start``: a seed, or a (1, D) latent (an inverted digit): then the recipe carries the latent itself."""
+    z = start if torch.is_tensor(start) else None
+    seed, vals = (start if z is None else None), values[:ex.num_sliders]
+    img = ex.render(start, values, label)
+    recipe = latent.make_recipe(name, seed, vals, label, latent=z)
+    png = common.png_output(img[0], {"tab": "explore", "recipe": recipe, "model": name, "seed": seed, "class": label,
+                                     "values": vals, "latent": None if z is None else latent.latent_text(z)}, scale=8)
     return png, recipe
 
 
-def update(name, seed, label, *values):
-    """One decoder pass: (PNG with recipe, recipe text)."""
+def _start(name, seed, inv):
+    """What the sliders move from: the visitor's inverted digit when it was inverted for this model, else the seed."""
+    return inv["z"] if inv and inv.get("model") == name else common.to_seed(seed)
+
+
+def edit(name, seed, label, inv, *values):
+    """One decoder pass from the inverted digit (``inv``, the visitor's gr.State) or the seed: (PNG, recipe)."""
     ex = _explorer(name)
     with common.user_errors():
-        return _image(ex, name, common.to_seed(seed), _values(values), _label(ex, label))
+        return _image(ex, name, _start(name, seed, inv), _values(values), _label(ex, label))
+
+
+def update(name, seed, label, *values):
+    """One decoder pass from the seed: (PNG with recipe, recipe text)."""
+    return edit(name, seed, label, None, *values)
+
+
+def back_to_seed(name, seed, label, *values):
+    """Seed mode again (the seed box or the Back to seed button): image, recipe, no inversion, no note."""
+    return (*update(name, seed, label, *values), None, "")
 
 
 def describe(ex: latent.Explorer) -> str:
@@ -66,45 +85,63 @@ def describe(ex: latent.Explorer) -> str:
             "attribute over samples.\n\n| slider | label | found by | effect |\n|---|---|---|---|\n" + rows)
 
 
-def load_model(name, seed, label, *values, progress=gr.Progress()):
-    """Model picked: compute/load its directions, relabel the sliders, render."""
+def load_model(name, seed, label, inv, *values, progress=gr.Progress()):
+    """Model picked: compute/load its directions, relabel the sliders, render; a digit inverted for another model is
+    inverted again for this one (when it takes the same image size), else dropped with a note."""
     progress(0, desc="Finding latent directions (once per model, cached next to the checkpoint)")
     ex = _explorer(name)
     labels = ex.dirs.slider_labels()
     sliders = [gr.update(label=labels[k] if k < len(labels) else f"slider {k + 1}", visible=k < len(labels))
                for k in range(NUM)]
-    cls = gr.update(visible=bool(ex.num_classes), maximum=max(ex.num_classes - 1, 0))
-    label = _label(ex, label) if ex.num_classes else None
-    if label is not None and not 0 <= label < ex.num_classes:
+    K = ex.num_classes
+    label = _label(ex, label) if K else None
+    if label is not None and not 0 <= label < K:
         label = 0
-    png, recipe = _image(ex, name, common.to_seed(seed), _values(values), label)
     which = gr.update(choices=[(f"{k + 1}: {lab}", k) for k, lab in enumerate(labels)], value=0)
-    return (*sliders, cls, which, describe(ex), png, recipe)
+    klass = gr.update(choices=["auto", *map(str, range(K))], value="auto", visible=bool(K))
+    compare, note = gr.update(), gr.update()
+    if inv and inv["model"] != name:
+        target = inv.get("target")
+        if target is not None and tuple(target.shape) == _shape(ex):
+            compare, note, inv, label = _invert(ex, name, target, None, progress)[:4]
+        else:
+            inv, note = None, (f"Your digit was inverted for {inv['model']}; {name} takes other images, so the sliders "
+                               "start from the seed again. Press **Invert** to invert a digit for it.")
+    png, recipe = _image(ex, name, _start(name, seed, inv), _values(values), label)
+    cls = gr.update(visible=bool(K), maximum=max(K - 1, 0), **({"value": label} if K else {}))
+    return (*sliders, cls, which, describe(ex), png, recipe, inv, compare, note, klass)
 
 
-def reset(name, seed, label):
+def reset(name, seed, label, inv=None):
     """All sliders back to 0 (and the image for them)."""
-    png, recipe = update(name, seed, label, *[0.0] * NUM)
+    png, recipe = edit(name, seed, label, inv, *[0.0] * NUM)
     return (*[0.0] * NUM, png, recipe)
 
 
 def sweep(name, seed, label, index, *values):
-    """A grid sweeping one slider over its range, the others as set."""
+    """A grid sweeping one slider over its range, the others as set (from the seed)."""
+    return sweep_from(name, seed, label, None, index, *values)
+
+
+def sweep_from(name, seed, label, inv, index, *values):
+    """:func:`sweep` from the inverted digit when there is one for this model."""
     ex = _explorer(name)
     vals = _values(values)
     try:
         index = int(index)
     except (TypeError, ValueError):
         raise gr.Error("Pick a slider to sweep.") from None
-    seed = common.to_seed(seed)
+    start, label = _start(name, seed, inv), _label(ex, label)
     with common.user_errors():
-        imgs = ex.sweep(seed, vals, index, steps=9, label=_label(ex, label))
-    recipe = latent.make_recipe(name, seed, vals[:ex.num_sliders], _label(ex, label))
+        imgs = ex.sweep(start, vals, index, steps=9, label=label)
+    z = start if torch.is_tensor(start) else None
+    recipe = latent.make_recipe(name, None if z is not None else start, vals[:ex.num_sliders], label, latent=z)
     return common.png_output(imgs, {"tab": "explore", "sweep": index, "recipe": recipe}, scale=4, nrow=len(imgs))
 
 
 def apply_recipe(text):
-    """Recipe text -> model, seed, class, slider values and the exact image it describes."""
+    """Recipe text -> model, seed, class, slider values, the exact image it describes, and the inverted digit (a
+    recipe that carries a latent) or None."""
     with common.user_errors():
         r = latent.parse_recipe(text)
     ex = _explorer(r["model"])
@@ -112,8 +149,57 @@ def apply_recipe(text):
         raise gr.Error(f"This recipe has {len(r['values'])} values; {r['model']} has {ex.num_sliders} sliders.")
     vals = _values(r["values"]) + [0.0] * (NUM - len(r["values"]))
     label = r["label"] if ex.num_classes else None
-    png, recipe = _image(ex, r["model"], r["seed"], vals, label)
-    return (r["model"], r["seed"], label or 0, *vals, png, recipe)
+    z = r["latent"]
+    start = r["seed"] if z is None else z
+    with common.user_errors():
+        png, recipe = _image(ex, r["model"], start, vals, _label(ex, label))
+    inv = None if z is None else {"model": r["model"], "z": z, "label": label, "target": None}
+    note = "" if z is None else "Editing the digit stored in the recipe (an inverted image's latent)."
+    return (r["model"], gr.update() if z is not None else r["seed"], label or 0, *vals, png, recipe, inv, note)
+
+
+# ---- start from your digit: invert it, then edit it with the sliders --------------------------------------------
+def _shape(ex: latent.Explorer) -> tuple[int, int, int, int]:
+    c = ex.net.config
+    return 1, c.channels, c.image_size, c.image_size
+
+
+def _inv_class(ex: latent.Explorer, klass) -> int | None:
+    if not ex.num_classes or klass in (None, "", "auto"):
+        return None
+    return common.whole_number(klass, "The class of your digit", 0, ex.num_classes - 1)
+
+
+def _invert(ex: latent.Explorer, name: str, x, label, progress):
+    """-> (comparison PNG, note, state, label, image PNG, recipe) for image x (1, C, H, W) in [0, 1]."""
+    def step(i, n):
+        if i % 10 == 0:
+            progress(i / n, desc=f"Inverting into {name}'s latent space (latent optimisation)")
+
+    with common.user_errors():
+        inv = invert.invert(ex.net, x, label=label, on_step=step)
+        png, recipe = _image(ex, name, inv.z, [0.0] * NUM, inv.label)
+    compare = common.png_output(torch.cat([inv.target, inv.recon]), {
+        "tab": "explore", "inversion": True, "model": name, "class": inv.label, "latent": latent.latent_text(inv.z),
+        "mse": inv.mse, "psnr": inv.psnr}, scale=8, nrow=2)
+    how = "the encoder's posterior mean" if inv.method == "encoder" else \
+        f"latent optimisation ({invert.GAN_RESTARTS} seeded starts × {invert.GAN_STEPS} steps)"
+    cls = "" if inv.label is None else f" as a **{inv.label}**"
+    note = (f"Inverted{cls} with {how} in {inv.seconds:.1f} s. Left: your digit as the model sees it; right: its "
+            f"reconstruction — **MSE {inv.mse:.4f}, PSNR {inv.psnr:.1f} dB**. Move the sliders to edit it; the "
+            "recipe and the PNG reproduce the edit. **Back to seed** (or a new seed) returns to seeds.")
+    state = {"model": name, "z": inv.z, "label": inv.label, "target": inv.target}
+    return compare, note, state, inv.label, png, recipe
+
+
+def invert_digit(name, source, drawing, upload, klass, progress=gr.Progress()):
+    """Your drawing or upload -> its latent: comparison PNG, note, state, class, image, recipe, sliders at 0."""
+    ex = _explorer(name)
+    with common.user_errors():
+        x = reconstruct.model_input(reconstruct.input_source(source, drawing, upload), ex.net.config)
+    compare, note, state, label, png, recipe = _invert(ex, name, x, _inv_class(ex, klass), progress)
+    cls = gr.update(value=label) if label is not None else gr.update()
+    return (compare, note, state, cls, png, recipe, *[0.0] * NUM)
 
 
 # ---- style mixing (style-based GANs) -------------------------------------------------------------------------
@@ -186,6 +272,20 @@ def render() -> None:
             sliders = [gr.Slider(-SPAN, SPAN, value=0.0, step=STEP, label=f"slider {k + 1}", elem_id=f"exp-s{k}")
                        for k in range(NUM)]
             reset_btn = gr.Button("Reset sliders", elem_id="exp-reset")
+            with gr.Accordion("Start from your digit: draw or upload one, invert it, then edit it with the sliders",
+                              open=False, elem_id="exp-digit-section") as digit_section:
+                inv_source = gr.Radio(list(reconstruct.SOURCES), value="Drawing", label="Input", elem_id="exp-source")
+                pad = gr.Sketchpad(label="Draw a digit", image_mode="L", canvas_size=(280, 280), type="numpy",
+                                   elem_id="exp-pad")
+                upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath",
+                                 elem_id="exp-upload")
+                inv_class = gr.Dropdown(["auto"], value="auto", label="Class of your digit (auto: as the classifier "
+                                        "reads it)", visible=False, elem_id="exp-inv-class")
+                with gr.Row():
+                    inv_btn = gr.Button("Invert", variant="primary", elem_id="exp-invert")
+                    back_btn = gr.Button("Back to seed", elem_id="exp-back")
+                inv_compare = common.image_output("Your digit | its reconstruction", elem_id="exp-compare", height=200)
+                inv_note = gr.Markdown(elem_id="exp-inv-note")
         with gr.Column(scale=1):
             image = common.image_output("Image (PNG with its recipe)", elem_id="exp-image", height=320)
             with gr.Row(equal_height=True):
@@ -198,7 +298,7 @@ def render() -> None:
                 sweep_btn = gr.Button("Sweep", elem_id="exp-sweep-btn", scale=1)
             grid = common.image_output("Sweep (-3 … +3)", elem_id="exp-grid")
             info = gr.Markdown(elem_id="exp-info")
-    with gr.Accordion("Style mixing (style-based GANs)", open=False):
+    with gr.Accordion("Style mixing (style-based GANs)", open=False, elem_id="mixing-section") as mixing_section:
         gr.Markdown("A style-based generator gives every layer its own copy of the style, so two seeds can be mixed: "
                     "the ticked resolutions take their styles from the column's seed, the others from the row's. "
                     "On stylegan-mnist the coarse layers reshape the digit most and the finest change it least "
@@ -222,12 +322,22 @@ def render() -> None:
     common.on_load(mixing_layers, [mix_model], [layers])
     mix_btn.click(style_mix, [mix_model, row_seeds, col_seeds, layers, psi], [mix_img, mix_info],
                   api_name="style_mix")
+    inverted = gr.State(None)  # this visitor's inverted digit: {"model", "z", "label", "target"}, None = seed mode
     keys = [model, seed, cls]
-    model.change(load_model, [*keys, *sliders], [*sliders, cls, which, info, image, recipe], api_name="explore_load")
-    common.on_load(load_model, [*keys, *sliders], [*sliders, cls, which, info, image, recipe])
-    gr.on([s.change for s in sliders] + [seed.change, cls.change], update, [*keys, *sliders], [image, recipe],
+    loaded = [*sliders, cls, which, info, image, recipe, inverted, inv_compare, inv_note, inv_class]
+    model.change(load_model, [*keys, inverted, *sliders], loaded, api_name="explore_load")
+    common.on_load(load_model, [*keys, inverted, *sliders], loaded)
+    gr.on([s.change for s in sliders] + [cls.change], edit, [*keys, inverted, *sliders], [image, recipe],
           trigger_mode="always_last", show_progress="hidden", api_name="explore_update")
-    reset_btn.click(reset, keys, [*sliders, image, recipe], api_name="explore_reset")
-    sweep_btn.click(sweep, [*keys, which, *sliders], grid, api_name="explore_sweep")
-    apply_btn.click(apply_recipe, recipe, [model, seed, cls, *sliders, image, recipe], api_name="explore_recipe")
-    recipe.submit(apply_recipe, recipe, [model, seed, cls, *sliders, image, recipe], api_visibility="private")
+    gr.on([seed.change, back_btn.click], back_to_seed, [*keys, *sliders], [image, recipe, inverted, inv_note],
+          trigger_mode="always_last", show_progress="hidden", api_name="explore_seed")
+    reset_btn.click(reset, [*keys, inverted], [*sliders, image, recipe], api_name="explore_reset")
+    sweep_btn.click(sweep_from, [*keys, inverted, which, *sliders], grid, api_name="explore_sweep")
+    applied = [model, seed, cls, *sliders, image, recipe, inverted, inv_note]
+    apply_btn.click(apply_recipe, recipe, applied, api_name="explore_recipe")
+    recipe.submit(apply_recipe, recipe, applied, api_visibility="private")
+    upload.upload(lambda: "Upload", None, inv_source, api_visibility="private", queue=False)
+    inverting = ([model, inv_source, pad, upload, inv_class], [inv_compare, inv_note, inverted, cls, image, recipe,
+                                                               *sliders])
+    inv_btn.click(invert_digit, *inverting, api_name="explore_invert", concurrency_limit=2)
+    return common.named(locals())
