@@ -58,9 +58,12 @@ def test_complete_shows_completions(page, artifacts):
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="Complete").click()
+    expect(page.locator("#cmp-info")).to_contain_text("completion 4", timeout=180_000)  # the page-open view
+    before = _src(page, "#cmp-out")
     page.locator("#cmp-go").click()
-    expect(page.locator("#cmp-info")).to_contain_text("completion 4", timeout=180_000)
-    assert _src(page, "#cmp-out") and _src(page, "#cmp-masked")
+    expect(page.locator("#cmp-out img").first).not_to_have_attribute("src", before, timeout=180_000)  # made again
+    expect(page.locator("#cmp-info")).to_contain_text("completion 4")
+    assert _src(page, "#cmp-masked")
     page.screenshot(path=str(artifacts / "complete.png"), full_page=True)
 
 
