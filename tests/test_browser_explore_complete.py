@@ -119,7 +119,7 @@ def test_explore_upload_inverted_then_edited_with_a_slider(page, artifacts):
     page.get_by_role("tab", name="Explore").click()
     recipe = page.locator("#exp-recipe textarea, #exp-recipe input").first
     expect(recipe).to_have_value(re.compile(r"^[\w.-]+:\d+:"), timeout=120_000)
-    page.locator("#exp-digit-section").get_by_text("Start from your digit").click()
+    _open_digit_section(page)
     page.locator("#exp-upload input[type=file]").set_input_files(str(photo))
     expect(page.locator("#exp-source input[value=Upload]")).to_be_checked(timeout=60_000)
     page.locator("#exp-invert").click()
@@ -142,3 +142,35 @@ def test_explore_upload_inverted_then_edited_with_a_slider(page, artifacts):
     assert rec["seed"] is None and rec["latent"] and rec["values"][0] == 1.0
     again = explore.apply_recipe(recipe.input_value())[3 + explore.NUM]  # the recipe text the page shows
     assert np.array_equal(np.asarray(again.convert("L")), np.asarray(shown.convert("L")))
+
+
+def _open_digit_section(page) -> None:
+    if not page.locator("#exp-invert").is_visible():
+        page.locator("#exp-digit-section").get_by_text("Start from your digit").click()
+    page.locator("#exp-invert").wait_for(timeout=30_000)
+
+
+def test_explore_example_click_inverts_it(page, artifacts):
+    """One click on an example photo under the upload: it is inverted into the picked model (vae-mnist here)."""
+    from playwright.sync_api import expect
+
+    from imggen.ui import common
+
+    if "vae-mnist" not in common.model_choices(capability="decode"):
+        pytest.skip("vae-mnist is not shipped")
+    page.get_by_role("tab", name="Explore").click()
+    recipe = page.locator("#exp-recipe textarea, #exp-recipe input").first
+    _open_digit_section(page)
+    page.locator("#exp-back").click()  # seed mode (an earlier test may have left an inverted digit)
+    expect(recipe).to_have_value(re.compile(r"^[\w.-]+:\d+:"), timeout=60_000)
+    expect(page.locator("#exp-inv-note")).not_to_contain_text("PSNR", timeout=30_000)
+    page.locator("#exp-model input").click()
+    page.get_by_role("option", name="vae-mnist", exact=True).click()
+    expect(recipe).to_have_value(re.compile(r"^vae-mnist:\d+:"), timeout=120_000)
+    box = page.locator("#exp-examples")
+    box.scroll_into_view_if_needed()
+    box.get_by_text("photo: 7 in a shadow", exact=True).click()
+    expect(page.locator("#exp-source input[value='Upload']")).to_be_checked(timeout=30_000)
+    expect(page.locator("#exp-inv-note")).to_contain_text("encoder", timeout=120_000)
+    expect(recipe).to_have_value(re.compile(r"^vae-mnist:z="), timeout=60_000)
+    page.screenshot(path=str(artifacts / "explore-example-inverted.png"), full_page=True)

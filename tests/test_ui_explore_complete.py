@@ -124,6 +124,26 @@ def test_explore_invert_then_edit_with_sliders(tiny_models, tmp_path):
     assert inv is None and note == "" and seed_recipe.startswith(f"{name}:5:")
 
 
+def test_explore_invert_a_drawing(tiny_models):
+    """The Sketchpad's composite (dark strokes on a white canvas) is prepared like MNIST, then inverted."""
+    canvas = np.full((280, 280), 255, dtype=np.uint8)
+    canvas[60:220, 130:150] = 0  # a "1"
+    compare, note, state, *_ = ex.invert_digit(tiny_models["cgan"], "Drawing", {"composite": canvas}, None, "1")
+    assert state["label"] == 1 and "as a **1**" in note and state["target"].shape == (1, 1, 28, 28)
+    assert state["target"].max() > 0.9 and state["target"][0, 0, 0, 0] < 0.1  # light ink on black, like MNIST
+
+
+def test_explore_example_photo_inverts_under_its_class():
+    """An example photo (assets/examples) into the shipped conditional GAN: the class the classifier reads."""
+    from imggen.ui import examples
+
+    if "cgan-mnist" not in registry.model_paths():
+        pytest.skip("cgan-mnist is not shipped")
+    name = "photo-7-shadow.jpg"
+    _, note, state, cls, *_ = ex.invert_digit("cgan-mnist", "Upload", None, examples.path(name), "auto")
+    assert state["label"] == examples.digit(name) == cls["value"] and "PSNR" in note
+
+
 def test_explore_model_change_reinverts(tiny_models, tmp_path):
     _, _, state, *_ = ex.invert_digit(tiny_models["vae"], "Upload", None, digit_file(tmp_path, 1), "auto")
     out = ex.load_model(tiny_models["cgan"], 0, 0, state, *[0.0] * NUM)

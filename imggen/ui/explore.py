@@ -7,7 +7,7 @@ import gradio as gr
 import torch
 
 from .. import invert, latent, registry
-from . import common, reconstruct
+from . import common, examples, reconstruct
 
 TITLE = "Explore"
 ID = "explore"
@@ -279,6 +279,8 @@ def render() -> None:
                                    elem_id="exp-pad")
                 upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath",
                                  elem_id="exp-upload")
+                exs = gr.Examples([[examples.path(f), "Upload"] for f in examples.UPLOADS], [upload, inv_source],
+                                  example_labels=examples.labels(examples.UPLOADS), **examples.KW, elem_id="exp-examples")
                 inv_class = gr.Dropdown(["auto"], value="auto", label="Class of your digit (auto: as the classifier "
                                         "reads it)", visible=False, elem_id="exp-inv-class")
                 with gr.Row():
@@ -340,4 +342,5 @@ def render() -> None:
     inverting = ([model, inv_source, pad, upload, inv_class], [inv_compare, inv_note, inverted, cls, image, recipe,
                                                                *sliders])
     inv_btn.click(invert_digit, *inverting, api_name="explore_invert", concurrency_limit=2)
+    exs.load_input_event.then(invert_digit, *inverting, api_visibility="private", concurrency_limit=2)
     return common.named(locals())
