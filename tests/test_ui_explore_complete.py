@@ -79,6 +79,10 @@ def test_explore_bad_input(tiny_models):
             ex.apply_recipe(bad)
     with pytest.raises(gr.Error, match="between"):
         ex.update(name, 0, 0, 9.0, *[0.0] * (NUM - 1))
+    with pytest.raises(gr.Error, match="this latent has 3 values"):  # a latent recipe of another model
+        ex.apply_recipe(f"{name}:z={latent.latent_text(torch.zeros(1, 3))}:0")
+    with pytest.raises(gr.Error, match="latent"):
+        ex.apply_recipe(f"{name}:z=damaged*:0")
     with pytest.raises(gr.Error, match="No model"):
         ex.update(None, 0, 0, *[0.0] * NUM)
     with pytest.raises(gr.Error, match="unknown model"):
