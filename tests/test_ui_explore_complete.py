@@ -260,3 +260,22 @@ def test_explore_invert_through_client(client, tmp_path):
     assert other.predict(name, 0, 0, *vals, api_name="/explore_update")[1].startswith(f"{name}:0:")
     img2, recipe2, _ = client.predict(name, 4, 0, *vals, api_name="/explore_seed")
     assert recipe2.startswith(f"{name}:4:")
+
+
+def test_dropped_png_of_an_edited_digit_restores_the_edit(tmp_path):
+    """imggen.ui.restore: an edited inverted digit (and its sweep) dropped back gives the same pixels and the
+    inversion back, so the sliders keep editing that digit."""
+    from imggen.convert import png_bytes
+    from imggen.ui import build_app, restore
+
+    name = shipped("encode")
+    _, _, state, *_ = ex.invert_digit(name, "Upload", None, digit_file(tmp_path, 3), "auto")
+    vals = [1.0, 0.5] + [0.0] * (NUM - 2)
+    io = build_app().imggen_io
+    for i, img in enumerate((ex.edit(name, 0, 0, state, *vals)[0], ex.sweep_from(name, 0, 0, state, 1, *vals))):
+        path = tmp_path / f"dropped{i}.png"
+        path.write_bytes(png_bytes(img))
+        ups, tab, status = restore.restore(io, str(path))
+        got = {k: ups[c] for k, c in io["explore"].items() if c in ups}
+        assert tab == "explore" and "identical pixels" in status, status
+        assert got["inverted"]["model"] == name and torch.equal(got["inverted"]["z"], state["z"])

@@ -146,12 +146,13 @@ def _explore(io, recipe, path):
     if not isinstance(text, str):
         raise ValueError("This Explore image's recipe has no slider recipe.")
     _model_available({"model": text.split(":")[0]})
-    names = ["model", "seed", "cls", *(f"sliders{k}" for k in range(explore.NUM)), "image", "recipe"]
+    names = ["model", "seed", "cls", *(f"sliders{k}" for k in range(explore.NUM)), "image", "recipe", "inverted",
+             "inv_note"]  # inverted: the edited digit's latent when the recipe carries one (None = seed mode)
     ups = dict(zip(names, explore.apply_recipe(text)))
     if "sweep" in recipe:
         values = [ups[f"sliders{k}"] for k in range(explore.NUM)]
         ups["which"] = int(recipe["sweep"])
-        ups["grid"] = explore.sweep(ups["model"], ups["seed"], ups["cls"], ups["which"], *values)
+        ups["grid"] = explore.sweep_from(ups["model"], ups["seed"], ups["cls"], ups["inverted"], ups["which"], *values)
     return ups, explore.ID
 
 
