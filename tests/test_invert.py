@@ -32,7 +32,7 @@ def test_encoder_inversion_is_the_posterior_mean_and_reconstructs(digits):
         assert torch.equal(r.z, m.net.encode(x[i:i + 1] * 2 - 1)[0])
         assert r.mse == pytest.approx(float((r.recon - x[i:i + 1]).pow(2).mean()))
         psnrs.append(r.psnr)
-    # measured 22.3 dB mean on these 8 (bench/results/invert.md: ~21 dB over 50); a broken encoder path gives < 12
+    # 22.3 dB mean measured on these 8 (bench/results/invert.md: 22.5 over 50); a broken encoder path gives < 12
     assert sum(psnrs) / len(psnrs) > 19 and min(psnrs) > 16
 
 

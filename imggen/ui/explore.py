@@ -280,7 +280,8 @@ def render() -> None:
                 upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath",
                                  elem_id="exp-upload")
                 exs = gr.Examples([[examples.path(f), "Upload"] for f in examples.UPLOADS], [upload, inv_source],
-                                  example_labels=examples.labels(examples.UPLOADS), **examples.KW, elem_id="exp-examples")
+                                  example_labels=examples.labels(examples.UPLOADS), **examples.KW,
+                                  elem_id="exp-examples")
                 inv_class = gr.Dropdown(["auto"], value="auto", label="Class of your digit (auto: as the classifier "
                                         "reads it)", visible=False, elem_id="exp-inv-class")
                 with gr.Row():
