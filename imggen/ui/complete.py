@@ -11,8 +11,8 @@ import torch
 
 from .. import registry
 from ..complete import MASK_PRESETS, METHODS, auto_method, card_settings, mask_preset, run_completion
-from ..convert import to01, to_uint8
-from ..preprocess import ImageInputError, image_to_tensor, prepare_digit
+from ..convert import pack_tensor, to_uint8
+from ..preprocess import ImageInputError, model_input
 from . import common, examples
 
 TITLE = "Complete"
@@ -31,7 +31,7 @@ def _model(name):
 
 
 def source_image(model, source: str, drawing, upload, sample_seed) -> torch.Tensor:
-    """(C, H, W) in [0, 1] at the model's size: the digit pipeline for 1x28 models, a plain resize otherwise."""
+    """(C, H, W) in [0, 1] at the model's size (imggen.preprocess.model_input)."""
     cfg = model.config
     if source == "Model sample":  # drawn as the Sample tab starts it: with the card's recommended settings
         return model.sample(1, seed=common.to_seed(sample_seed), **(model.card.get("sampling") or {}))[0]
@@ -43,9 +43,7 @@ def source_image(model, source: str, drawing, upload, sample_seed) -> torch.Tens
         if not drawing or drawing.get("composite") is None:
             raise ImageInputError("The canvas is empty: draw a digit first (or switch the input to Upload).")
         src = drawing["composite"]
-    if cfg.channels == 1 and cfg.image_size == 28:
-        return to01(prepare_digit(src))
-    return to01(image_to_tensor(src, cfg.image_size, cfg.channels))
+    return model_input(src, cfg.channels, cfg.image_size)
 
 
 def editor_mask(editor) -> np.ndarray | None:
@@ -66,14 +64,26 @@ def editor_mask(editor) -> np.ndarray | None:
     return np.logical_or.reduce(masks).astype(np.float32)
 
 
+def stroke_mask(editor, size: int) -> torch.Tensor:
+    """The brush strokes resized to the image: (size, size), 1 = painted."""
+    drawn = editor_mask(editor)
+    if drawn is None:
+        return torch.zeros(size, size)
+    t = torch.from_numpy(drawn)[None, None]
+    return (torch.nn.functional.interpolate(t, size=(size, size), mode="area")[0, 0] > 0.3).float()
+
+
+def stroke_layer(strokes: torch.Tensor, canvas: int) -> np.ndarray:
+    """(canvas, canvas, 4) RGBA layer painting ``strokes`` (size, size) in the brush colour (a restored mask)."""
+    big = np.kron(strokes.numpy() > 0, np.ones((canvas // strokes.shape[-1],) * 2, dtype=bool))
+    layer = np.zeros((*big.shape, 4), dtype=np.uint8)
+    layer[big] = (255, 51, 102, 255)
+    return layer
+
+
 def combined_mask(editor, preset: str, preset_seed, size: int) -> torch.Tensor:
     """Brush strokes (resized to the image) OR the preset; (size, size), 1 = missing."""
-    m = torch.zeros(size, size)
-    drawn = editor_mask(editor)
-    if drawn is not None:
-        t = torch.from_numpy(drawn)[None, None]
-        m = torch.nn.functional.interpolate(t, size=(size, size), mode="area")[0, 0]
-        m = (m > 0.3).float()
+    m = stroke_mask(editor, size)
     if preset and preset != NO_PRESET:
         if preset not in MASK_PRESETS:
             raise gr.Error(f"Unknown mask preset {preset!r}.")
@@ -108,7 +118,7 @@ def complete(model_name, source, drawing, upload, sample_seed, editor, preset, p
     if method not in METHODS:
         raise gr.Error(f"Unknown method {method!r}; pick one of {', '.join(METHODS)}.")
     n = common.whole_number(n, "The number of completions", 1, MAX_N)
-    seed = common.to_seed(seed)
+    seed, preset_seed = common.to_seed(seed), common.to_seed(preset_seed)
     progress(0, desc=f"Completing with {method}")
     with common.user_errors():
         x = source_image(model, source, drawing, upload, sample_seed)
@@ -116,8 +126,11 @@ def complete(model_name, source, drawing, upload, sample_seed, editor, preset, p
         method = auto_method(model.net, model.family) if method == "auto" else method
         kw = {**card_settings(model.card, method), **METHOD_KW.get(method, {})}
         res = run_completion(model, x, mask, method, n=n, seed=seed, **kw)
-    recipe = {"tab": "complete", "model": model_name, "source": source, "preset": preset, "method": res.method,
-              "n": n, "seed": seed, "sample_seed": sample_seed if source == "Model sample" else None}
+    strokes = stroke_mask(editor, x.shape[-1])
+    recipe = {"tab": "complete", "model": model_name, "source": source, "preset": preset,
+              "preset_seed": preset_seed, "method": res.method, "n": n, "seed": seed,
+              "sample_seed": sample_seed if source == "Model sample" else None, "input": pack_tensor(x),
+              "strokes": pack_tensor(strokes) if strokes.any() else None}
     masked = common.png_output(res.masked[0], {**recipe, "image": "masked input"}, scale=8)
     outs = common.png_output(res.images, recipe, scale=4, nrow=min(n, 4))
     reads = _readings(torch.cat([x[None], res.images]))
@@ -206,3 +219,4 @@ def render() -> None:
     fresh = [model, source, drawing, upload, sample_seed, preset, preset_seed, method, n, seed]
     ex.load_input_event.then(show_and_complete, fresh, [editor, masked, outs, info], api_visibility="private")
     common.on_load(opened, fresh, [editor, masked, outs, info])  # start values: the dropdown opens on its model
+    return common.named(locals())

@@ -12,10 +12,10 @@ from PIL import ImageDraw
 from .. import registry, storage
 from ..interpolate import (has_style_space, latent_walk, manifold_map, manifold_positions, mp4_available, to_gif,
                            to_mp4)
-from ..convert import grid, to_pil
+from ..convert import grid, pack_tensor, to_pil
+from ..preprocess import model_input
 from ..latent import seed_latent
 from . import common, examples
-from .reconstruct import model_input
 
 TITLE = "Interpolate"
 ID = "interpolate"
@@ -35,10 +35,10 @@ def endpoint(model, source: str, seed, upload, drawing):
     if source == "Upload":
         if not upload:
             raise ValueError("An endpoint is set to Upload but no file was uploaded.")
-        return model_input(upload, model.config)[0]
+        return model_input(upload, model.config.channels, model.config.image_size)
     if not drawing or drawing.get("composite") is None:
         raise ValueError("An endpoint is set to Drawing but its canvas is empty.")
-    return model_input(drawing["composite"], model.config)[0]
+    return model_input(drawing["composite"], model.config.channels, model.config.image_size)
 
 
 def _save(data: bytes, suffix: str) -> str:
@@ -69,15 +69,16 @@ def walk(model_name, a_source, a_seed, a_upload, a_drawing, b_source, b_seed, b_
     name = common.require_model(model_name)
     steps = common.whole_number(steps, "Steps", 2, MAX_STEPS)
     fps = common.number(fps, "Frames per second", 1, 30)
+    a_seed, b_seed = common.to_seed(a_seed), common.to_seed(b_seed)  # a blank box: one random seed, recorded
     with common.user_errors():
         model = registry.load(name)
         a = endpoint(model, a_source, a_seed, a_upload, a_drawing)
         b = endpoint(model, b_source, b_seed, b_upload, b_drawing)
         progress(0.2, desc="decoding the walk")
         frames, codes = latent_walk(model, a, b, steps, mode)
-    recipe = {"tab": "interpolate", "model": name, "mode": mode, "steps": steps,
-              "a": a_source if a_source != "Random seed" else {"seed": common.to_seed(a_seed)},
-              "b": b_source if b_source != "Random seed" else {"seed": common.to_seed(b_seed)}}
+    recipe = {"tab": "interpolate", "model": name, "mode": mode, "steps": steps, "fps": fps,
+              "a": {"seed": common.to_seed(a_seed)} if a_source == "Random seed" else {"input": pack_tensor(a)},
+              "b": {"seed": common.to_seed(b_seed)} if b_source == "Random seed" else {"input": pack_tensor(b)}}
     progress(0.6, desc="encoding GIF and MP4")
     strip = common.png_output(frames, recipe, scale=3, nrow=min(steps, 16))
     gif = _save(to_gif(frames, fps=fps, scale=8), ".gif")  # 224 px for 28-px frames, as large as the MP4
@@ -144,3 +145,4 @@ def render() -> None:
     btn.click(walk, [model, *a, *b, mode, steps, fps], [strip, gif, video, mmap, info], api_name="interpolate")
     ex.load_input_event.then(walk, [model, *a, *b, mode, steps, fps], [strip, gif, video, mmap, info],
                              api_visibility="private")
+    return common.named(locals())

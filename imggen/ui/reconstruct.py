@@ -7,8 +7,9 @@ import gradio as gr
 import torch
 
 from .. import anomaly, registry
-from ..convert import to01
-from ..preprocess import ImageInputError, image_to_tensor, prepare_digit
+from .. import preprocess
+from ..convert import pack_tensor
+from ..preprocess import ImageInputError
 from . import common, examples
 
 TITLE = "Reconstruct"
@@ -40,10 +41,8 @@ def input_source(source: str, drawing, upload):
 
 
 def model_input(src, config) -> torch.Tensor:
-    """(1, C, H, W) in [0, 1]: the digit pipeline for 1x28 models, a plain resize otherwise."""
-    if config.channels == 1 and config.image_size == 28:
-        return to01(prepare_digit(src))[None]
-    return to01(image_to_tensor(src, config.image_size, config.channels))[None]
+    """(1, C, H, W) in [0, 1] (imggen.preprocess.model_input)."""
+    return preprocess.model_input(src, config.channels, config.image_size)[None]
 
 
 def reconstruct(source: str, drawing, upload, models: list[str] | None, anomaly_model: str | None):
@@ -78,7 +77,8 @@ def reconstruct(source: str, drawing, upload, models: list[str] | None, anomaly_
                         f"`{anomaly_model}` — higher than **{pct:.1f} %** of held-out test digits. "
                         + ("Looks like an ordinary digit." if pct >= 5 else "Unusual for a handwritten digit "
                            "(a scribble, a letter, or a digit written very differently)."))
-    recipe = {"tab": "reconstruct", "source": source, "models": models}
+    recipe = {"tab": "reconstruct", "source": source, "models": models, "typicality_model": anomaly_model or None,
+              "input": pack_tensor(x[0])}
     table = "| model | family | MSE | MAE |\n|---|---|---|---|\n" + "\n".join(
         f"| {n} | {f} | {mse:.4f} | {mae:.4f} |" for n, f, mse, mae in rows)
     strip = common.png_output(torch.cat(recs), recipe, scale=4, nrow=len(recs))
@@ -121,3 +121,4 @@ def render() -> None:
     ex.load_input_event.then(reconstruct, [source, drawing, upload, models, am], [pre, out, info, pct],
                              api_visibility="private") \
         .success(lambda p: gr.Number(visible=p is not None), pct, pct, api_visibility="private", queue=False)
+    return common.named(locals())

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 from .. import prompt, registry
-from ..convert import to_pil
+from ..convert import pack_tensor, to_pil
 from ..data import default_mnist_root, load_data
-from ..preprocess import image_to_tensor, prepare_digit
+from ..preprocess import model_input
 from . import common, examples
 
 TITLE = "Sample"
@@ -63,9 +63,13 @@ def _options(name: str | None) -> tuple[list[str], str, bool, dict[str, bool], d
     return [RANDOM, EACH, *map(str, range(ncls))], EACH if ncls else RANDOM, ncls > 0, show, start, info
 
 
-def model_options(name: str | None):
-    """(class dropdown, truncation slider, keep slider, refinement slider) updates for the chosen model."""
+def model_options(name: str | None, restored: dict | None = None):
+    """(class dropdown, truncation slider, keep slider, refinement slider) updates for the chosen model; the
+    settings of a PNG just restored for this model (``restored``: the grid's recipe) win over the card's."""
     choices, value, show_cls, show, start, info = _options(name)
+    if restored and restored.get("restored") and restored.get("model") == name:
+        value = restored.get("class", value)
+        start = {**start, **{k: restored[k] for k in SAMPLER_ARGS if k in restored}}
     return (gr.Dropdown(choices=choices, value=value, visible=show_cls),
             gr.Slider(visible=show["truncation"], value=start["truncation"], info=info),  # what it does differs
             *(gr.Slider(visible=show[arg], value=start[arg]) for arg in SAMPLER_ARGS[1:]))
@@ -165,15 +169,6 @@ def reference_scores(name: str, key: tuple = ()) -> tuple[np.ndarray, np.ndarray
     return real, fake
 
 
-def _model_input(src, config) -> torch.Tensor:
-    """(1, C, H, W) in [0, 1]: the MNIST digit pipeline for 1x28 models, a plain resize otherwise."""
-    if config.channels == 1 and config.image_size == 28:
-        x = prepare_digit(src)
-    else:
-        x = image_to_tensor(src, config.image_size, config.channels)
-    return ((x + 1) / 2)[None]
-
-
 def _plot(score: float, real: np.ndarray, fake: np.ndarray):
     import matplotlib
 
@@ -206,7 +201,7 @@ def detect(model, upload):
         m = registry.load(name)
         if not hasattr(m.net, "discriminate"):
             raise ValueError(f"{name} has no discriminator; pick a GAN for detection.")
-        x = _model_input(upload, m.config)
+        x = model_input(upload, m.config.channels, m.config.image_size)[None]
         with torch.no_grad():
             score = torch.sigmoid(m.discriminate(x)).item()
         real, fake = reference_scores(name, m.key)
@@ -217,7 +212,7 @@ def detect(model, upload):
           f"Higher than **{pr:.0f} %** of real test digits (median {np.median(real):.3f}) and **{pf:.0f} %** of "
           f"`{name}` samples (median {np.median(fake):.3f}). A GAN's discriminator is trained to tell its own "
           "generator's samples from the training data, so treat it as a hint, not a forensic verdict.")
-    recipe = {"tab": "sample/detect", "model": name, "score": round(score, 4)}
+    recipe = {"tab": "sample/detect", "model": name, "score": round(score, 4), "input": pack_tensor(x[0])}
     preview = to_pil(x[0], scale=4, recipe=recipe)
     return preview, _plot(score, real, fake), md
 
@@ -272,7 +267,8 @@ def render() -> None:
                                  object_fit="contain", elem_id="sample-gallery", allow_preview=False)
             zoom = common.image_output("Enlarged sample", elem_id="sample-zoom", height=300)
     recipe = gr.State(None)
-    model.change(model_options, model, [classes, truncation, keep, refine], api_visibility="private", queue=False)
+    model.change(model_options, [model, recipe], [classes, truncation, keep, refine], api_visibility="private",
+                 queue=False)
     go.click(sample, [model, count, seed, classes, truncation, refine, keep], [grid_img, gallery, info, recipe],
              api_name="sample",
              concurrency_limit=2)
@@ -280,7 +276,7 @@ def render() -> None:
     # and its own load refresh keeps that value), so it cannot race with the refresh
     common.on_load(sample, [model, count, seed, classes, truncation, refine, keep], [grid_img, gallery, info, recipe])
     gallery.select(on_select, recipe, zoom, api_visibility="private")
-    with gr.Accordion("Prompt → image", open=False, elem_id="prompt-section"):
+    with gr.Accordion("Prompt → image", open=False, elem_id="prompt-section") as prompt_section:
         gr.Markdown("Describe a digit in a few words — *a thick 7 leaning right*, *very thin zero*, *wide short 2*. "
                     "The digit picks the class; thick / thin, slanted (right) / left, wide / narrow, tall / short, "
                     "dark / faint move the latent along the model's own direction for that attribute (the Explore "
@@ -299,7 +295,7 @@ def render() -> None:
     pgo.click(from_prompt, [pmodel, ptext, pcount, pseed], [pimg, pinfo], api_name="prompt", concurrency_limit=2)
     ptext.submit(from_prompt, [pmodel, ptext, pcount, pseed], [pimg, pinfo], api_visibility="private",
                  concurrency_limit=2)
-    with gr.Accordion("Detection: real or generated?", open=False, elem_id="detect-section"):
+    with gr.Accordion("Detection: real or generated?", open=False, elem_id="detect-section") as detect_section:
         gr.Markdown("Upload an image; a GAN's discriminator scores it (sigmoid of D), shown beside the scores of "
                     "real test digits and of the model's own samples.")
         with gr.Row():
@@ -320,3 +316,4 @@ def render() -> None:
     # not cached: the score depends on the visitor's pick of discriminator
     dex.load_input_event.then(detect, [dmodel, upload], [dprev, dplot, dmd], api_visibility="private",
                               concurrency_limit=2)
+    return common.named(locals())

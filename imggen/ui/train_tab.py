@@ -319,7 +319,8 @@ def _stream(job: jobs.Job, progress):
                 if ev.kind in ("end", "error"):
                     status = f"{ev.message} · {spec.family} on {_source(info)} · saving…"
                 grid_img = gr.skip() if ev.samples is None else common.png_output(
-                    ev.samples.float() / 255, {"model": spec.name, "family": spec.family, "step": ev.step, "seed": spec.cfg.seed},
+                    ev.samples.float() / 255, {"tab": "train", "model": spec.name, "family": spec.family,
+                                               "step": ev.step, "seed": spec.cfg.seed},
                     scale=2)
                 plots = (gr.skip(),) * 3
                 if ev.kind != "step" or time.time() - last_plot >= PLOT_EVERY_S:
