@@ -145,6 +145,7 @@ def test_exact_input_travels_in_the_png(digit_photo):
     (lambda: _with_recipe({"tab": "sample", "model": "nobody-has-this", "seed": 1}), "not available here"),
     (lambda: _with_recipe({"tab": "somewhere"}), "unknown part of the studio"),
     (lambda: _with_recipe({"tab": "train", "model": "x", "step": 40}), "training snapshot"),
+    (lambda: _with_recipe({"tab": "explore", "inversion": True, "model": "vae-mnist"}), "drop the edited image"),
     (lambda: _with_recipe({"tab": "reconstruct", "models": ["vae-mnist"],
                            "input": {"shape": [1, 28, 28], "f32": "AAAA"}}), "damaged"),
     (lambda: _with_recipe({"tab": "sample", "model": "dcgan-mnist", "n": 10**6, "seed": 1}), "Count must be"),

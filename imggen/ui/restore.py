@@ -143,6 +143,9 @@ def _explore(io, recipe, path):
                 "layers": gr.CheckboxGroup(choices=explore._layer_choices(name), value=layers),
                 "mix_img": png, "mix_info": md, "mixing_section": gr.Accordion(open=True)}, explore.ID
     text = recipe.get("recipe")
+    if not isinstance(text, str) and recipe.get("inversion"):
+        raise ValueError("This is an inversion's comparison (your digit beside its reconstruction); drop the edited "
+                         "image (Explore's large image) to get the digit and its sliders back.")
     if not isinstance(text, str):
         raise ValueError("This Explore image's recipe has no slider recipe.")
     _model_available({"model": text.split(":")[0]})
