@@ -43,23 +43,24 @@ def _cmd_train(a):
 
     from . import distributed
     from .data import load_data
-    from .registry import record_phases
     from .train import TrainConfig, steps_per_epoch, train
 
     distributed.init()
-    data = load_data(a.data, split="train", image_size=a.image_size, channels=a.channels, limit=a.limit)
-    over = json.loads(a.config) if a.config else {}
-    cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, seed=a.seed, max_steps=a.max_steps,
-                      time_limit_s=a.time_limit, **{"log_every": 1, **json.loads(a.train_config or "{}")})
-    if a.lr is not None:
-        cfg.lr = a.lr
+    recipe = _recipe(a)
+    data = load_data(a.data or recipe.data, split="train", image_size=a.image_size, channels=a.channels,
+                     limit=a.limit if a.limit is not None else recipe.limit)
+    over = {**recipe.model, **json.loads(a.config or "{}")}
+    flags = {"epochs": a.epochs, "batch_size": a.batch_size, "seed": a.seed, "max_steps": a.max_steps,
+             "time_limit_s": a.time_limit, "lr": a.lr}  # given flags > --train-config > the recipe > defaults
+    cfg = TrainConfig(**{"log_every": 1, "epochs": 5, "batch_size": 64, **recipe.train,
+                         **json.loads(a.train_config or "{}"), **{k: v for k, v in flags.items() if v is not None}})
     out = a.out or f"runs/{a.family}-{data.name}.safetensors"
-    model, before = _warm_start(a.init, a.family) if a.init else (None, None)
+    model, init = _warm_start(a.init, a.family) if a.init else (None, None)
     total = cfg.max_steps or cfg.epochs * steps_per_epoch(a.family, cfg.batch_size, len(data))
     bar = tqdm(total=total, desc=f"train {a.family}", disable=distributed.rank() != 0)
     if data.skipped:
         bar.write(f"skipped {data.skipped} unreadable files in {a.data}")
-    for ev in train(a.family, data, cfg, model_config=over, model=model, out=out):
+    for ev in train(a.family, data, cfg, model_config=over, model=model, out=out, init=init):
         bar.update(ev.step - bar.n)
         bar.set_postfix({k: f"{v:.3g}" for k, v in ev.losses.items()}, refresh=False)
         losses = " ".join(f"{k}={v:.4f}" for k, v in ev.losses.items())
@@ -70,23 +71,37 @@ def _cmd_train(a):
             bar.close()
             sys.exit(1)
     bar.close()
-    if before is not None:
-        record_phases(out, before, a.init)
     if distributed.rank() == 0:
         from .cards import write_card
 
         print(f"saved {out} and its card {write_card(out)}")
 
 
+def _recipe(a):
+    """The named recipe of ``train --recipe`` (an empty one without), its family checked against the one given."""
+    from .training import recipes
+
+    if not a.recipe:
+        if not a.family:
+            sys.exit("imggen train: give a model FAMILY or --recipe NAME")
+        return recipes.Recipe(a.family, "", data="mnist5k")
+    recipe = recipes.get(a.recipe)
+    if a.family and a.family != recipe.family:
+        sys.exit(f"imggen train: recipe {a.recipe} trains a {recipe.family}, not a {a.family}")
+    a.family = recipe.family
+    return recipe
+
+
 def _warm_start(path: str, family: str):
-    """(model with the checkpoint's weights, its recipe) for ``train --init``."""
+    """(model with the checkpoint's weights, where it came from) for ``train --init``."""
     from .registry import warm_start
+    from .training import WarmStart
 
     try:
         model, meta = warm_start(path, family)
     except ValueError as e:
         sys.exit(f"--init {e}")
-    return model, meta["recipe"]
+    return model, WarmStart(path, meta["recipe"])
 
 
 def _cmd_fit_prior(a):
@@ -133,6 +148,12 @@ def _cmd_bench(a):
     runpy.run_path(str(path), run_name="__main__")
 
 
+def _recipe_names() -> list[str]:
+    from .training.recipes import names
+
+    return names()
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="imggen", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -146,10 +167,15 @@ def main(argv=None):
     s.add_argument("--scale", type=int, default=2), s.add_argument("--out", default="samples.png")
     s.set_defaults(fn=_cmd_sample)
     t = sub.add_parser("train", help="train a model family on a dataset")
-    t.add_argument("family"), t.add_argument("--data", default="mnist5k")
-    t.add_argument("--epochs", type=int, default=5), t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("family", nargs="?", help="the model family (optional with --recipe)")
+    t.add_argument("--recipe", default=None, metavar="NAME",
+                   help="a named recipe (imggen.training.recipes): family, data, model and training settings; "
+                        "flags given as well override it. Names: " + ", ".join(_recipe_names()))
+    t.add_argument("--data", default=None, help="built-in data set, folder or zip (default: mnist5k)")
+    t.add_argument("--epochs", type=int, default=None, help="(default 5)")
+    t.add_argument("--batch-size", type=int, default=None, help="(default 64)")
     t.add_argument("--lr", type=float, default=None), t.add_argument("--max-steps", type=int, default=None)
-    t.add_argument("--limit", type=int, default=None), t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--limit", type=int, default=None), t.add_argument("--seed", type=int, default=None)
     t.add_argument("--image-size", type=int, default=28), t.add_argument("--channels", type=int, default=1)
     t.add_argument("--config", default="", help="model config overrides as JSON")
     t.add_argument("--train-config", default="", help="TrainConfig overrides as JSON")

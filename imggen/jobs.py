@@ -502,6 +502,7 @@ def _work(conn: Connection) -> None:
     """Serve jobs until told to quit or the parent is gone; a stop flag set by a reader thread."""
     from . import data as D, registry
     from .train import planned_steps, steps_per_epoch, train
+    from .training.history import WarmStart
 
     stop, jobs, alive, sending = threading.Event(), deque(), threading.Event(), threading.Lock()
 
@@ -561,10 +562,10 @@ def _work(conn: Connection) -> None:
             cfg = spec.cfg
             if cfg.time_limit_s is not None:  # decoding the images counts in the job's time cap
                 cfg = dataclasses.replace(cfg, time_limit_s=max(1.0, cfg.time_limit_s - (time.time() - t0)))
-            model = before = None
-            if spec.kind == "train" and spec.init_path:
+            model = init = None
+            if spec.kind == "train" and spec.init_path:  # a continued model: its card keeps every phase
                 model, meta = registry.warm_start(spec.init_path, spec.family)
-                before = meta["recipe"]
+                init = WarmStart(spec.init or spec.init_path, meta["recipe"])
             spe, step0 = steps_per_epoch(spec.family, cfg.batch_size, len(data)), state.step
             total = planned_steps(cfg, spe, step0)
             send("started", {"data": data.name, "images": len(data), "skipped": data.skipped,
@@ -572,11 +573,9 @@ def _work(conn: Connection) -> None:
                                    "decode_s": round(time.time() - t0, 2)})
             last = None
             for ev in train(spec.family, data, cfg, model_config=spec.model_config, model=model, name=spec.name,
-                            out=spec.out, should_stop=stop.is_set, state=state):
+                            out=spec.out, should_stop=stop.is_set, state=state, init=init):
                 send("event", _pack(ev))
                 last = ev
-            if before is not None and state.ckpt_path:  # a continued model: its card keeps every phase
-                registry.record_phases(state.ckpt_path, before, spec.init or spec.init_path)
             send("done", {"ckpt_path": state.ckpt_path, "step": state.step, "seconds": state.seconds,
                                 "message": last.message if last else "", "kind": last.kind if last else ""})
         except D.DecodeCancelled:

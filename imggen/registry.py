@@ -269,28 +269,12 @@ def from_checkpoint(path: str | Path, meta: dict | None = None) -> torch.nn.Modu
 
 def warm_start(path: str | Path, family: str) -> tuple[torch.nn.Module, dict]:
     """(module with the checkpoint's weights, its metadata) to train on; ValueError unless it is a ``family``
-    checkpoint."""
+    checkpoint. Pass ``imggen.training.WarmStart(name, meta["recipe"])`` to ``train(init=...)`` so the new
+    checkpoint's recipe keeps every phase."""
     meta = checkpoint.read_metadata(path)
     if meta["family"] != family:
         raise ValueError(f"{path} is a {meta['family']} checkpoint, not {family}")
     return from_checkpoint(path, meta), meta
-
-
-PHASE_KEYS = ("steps", "epochs", "train_seconds", "lr", "batch_size", "max_steps", "time_limit_s")
-
-
-def record_phases(path: str | Path, before: dict, init: str) -> None:
-    """A warm-started run's checkpoint at ``path``: its recipe gets totals over every phase and each phase's
-    settings under "history" (``before``: the recipe of the checkpoint it started from, ``init``: that
-    checkpoint's name or path)."""
-    meta = checkpoint.read_metadata(path)
-    rec = meta["recipe"]
-    history = before.get("history", [{k: before.get(k) for k in PHASE_KEYS}]) + [{k: rec.get(k) for k in PHASE_KEYS}]
-    checkpoint.update_metadata(path, from_checkpoint(path, meta), recipe={
-        "history": history, "init": str(init), "sessions": len(history),
-        "steps": sum(int(h.get("steps") or 0) for h in history),
-        "epochs": round(sum(float(h.get("epochs") or 0) for h in history), 3),
-        "train_seconds": round(sum(float(h.get("train_seconds") or 0) for h in history), 1)})
 
 
 def file_key(path: str | Path) -> tuple:

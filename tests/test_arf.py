@@ -13,6 +13,7 @@ from imggen.data import load_data
 from imggen.models.arf import ARF, ARFConfig, binarize
 from imggen.registry import build, load, register
 from imggen.train import TrainConfig, train
+from imggen.training.trainers import make_trainer
 from train_settings import settings
 
 TINY = dict(trees=4, max_leaves=24, min_leaf=3)
@@ -52,9 +53,9 @@ def test_a_warm_start_goes_on_from_its_own_samples(fitted):
     data = load_data("mnist5k", split="train", limit=400)
     x, y = data.images, data.labels
     cfg = TrainConfig(seed=0)
-    first = build("arf", **TINY).make_trainer(cfg, torch.device("cpu")).step(x, y)["forest accuracy"]
+    first = make_trainer(build("arf", **TINY), cfg, torch.device("cpu")).step(x, y)["forest accuracy"]
     warm = imggen.registry.from_checkpoint(out)
-    again = warm.make_trainer(cfg, torch.device("cpu")).step(x, y)["forest accuracy"]
+    again = make_trainer(warm, cfg, torch.device("cpu")).step(x, y)["forest accuracy"]
     assert first == pytest.approx(events[0].losses["forest accuracy"])  # a new forest: the marginals, as before
     assert again < first - 0.03
 

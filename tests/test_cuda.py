@@ -11,6 +11,7 @@ from imggen.data import ImageData
 from imggen.device import amp_dtype, autocast_ctx, pick_device
 from imggen.registry import build, load
 from imggen.train import TrainConfig, train
+from imggen.training.trainers import make_trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 CUDA = torch.device("cuda")
@@ -80,7 +81,7 @@ def test_amp_training_lowers_discriminator_loss_on_cuda():
     data = blobs(128)
     torch.manual_seed(0)
     m = build("dcgan", latent_dim=16, g_width=16, d_width=16).to(CUDA)
-    tr = m.make_trainer(TrainConfig(loss="hinge", lr=1e-3, use_ema=False), CUDA)
+    tr = make_trainer(m, TrainConfig(loss="hinge", lr=1e-3, use_ema=False), CUDA)
     x, y = data.images[:64].to(CUDA), data.labels[:64].to(CUDA)
     with autocast_ctx(CUDA):
         first = tr.step(x, y)

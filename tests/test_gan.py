@@ -11,6 +11,7 @@ from imggen import checkpoint, losses
 from imggen.models.gan import CGAN, CGANConfig, DCGAN, DCGANConfig, minibatch_std
 from imggen.registry import build, load
 from imggen.train import TrainConfig, TrainState, train
+from imggen.training.trainers import make_trainer
 
 TINY = dict(latent_dim=8, g_width=8, d_width=8)
 
@@ -234,7 +235,7 @@ def _batch(n=16):
 def test_training_lowers_discriminator_loss(loss):
     x, y = _batch()
     m = tiny("dcgan", g_width=16, d_width=16)
-    tr = m.make_trainer(TrainConfig(loss=loss, lr=1e-3, use_ema=False), torch.device("cpu"))
+    tr = make_trainer(m, TrainConfig(loss=loss, lr=1e-3, use_ema=False), torch.device("cpu"))
     first = tr.step(x, y)
     for _ in range(15):
         last = tr.step(x, y)
@@ -247,7 +248,7 @@ def test_trainer_aids_run():
     x, y = _batch(8)
     m = tiny("cgan", use_minibatch_std=True)
     cfg = TrainConfig(r1_gamma=1.0, use_augment=True, d_steps=2, use_ema=True)
-    tr = m.make_trainer(cfg, torch.device("cpu"))
+    tr = make_trainer(m, cfg, torch.device("cpu"))
     out = tr.step(x, y)
     assert "loss/R1" in out and all(math.isfinite(v) for v in out.values())
     for _ in range(3):
@@ -306,7 +307,7 @@ def test_fit_prior_replaces_the_normal_by_a_mixture_fitted_to_g(tmp_path, monkey
     assert loaded.config.prior_components == K
     assert torch.allclose(loaded.sample(6, seed=5), ((m.sample(6, generator=gen(5)) + 1) / 2).clamp(0, 1), atol=1e-6)
     # training changes G, so the trainer drops the mixture; sampling is N(0, I) again
-    m.make_trainer(TrainConfig(), torch.device("cpu"))
+    make_trainer(m, TrainConfig(), torch.device("cpu"))
     assert m.config.prior_components == 0 and not hasattr(m, "prior_means")
     assert torch.equal(m.latents(3, generator=gen(0)), tiny().latents(3, generator=gen(0)))
     monkeypatch.setattr(gan, "PRIOR_PCA_SAMPLES", 200)  # PCA basis from the first 2 batches, the rest projected
@@ -325,7 +326,7 @@ def test_train_prior_keeps_the_mixture_and_trains_g_on_its_latents():
     m = tiny().eval()
     means = torch.stack([torch.full((8,), 3.0), torch.full((8,), -3.0)])
     m.set_prior(torch.tensor([0.25, 0.75]), means, 0.1 * torch.eye(8).expand(2, 8, 8))
-    tr = m.make_trainer(TrainConfig(train_prior=True, batch_size=8), torch.device("cpu"))
+    tr = make_trainer(m, TrainConfig(train_prior=True, batch_size=8), torch.device("cpu"))
     assert m.config.prior_components == 2 and torch.equal(m.prior_means, means)
     torch.manual_seed(0)
     z = tr._latents(4000)
@@ -337,7 +338,7 @@ def test_train_prior_keeps_the_mixture_and_trains_g_on_its_latents():
     assert net.config.prior_components == 2 and torch.equal(net.prior_means, means)
     plain = tiny().eval()
     plain.set_prior(torch.tensor([0.25, 0.75]), means, 0.1 * torch.eye(8).expand(2, 8, 8))
-    plain.make_trainer(TrainConfig(), torch.device("cpu"))
+    make_trainer(plain, TrainConfig(), torch.device("cpu"))
     assert plain.config.prior_components == 0
 
 
@@ -372,10 +373,10 @@ def test_train_loop_writes_checkpoint(tmp_path):
 
 def test_nan_guard_keeps_weights(tmp_path, monkeypatch):
     from imggen.data import load_data
-    from imggen.models import gan
+    from imggen.training import trainers
 
     data = load_data("mnist5k", limit=64)
-    orig_step = gan.GANTrainer.step
+    orig_step = trainers.GANTrainer.step
 
     def bad_step(self, x, y):
         out = orig_step(self, x, y)
@@ -385,7 +386,7 @@ def test_nan_guard_keeps_weights(tmp_path, monkeypatch):
             out["loss/D"] = float("nan")
         return out
 
-    monkeypatch.setattr(gan.GANTrainer, "step", bad_step)
+    monkeypatch.setattr(trainers.GANTrainer, "step", bad_step)
     torch.manual_seed(0)
     model = build("dcgan", **TINY)
     start = {k: v.clone() for k, v in model.state_dict().items()}
@@ -431,7 +432,7 @@ def _ddp_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     with _gloo(rank, world, init_file):
         torch.manual_seed(rank)  # different init per rank: DDP must broadcast rank 0's weights
         net = DCGAN(DCGANConfig(**TINY))
-        tr = net.make_trainer(TrainConfig(lr=1e-2, use_ema=False, r1_gamma=1.0), torch.device("cpu"))
+        tr = make_trainer(net, TrainConfig(lr=1e-2, use_ema=False, r1_gamma=1.0), torch.device("cpu"))
         torch.manual_seed(100 + rank)  # different data and noise per rank
         x = torch.rand(4, 1, 28, 28) * 2 - 1
         before = net.G.fc.weight.detach().clone()

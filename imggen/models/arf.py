@@ -13,7 +13,6 @@ used only while fitting; a checkpoint holds the leaves' weights and pixel probab
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,9 +138,6 @@ class ARF(nn.Module):
         nll = -self.log_likelihood(images).mean().item()
         return {"nll_nats": nll, "bits_per_dim": nll / (math.log(2) * self.num_pixels)}
 
-    def make_trainer(self, train_config, device: torch.device) -> "ARFTrainer":
-        return ARFTrainer(self, train_config, device)
-
 
 def leaf_mixture(bits: np.ndarray, leaves: np.ndarray, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Leaf weights and pixel probabilities from the real images' leaf of every tree: ``bits`` (N, D) {0, 1},
@@ -160,45 +156,3 @@ def leaf_mixture(bits: np.ndarray, leaves: np.ndarray, alpha: float) -> tuple[to
         probs.append((onehot @ bits + alpha * marginal) / (counts[:, None] + alpha))
         weights.append(counts / (N * T))
     return torch.from_numpy(np.concatenate(weights)).float(), torch.from_numpy(np.concatenate(probs)).float()
-
-
-class ARFTrainer:
-    """One adversarial round per ``step`` on the batch it is given (the training loop passes the whole data set
-    as one batch, so an epoch is a round): fit a forest telling the real images from the current synthetic
-    ones, make the forest's leaves the model's mixture, and draw the next synthetic set from it. The first
-    synthetic set draws each pixel independently from its marginal (a warm start: the fitted model's own
-    samples). Reports the forest's out-of-bag accuracy: 0.5 means it can no longer tell real from synthetic."""
-
-    def __init__(self, model: ARF, cfg, device: torch.device):
-        self.model, self.cfg = model, cfg
-        self.rounds, self.synthetic = 0, None
-        self.generator = torch.Generator().manual_seed(cfg.seed)
-
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        from sklearn.ensemble import RandomForestClassifier
-
-        c, m = self.model.config, self.model
-        bits = binarize(x.float()).cpu()
-        N = len(bits)
-        if self.synthetic is None or len(self.synthetic) != N:
-            if c.num_leaves:  # a fitted forest (a warm start) goes on from its own samples
-                self.synthetic = binarize(m.sample(N, generator=self.generator)).cpu()
-            else:  # product of the marginals
-                marg = bits.mean(0).expand(N, -1)
-                self.synthetic = (torch.rand(marg.shape, generator=self.generator) < marg).float()
-        real = bits.numpy().astype(np.uint8)
-        X = np.concatenate([real, self.synthetic.numpy().astype(np.uint8)])
-        rf = RandomForestClassifier(c.trees, max_leaf_nodes=c.max_leaves, min_samples_leaf=c.min_leaf,
-                                    max_features="sqrt", oob_score=True, n_jobs=torch.get_num_threads(),
-                                    random_state=self.cfg.seed + self.rounds)
-        with warnings.catch_warnings():  # few trees leave some rows without an out-of-bag vote: they are skipped
-            warnings.simplefilter("ignore", UserWarning)
-            rf.fit(X, np.r_[np.ones(N), np.zeros(N)])
-        weights, probs = leaf_mixture(real.astype(np.float32), rf.apply(real), c.alpha)
-        m.set_leaves(weights, probs)
-        self.synthetic = binarize(m.sample(N, generator=self.generator)).cpu()
-        self.rounds += 1
-        return {"forest accuracy": float(rf.oob_score_), "leaves": float(len(weights))}
-
-    def inference_model(self) -> ARF:
-        return self.model

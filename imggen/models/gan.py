@@ -2,14 +2,12 @@
 BatchNorm in G, projection discriminator of Miyato & Koyama 2018, spectral norm, truncation trick).
 
 Each model is one nn.Module holding ``.G`` and ``.D`` so a checkpoint stores both; ``D`` also serves
-real-vs-fake detection (``discriminate``) and GAN inversion. Losses live in ``imggen/losses.py``; the
-trainer here only owns optimisers, EMA and the phase schedule (StyleGAN2-ADA training_loop phases).
+real-vs-fake detection (``discriminate``) and GAN inversion. Losses live in ``imggen/losses.py``, the
+trainer (optimisers, EMA, the phase schedule) in ``imggen/training/trainers.py``.
 """
 from __future__ import annotations
 
-import copy
 import math
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -17,12 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .. import distributed
-from ..device import amp_dtype, autocast_ctx, multinomial, randint, randn
-from ..losses import GANLoss
+from ..device import multinomial, randint, randn
 
-R1_EVERY = 4  # lazy R1: one "Dreg" phase every N steps, weighted by N (StyleGAN2)
-BN_CALIBRATION_BATCHES = 8  # batches used to re-estimate BatchNorm statistics for inference weights
 REFINE_STEP_SIZE = 0.01  # default step of discriminator-guided latent refinement (bench/refine.py)
 MAX_REFINE_STEPS = 100  # shipped GANs: confidence levels off by ~20 steps, FD keeps rising (bench/refine.py)
 STEEPNESS_PROBES = 16  # orthonormal latent directions per estimate (4 rank latents too noisily: bench/jacobian.py)
@@ -185,7 +179,7 @@ class Discriminator(nn.Module):
 
 # ---- models -------------------------------------------------------------------------------------------------
 class _GAN(nn.Module):
-    """Shared surface of both GANs: sample/decode/discriminate/make_trainer (G and D differ by config)."""
+    """Shared surface of both GANs: sample/decode/discriminate (G and D differ by config)."""
 
     family = ""
     unused_train_keys = frozenset({"beta", "train_prior"})
@@ -323,9 +317,6 @@ class _GAN(nn.Module):
             return self.D(x.repeat(self.num_classes, 1, 1, 1), ys).view(self.num_classes, B).max(0).values
         return self.D(x, self._soft_labels(labels, x.shape[0]) if self.num_classes else None)
 
-    def make_trainer(self, train_config, device: torch.device) -> "GANTrainer":
-        return GANTrainer(self, train_config, device)
-
 
 class DCGAN(_GAN):
     """Unconditional DCGAN (Radford et al. 2016): noise → image; spectral norm, hinge loss and EMA of G by default."""
@@ -444,108 +435,3 @@ class CGAN(_GAN):
 
     def __init__(self, config: CGANConfig = CGANConfig()):
         super().__init__(config)
-
-
-# ---- training -----------------------------------------------------------------------------------------------
-def _ema_avg(decay: float):
-    def avg(ema_p: torch.Tensor, p: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
-        beta = min(decay, (1 + float(num_averaged)) / (10 + float(num_averaged)))  # warm-up (TF EMA)
-        return ema_p * beta + p * (1 - beta)
-    return avg
-
-
-@torch.no_grad()
-def calibrate_batchnorm(net: _GAN, batches: int = BN_CALIBRATION_BATCHES, batch_size: int = 64, seed: int = 0):
-    """Re-estimate G's BatchNorm running statistics for the given weights (EMA weights never ran forward)."""
-    bns = [m for m in net.G.modules() if isinstance(m, nn.BatchNorm2d)]
-    if not bns:
-        return net
-    g = torch.Generator(device=net.device).manual_seed(seed)
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average
-    net.G.train()
-    for _ in range(batches):
-        net.G(net.latents(batch_size, generator=g, truncation=None), net._labels(batch_size, None, g))
-    for m in bns:
-        m.momentum = 0.1
-    return net
-
-
-class GANTrainer:
-    """Alternating D/G optimisation; phases are data: [("D", d_steps), ("Dreg", every R1_EVERY), ("G", 1)]."""
-
-    def __init__(self, net: _GAN, cfg, device: torch.device):
-        if getattr(net, "clear_prior", None) and not getattr(cfg, "train_prior", False):
-            net.clear_prior()  # training moves G: a fitted latent mixture would no longer describe it
-        self.net, self.cfg, self.device = net, cfg, device
-        self.opt_g = torch.optim.Adam(net.G.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
-        self.opt_d = torch.optim.Adam(net.D.parameters(), lr=cfg.lr_d or cfg.lr, betas=tuple(cfg.betas))
-        self.G, self.D = distributed.wrap(net.G), distributed.wrap(net.D)
-        self.loss = GANLoss(net, cfg.loss, r1_gamma=cfg.r1_gamma, use_augment=cfg.use_augment,
-                            g_topk=cfg.g_topk, G=self.G, D=self.D)
-        self.phases = [("D", self.opt_d, net.D, max(1, cfg.d_steps), 1)]
-        if cfg.r1_gamma > 0:
-            self.phases.append(("Dreg", self.opt_d, net.D, 1, R1_EVERY))
-        self.phases.append(("G", self.opt_g, net.G, 1, 1))
-        self.ema = None
-        if cfg.use_ema:
-            self.ema = torch.optim.swa_utils.AveragedModel(net.G, avg_fn=_ema_avg(cfg.ema_decay), use_buffers=False)
-        dtype = amp_dtype(device) if getattr(cfg, "use_amp", True) else None
-        self.amp = (lambda: autocast_ctx(device, dtype)) if dtype else nullcontext
-        self.scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-        self.num_steps = 0
-
-    def _labels(self, y: torch.Tensor, n: int):
-        if not self.net.num_classes:
-            return None, None
-        return y.long(), torch.randint(0, self.net.num_classes, (n,), device=self.device)
-
-    def _latents(self, n: int) -> torch.Tensor:
-        """Training latents: N(0, I), or the kept mixture prior (``train_prior``: G learns on the latents it is
-        sampled from, DeLiGAN-style, so it need not fill the gaps between the mixture's components)."""
-        z = torch.randn(n, self.net.latent_dim, device=self.device)
-        return self.net.prior_transform(z) if getattr(self.net, "prior_transform", None) else z
-
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        self.net.train()
-        B = x.shape[0]
-        out: dict[str, float] = {}
-        for phase, opt, module, repeats, every in self.phases:
-            if self.num_steps % every:
-                continue
-            module.requires_grad_(True)
-            other = self.net.G if module is self.net.D else self.net.D
-            other.requires_grad_(False)
-            for _ in range(repeats):
-                real_y, gen_y = self._labels(y, B)
-                z = self._latents(B)
-                opt.zero_grad(set_to_none=True)
-                out.update(self.loss.accumulate_gradients(phase, x, real_y, z, gen_y, gain=every, ctx=self.amp,
-                                                          backward=lambda l: self.scaler.scale(l).backward()))
-                if phase == "Dreg" and distributed.is_dist():
-                    _allreduce_grads(module)  # the R1 pass bypasses DDP (no double backward there)
-                self.scaler.step(opt)
-                self.scaler.update()
-        self.net.requires_grad_(True)
-        self.num_steps += 1
-        if self.ema is not None and all(math.isfinite(v) for v in out.values()):
-            self.ema.update_parameters(self.net.G)  # never average in a diverged step (the loop restores weights)
-        return out
-
-    def inference_model(self) -> _GAN:
-        """A copy in eval mode with EMA generator weights (when used) and re-estimated BatchNorm statistics."""
-        net = copy.deepcopy(self.net)
-        if self.ema is not None:
-            net.G.load_state_dict(self.ema.module.state_dict())
-        calibrate_batchnorm(net, seed=self.cfg.seed)
-        return net.eval()
-
-
-def _allreduce_grads(module: nn.Module) -> None:
-    import torch.distributed as dist
-
-    for p in module.parameters():
-        if p.grad is not None:
-            dist.all_reduce(p.grad)
-            p.grad /= distributed.world_size()

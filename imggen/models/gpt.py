@@ -325,9 +325,6 @@ class PixelGPT(nn.Module):
         mm = m.unsqueeze(1)
         return x.unsqueeze(1) * (1 - mm) + drawn * mm
 
-    def make_trainer(self, train_config, device: torch.device) -> "PixelGPTTrainer":
-        return PixelGPTTrainer(self, train_config)
-
 
 def weights(logw: torch.Tensor) -> torch.Tensor:
     """Normalised importance weights from log weights (uniform when every one is -inf)."""
@@ -340,46 +337,3 @@ def multinomial_noreplace(weights: torch.Tensor, n: int, generator, device) -> t
     w = weights.float().to(src)
     w = torch.where(w > 0, w, w.new_tensor(1e-30))  # zero-weight rows still fill n when few are possible
     return torch.multinomial(w, min(n, len(w)), replacement=False, generator=generator).to(device)
-
-
-class PixelGPTTrainer:
-    """AdamW on the exact negative log-likelihood: a short linear warm-up, then (when the run has ``max_steps``)
-    a cosine decay to a tenth of the rate; gradients clipped at 1."""
-
-    WARMUP = 200
-
-    def __init__(self, model: PixelGPT, cfg):
-        self.model, self.cfg, self.steps = model, cfg, 0
-        decay = [p for p in model.parameters() if p.ndim >= 2]
-        other = [p for p in model.parameters() if p.ndim < 2]
-        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0}],
-                                     lr=cfg.lr, betas=(0.9, 0.99))
-
-    def lr(self, step: int) -> float:
-        base, total = self.cfg.lr, getattr(self.cfg, "max_steps", None)
-        if step < self.WARMUP:
-            return base * step / self.WARMUP
-        if not total or total <= self.WARMUP:
-            return base
-        done = min(1.0, (step - self.WARMUP) / (total - self.WARMUP))
-        return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done)))
-
-    def step(self, x, y):
-        m = self.model
-        m.train()
-        self.steps += 1
-        for g in self.opt.param_groups:
-            g["lr"] = self.lr(self.steps)
-        out = m.loss(x, y if m.config.num_classes else None)
-        loss = out["nll"] + out.get("class_nll", 0)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
-        self.opt.step()
-        res = {"loss/nll": out["nll"].item(), "bits_per_dim": out["nll"].item() / (math.log(2) * m.num_pixels)}
-        if "class_nll" in out:
-            res["loss/class"] = out["class_nll"].item()
-        return res
-
-    def inference_model(self):
-        return self.model

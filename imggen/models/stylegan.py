@@ -3,9 +3,10 @@ turns z into a style w; the synthesis network starts from a learned constant and
 style, with per-pixel noise. Because each layer takes its own copy of w, styles can be mixed: coarse layers from
 one latent and fine ones from another (``mix``), and the truncation trick works in W: w = w_avg + psi (w - w_avg).
 
-The discriminator, losses and trainer are the DCGAN's (``imggen/models/gan.py``); style-mixing regularisation
-happens inside the generator while it trains. Weights are initialised the ordinary way (fan-in scaled), not with
-StyleGAN's equalized learning rate, so the DCGAN recipe (Adam 2e-4) trains it; only the mapping network is slowed.
+The discriminator, losses and trainer are the DCGAN's (``imggen/models/gan.py``, ``imggen/training/trainers.py``);
+style-mixing regularisation happens inside the generator while it trains. Weights are initialised the ordinary way
+(fan-in scaled), not with StyleGAN's equalized learning rate, so the DCGAN recipe (Adam 2e-4) trains it; only the
+mapping network is slowed.
 """
 from __future__ import annotations
 

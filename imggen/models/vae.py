@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..device import randint, randn
-from ..losses import GAN_TRAIN_KEYS, d_loss, gaussian_kl, log_normal, recon_nll
+from ..losses import GAN_TRAIN_KEYS, gaussian_kl, log_normal, recon_nll
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -179,8 +179,6 @@ class AE(nn.Module):
         z = self.encoder(x)
         return {"recon": self._nll(self.decoder(z), x), "z": z.detach()}
 
-    def make_trainer(self, train_config, device):
-        return AETrainer(self, train_config)
 
     @torch.no_grad()
     def eval_metrics(self, test_images, batch_size: int = 500) -> dict:
@@ -234,8 +232,6 @@ class VAE(AE):
         out = self.decoder(self._decoder_in(z, y))
         return {"recon": self._nll(out, x), "kl": gaussian_kl(mu, logvar), "out": out, "z": z}
 
-    def make_trainer(self, train_config, device):
-        return VAETrainer(self, train_config)
 
     # -- likelihoods ------------------------------------------------------------------------------------------
     def _log_weights(self, x, labels, k, generator, max_batch):
@@ -410,93 +406,8 @@ class VAEGAN(VAE):
     def discriminate(self, x):
         return self.disc(x)
 
-    def make_trainer(self, train_config, device):
-        return VAEGANTrainer(self, train_config)
 
 
 def bits_per_dim(nll_nats: float | torch.Tensor, num_dims: int):
     """Nats per image -> bits per dimension."""
     return nll_nats / (num_dims * math.log(2))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# trainers (the shared loop in imggen/train.py calls step(x, y) and inference_model())
-
-
-class AETrainer:
-    def __init__(self, model: AE, cfg):
-        self.model, self.cfg = model, cfg
-        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
-
-    def step(self, x, y):
-        self.model.train()
-        out = self.model.loss(x, y)
-        loss = out["recon"].mean()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        with torch.no_grad():  # running Gaussian fit of the codes, used by sample()
-            z = out["z"].float()  # bf16 under CUDA autocast
-            self.model.z_mean.lerp_(z.mean(0), 0.01)
-            self.model.z_std.lerp_(z.std(0) if len(z) > 1 else self.model.z_std, 0.01)
-        return {"loss/recon": loss.item()}
-
-    def inference_model(self):
-        return self.model
-
-
-class VAETrainer:
-    def __init__(self, model: VAE, cfg):
-        self.model, self.cfg = model, cfg
-        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
-
-    def step(self, x, y):
-        self.model.train()
-        out = self.model.loss(x, y)
-        recon, kl = out["recon"].mean(), out["kl"].mean()
-        loss = recon + self.cfg.beta * kl
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return {"loss/total": loss.item(), "loss/recon": recon.item(), "loss/kl": kl.item(),
-                "elbo": -(recon + kl).item()}
-
-    def inference_model(self):
-        return self.model
-
-
-class VAEGANTrainer:
-    def __init__(self, model: VAEGAN, cfg):
-        self.model, self.cfg = model, cfg
-        vae_params = [p for n, p in model.named_parameters() if not n.startswith("disc.")]
-        self.opt = torch.optim.Adam(vae_params, lr=cfg.lr, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(model.disc.parameters(), lr=cfg.lr_d or cfg.lr, betas=(0.5, 0.999))
-
-    def step(self, x, y):
-        m, c = self.model, self.model.config
-        m.train()
-        B = x.shape[0]
-        out = m.loss(x, y)
-        x_rec = m._to_image(out["out"])
-        x_gen = m.decode(torch.randn(B, c.latent_dim, device=x.device))
-        fakes = torch.cat([x_rec, x_gen])
-        # discriminator phase
-        d_real, d_fake = m.disc(x), m.disc(fakes.detach())
-        loss_d = d_loss(self.cfg.loss, d_real, d_fake)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
-        # encoder/decoder phase: ELBO + non-saturating adversarial loss + feature matching
-        recon, kl = out["recon"].mean(), out["kl"].mean()
-        adv = F.softplus(-m.disc(fakes)).mean()
-        fm = (m.disc.features(x_rec) - m.disc.features(x).detach()).pow(2).mean()
-        loss = recon + self.cfg.beta * kl + c.adv_weight * adv + c.fm_weight * fm
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return {"loss/total": loss.item(), "loss/recon": recon.item(), "loss/kl": kl.item(), "loss/D": loss_d.item(),
-                "loss/G": adv.item(), "loss/fm": fm.item(), "D(x)": torch.sigmoid(d_real).mean().item(),
-                "D(G(z))": torch.sigmoid(d_fake).mean().item()}
-
-    def inference_model(self):
-        return self.model

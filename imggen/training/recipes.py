@@ -1,0 +1,94 @@
+"""Named recipes: a family, its data, model config and TrainConfig settings as data, run by
+``python -m imggen train --recipe NAME`` (flags given as well override the recipe's values).
+
+Two kinds: the Train tab's presets (``quick-FAMILY``, ``quality-FAMILY``: what the tab fills in for a new model
+on MNIST 5k) and the phase recipes the shipped checkpoints were trained with (``dcgan-mnist`` ...; the scripts in
+scripts/ run them time-boxed, and each card lists the exact command of every phase).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+GANS = ("dcgan", "cgan", "stylegan")
+TAB_FAMILIES = ("dcgan", "cgan", "ae", "vae", "cvae", "vaegan", "arf", "pixelgpt", "stylegan")
+PRESETS = ("quick", "quality")
+TAB_MAX_IMAGES = 4500  # the tab's default number of training images
+
+
+@dataclass(frozen=True)
+class Recipe:
+    family: str
+    about: str  # one line: what it is for
+    data: str = "mnist5k"  # a built-in data set or a folder/zip
+    limit: int | None = None  # training images used (None: all)
+    model: dict = field(default_factory=dict)  # model config overrides
+    train: dict = field(default_factory=dict)  # TrainConfig settings
+
+
+_GAN_28 = {"latent_dim": 64, "g_width": 64, "d_width": 64, "upsample": "nearest", "use_spectral_norm": True}
+_GAN_TRAIN = {"loss": "hinge", "lr": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "use_ema": True, "ema_decay": 0.999,
+              "epochs": 50, "time_limit_s": 3300.0, "eval_samples": 1000}
+_AE_TRAIN = {"epochs": 1000, "lr": 1e-3, "betas": (0.9, 0.999), "loss": "bce", "use_ema": False, "eval_samples": 1000}
+
+SHIPPED = {  # the phase recipes of the shipped models (scripts/train_gan.py, scripts/train_vae.py)
+    "dcgan-mnist": Recipe("dcgan", "DCGAN on full MNIST: nearest+conv G, spectral-norm D, hinge, EMA (55 min)",
+                          "mnist", model=_GAN_28, train=_GAN_TRAIN),
+    "cgan-mnist": Recipe("cgan", "class-conditional GAN on full MNIST, the DCGAN recipe with labels (55 min)",
+                         "mnist", model={**_GAN_28, "num_classes": 10}, train=_GAN_TRAIN),
+    "ae-mnist": Recipe("ae", "autoencoder, 16-d codes, full MNIST", "mnist", model={"latent_dim": 16},
+                       train={**_AE_TRAIN, "batch_size": 128}),
+    "vae-mnist": Recipe("vae", "VAE, 32-d latent, full MNIST", "mnist", model={"latent_dim": 32},
+                        train={**_AE_TRAIN, "batch_size": 128}),
+    "cvae-mnist": Recipe("cvae", "conditional VAE, 32-d latent, full MNIST", "mnist", model={"latent_dim": 32},
+                         train={**_AE_TRAIN, "batch_size": 128}),
+    "vaegan-mnist": Recipe("vaegan", "VAE-GAN, 32-d latent, full MNIST", "mnist", model={"latent_dim": 32},
+                           train={**_AE_TRAIN, "batch_size": 64}),
+    "vae2d-mnist": Recipe("vae", "VAE with a 2-d latent (a plane to explore), full MNIST", "mnist",
+                          model={"latent_dim": 2}, train={**_AE_TRAIN, "batch_size": 128}),
+}
+
+
+def preset(family: str, kind: str) -> Recipe:
+    """The Train tab's preset ``kind`` ("quick" | "quality") for a new ``family`` model, in config terms."""
+    from ..registry import family_classes
+
+    if family not in TAB_FAMILIES or kind not in PRESETS:
+        raise ValueError(f"no {kind!r} preset for {family!r}")
+    gan = family in GANS
+    v = dict(epochs=2 if gan else 3, batch_size=32, lr=2e-4 if gan else 1e-3, lr_d=2e-4, latent_dim=64 if gan else 32,
+             width=32, loss="hinge" if gan else "bce", spectral_norm=True, ema=gan)
+    if family == "ae":
+        v["latent_dim"] = 16
+    if family == "vaegan" and kind == "quick":  # ~2x a DCGAN step: fewer epochs for the same wall time
+        v["epochs"] = 2
+    if family == "dcgan" and kind == "quick":  # measured: FD 32 / 7 classes after 280 steps (2e-4: FD 257, 1 class)
+        v.update(lr=5e-4, lr_d=5e-4)
+    if kind == "quality":
+        v.update(epochs=20, batch_size=64, width=64)
+    if family == "arf":  # an epoch is one adversarial round over all the images
+        v["epochs"] = 3 if kind == "quick" else 6
+    if family == "pixelgpt":  # width = the transformer's embedding size (4 heads)
+        v.update(width=64 if kind == "quick" else 128, lr=1e-3)
+    w = v["width"]
+    want = {"latent_dim": v["latent_dim"], "g_width": w, "d_width": w, "hidden": w, "d_hidden": w,
+            "use_spectral_norm": v["spectral_norm"], "blocks": 0, "n_embd": w}
+    known = {f.name for f in fields(family_classes(family)[0])}
+    train = dict(epochs=v["epochs"], batch_size=v["batch_size"], lr=v["lr"], lr_d=v["lr_d"],
+                 betas=(0.5, 0.999) if gan else (0.9, 0.999), loss=v["loss"], d_steps=1, use_ema=v["ema"],
+                 use_augment=False, beta=1.0, eval_samples=500)
+    return Recipe(family, f"the Train tab's {kind} preset", "mnist5k", TAB_MAX_IMAGES,
+                  {k: x for k, x in want.items() if k in known}, train)
+
+
+def names() -> list[str]:
+    return [*SHIPPED, *(f"{kind}-{fam}" for kind in PRESETS for fam in TAB_FAMILIES)]
+
+
+def get(name: str) -> Recipe:
+    """The recipe called ``name``; ValueError listing them otherwise."""
+    if name in SHIPPED:
+        return SHIPPED[name]
+    kind, _, family = name.partition("-")
+    if kind in PRESETS and family in TAB_FAMILIES:
+        return preset(family, kind)
+    raise ValueError(f"unknown recipe {name!r}; known: {', '.join(names())}")

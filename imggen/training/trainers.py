@@ -1,0 +1,316 @@
+"""The trainers of every family, one per method (StyleGAN2-ADA training_loop phases, improved-diffusion
+TrainLoop): each owns its optimisers, EMA and schedule and runs one optimisation step at a time; the networks stay
+in imggen/models/, the losses in imggen/losses.py and the loop in imggen/training/loop.py.
+
+A trainer is built as ``Trainer(model, train_config, precision)`` and has ``step(x, y) -> dict[str, float]``
+(one optimisation step, losses named like "loss/D") and ``inference_model() -> nn.Module`` (e.g. with EMA weights
+applied), used for sample grids and the checkpoint. :data:`TRAINERS` maps model classes to them.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .. import distributed
+from ..losses import GANLoss, d_loss
+from ..models.arf import ARF, binarize, leaf_mixture
+from ..models.gan import _GAN
+from ..models.gpt import PixelGPT
+from ..models.vae import AE, VAE, VAEGAN
+from .precision import Precision
+
+R1_EVERY = 4  # lazy R1: one "Dreg" phase every N steps, weighted by N (StyleGAN2)
+BN_CALIBRATION_BATCHES = 8  # batches used to re-estimate BatchNorm statistics for inference weights
+
+
+# ==== GANs (DCGAN, conditional GAN, StyleGAN) ===============================================================
+def _ema_avg(decay: float):
+    def avg(ema_p: torch.Tensor, p: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+        beta = min(decay, (1 + float(num_averaged)) / (10 + float(num_averaged)))  # warm-up (TF EMA)
+        return ema_p * beta + p * (1 - beta)
+    return avg
+
+
+@torch.no_grad()
+def calibrate_batchnorm(net: _GAN, batches: int = BN_CALIBRATION_BATCHES, batch_size: int = 64, seed: int = 0):
+    """Re-estimate G's BatchNorm running statistics for the given weights (EMA weights never ran forward)."""
+    bns = [m for m in net.G.modules() if isinstance(m, nn.BatchNorm2d)]
+    if not bns:
+        return net
+    g = torch.Generator(device=net.device).manual_seed(seed)
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    net.G.train()
+    for _ in range(batches):
+        net.G(net.latents(batch_size, generator=g, truncation=None), net._labels(batch_size, None, g))
+    for m in bns:
+        m.momentum = 0.1
+    return net
+
+
+class GANTrainer:
+    """Alternating D/G optimisation; phases are data: [("D", d_steps), ("Dreg", every R1_EVERY), ("G", 1)]."""
+
+    def __init__(self, net: _GAN, cfg, precision: Precision):
+        if getattr(net, "clear_prior", None) and not getattr(cfg, "train_prior", False):
+            net.clear_prior()  # training moves G: a fitted latent mixture would no longer describe it
+        self.net, self.cfg, self.device, self.precision = net, cfg, precision.device, precision
+        self.opt_g = torch.optim.Adam(net.G.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
+        self.opt_d = torch.optim.Adam(net.D.parameters(), lr=cfg.lr_d or cfg.lr, betas=tuple(cfg.betas))
+        self.G, self.D = distributed.wrap(net.G), distributed.wrap(net.D)
+        self.loss = GANLoss(net, cfg.loss, r1_gamma=cfg.r1_gamma, use_augment=cfg.use_augment,
+                            g_topk=cfg.g_topk, G=self.G, D=self.D)
+        self.phases = [("D", self.opt_d, net.D, max(1, cfg.d_steps), 1)]
+        if cfg.r1_gamma > 0:
+            self.phases.append(("Dreg", self.opt_d, net.D, 1, R1_EVERY))
+        self.phases.append(("G", self.opt_g, net.G, 1, 1))
+        self.ema = None
+        if cfg.use_ema:
+            self.ema = torch.optim.swa_utils.AveragedModel(net.G, avg_fn=_ema_avg(cfg.ema_decay), use_buffers=False)
+        self.scaler = precision.grad_scaler()
+        self.num_steps = 0
+
+    def _labels(self, y: torch.Tensor, n: int):
+        if not self.net.num_classes:
+            return None, None
+        return y.long(), torch.randint(0, self.net.num_classes, (n,), device=self.device)
+
+    def _latents(self, n: int) -> torch.Tensor:
+        """Training latents: N(0, I), or the kept mixture prior (``train_prior``: G learns on the latents it is
+        sampled from, DeLiGAN-style, so it need not fill the gaps between the mixture's components)."""
+        z = torch.randn(n, self.net.latent_dim, device=self.device)
+        return self.net.prior_transform(z) if getattr(self.net, "prior_transform", None) else z
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        self.net.train()
+        B = x.shape[0]
+        out: dict[str, float] = {}
+        for phase, opt, module, repeats, every in self.phases:
+            if self.num_steps % every:
+                continue
+            module.requires_grad_(True)
+            other = self.net.G if module is self.net.D else self.net.D
+            other.requires_grad_(False)
+            for _ in range(repeats):
+                real_y, gen_y = self._labels(y, B)
+                z = self._latents(B)
+                opt.zero_grad(set_to_none=True)
+                out.update(self.loss.accumulate_gradients(phase, x, real_y, z, gen_y, gain=every, ctx=self.precision.autocast,
+                                                          backward=lambda l: self.scaler.scale(l).backward()))
+                if phase == "Dreg" and distributed.is_dist():
+                    _allreduce_grads(module)  # the R1 pass bypasses DDP (no double backward there)
+                self.scaler.step(opt)
+                self.scaler.update()
+        self.net.requires_grad_(True)
+        self.num_steps += 1
+        if self.ema is not None and all(math.isfinite(v) for v in out.values()):
+            self.ema.update_parameters(self.net.G)  # never average in a diverged step (the loop restores weights)
+        return out
+
+    def inference_model(self) -> _GAN:
+        """A copy in eval mode with EMA generator weights (when used) and re-estimated BatchNorm statistics."""
+        net = copy.deepcopy(self.net)
+        if self.ema is not None:
+            net.G.load_state_dict(self.ema.module.state_dict())
+        calibrate_batchnorm(net, seed=self.cfg.seed)
+        return net.eval()
+
+
+def _allreduce_grads(module: nn.Module) -> None:
+    import torch.distributed as dist
+
+    for p in module.parameters():
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= distributed.world_size()
+
+
+# ==== autoencoders ========================================================================================
+class AETrainer:
+    def __init__(self, model: AE, cfg, precision: Precision):
+        self.model, self.cfg = model, cfg
+        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
+
+    def step(self, x, y):
+        self.model.train()
+        out = self.model.loss(x, y)
+        loss = out["recon"].mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        with torch.no_grad():  # running Gaussian fit of the codes, used by sample()
+            z = out["z"].float()  # bf16 under CUDA autocast
+            self.model.z_mean.lerp_(z.mean(0), 0.01)
+            self.model.z_std.lerp_(z.std(0) if len(z) > 1 else self.model.z_std, 0.01)
+        return {"loss/recon": loss.item()}
+
+    def inference_model(self):
+        return self.model
+
+
+class VAETrainer:
+    def __init__(self, model: VAE, cfg, precision: Precision):
+        self.model, self.cfg = model, cfg
+        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
+
+    def step(self, x, y):
+        self.model.train()
+        out = self.model.loss(x, y)
+        recon, kl = out["recon"].mean(), out["kl"].mean()
+        loss = recon + self.cfg.beta * kl
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"loss/total": loss.item(), "loss/recon": recon.item(), "loss/kl": kl.item(),
+                "elbo": -(recon + kl).item()}
+
+    def inference_model(self):
+        return self.model
+
+
+class VAEGANTrainer:
+    def __init__(self, model: VAEGAN, cfg, precision: Precision):
+        self.model, self.cfg = model, cfg
+        vae_params = [p for n, p in model.named_parameters() if not n.startswith("disc.")]
+        self.opt = torch.optim.Adam(vae_params, lr=cfg.lr, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(model.disc.parameters(), lr=cfg.lr_d or cfg.lr, betas=(0.5, 0.999))
+
+    def step(self, x, y):
+        m, c = self.model, self.model.config
+        m.train()
+        B = x.shape[0]
+        out = m.loss(x, y)
+        x_rec = m._to_image(out["out"])
+        x_gen = m.decode(torch.randn(B, c.latent_dim, device=x.device))
+        fakes = torch.cat([x_rec, x_gen])
+        # discriminator phase
+        d_real, d_fake = m.disc(x), m.disc(fakes.detach())
+        loss_d = d_loss(self.cfg.loss, d_real, d_fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        # encoder/decoder phase: ELBO + non-saturating adversarial loss + feature matching
+        recon, kl = out["recon"].mean(), out["kl"].mean()
+        adv = F.softplus(-m.disc(fakes)).mean()
+        fm = (m.disc.features(x_rec) - m.disc.features(x).detach()).pow(2).mean()
+        loss = recon + self.cfg.beta * kl + c.adv_weight * adv + c.fm_weight * fm
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"loss/total": loss.item(), "loss/recon": recon.item(), "loss/kl": kl.item(), "loss/D": loss_d.item(),
+                "loss/G": adv.item(), "loss/fm": fm.item(), "D(x)": torch.sigmoid(d_real).mean().item(),
+                "D(G(z))": torch.sigmoid(d_fake).mean().item()}
+
+    def inference_model(self):
+        return self.model
+
+
+# ==== pixel GPT ===========================================================================================
+class PixelGPTTrainer:
+    """AdamW on the exact negative log-likelihood: a short linear warm-up, then (when the run has ``max_steps``)
+    a cosine decay to a tenth of the rate; gradients clipped at 1."""
+
+    WARMUP = 200
+
+    def __init__(self, model: PixelGPT, cfg, precision: Precision):
+        self.model, self.cfg, self.steps = model, cfg, 0
+        decay = [p for p in model.parameters() if p.ndim >= 2]
+        other = [p for p in model.parameters() if p.ndim < 2]
+        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0}],
+                                     lr=cfg.lr, betas=(0.9, 0.99))
+
+    def lr(self, step: int) -> float:
+        base, total = self.cfg.lr, getattr(self.cfg, "max_steps", None)
+        if step < self.WARMUP:
+            return base * step / self.WARMUP
+        if not total or total <= self.WARMUP:
+            return base
+        done = min(1.0, (step - self.WARMUP) / (total - self.WARMUP))
+        return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done)))
+
+    def step(self, x, y):
+        m = self.model
+        m.train()
+        self.steps += 1
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr(self.steps)
+        out = m.loss(x, y if m.config.num_classes else None)
+        loss = out["nll"] + out.get("class_nll", 0)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        self.opt.step()
+        res = {"loss/nll": out["nll"].item(), "bits_per_dim": out["nll"].item() / (math.log(2) * m.num_pixels)}
+        if "class_nll" in out:
+            res["loss/class"] = out["class_nll"].item()
+        return res
+
+    def inference_model(self):
+        return self.model
+
+
+# ==== adversarial random forest ===========================================================================
+class ARFTrainer:
+    """One adversarial round per ``step`` on the batch it is given (the training loop passes the whole data set
+    as one batch, so an epoch is a round): fit a forest telling the real images from the current synthetic
+    ones, make the forest's leaves the model's mixture, and draw the next synthetic set from it. The first
+    synthetic set draws each pixel independently from its marginal (a warm start: the fitted model's own
+    samples). Reports the forest's out-of-bag accuracy: 0.5 means it can no longer tell real from synthetic."""
+
+    def __init__(self, model: ARF, cfg, precision: Precision):
+        self.model, self.cfg = model, cfg
+        self.rounds, self.synthetic = 0, None
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        from sklearn.ensemble import RandomForestClassifier
+
+        c, m = self.model.config, self.model
+        bits = binarize(x.float()).cpu()
+        N = len(bits)
+        if self.synthetic is None or len(self.synthetic) != N:
+            if c.num_leaves:  # a fitted forest (a warm start) goes on from its own samples
+                self.synthetic = binarize(m.sample(N, generator=self.generator)).cpu()
+            else:  # product of the marginals
+                marg = bits.mean(0).expand(N, -1)
+                self.synthetic = (torch.rand(marg.shape, generator=self.generator) < marg).float()
+        real = bits.numpy().astype(np.uint8)
+        X = np.concatenate([real, self.synthetic.numpy().astype(np.uint8)])
+        rf = RandomForestClassifier(c.trees, max_leaf_nodes=c.max_leaves, min_samples_leaf=c.min_leaf,
+                                    max_features="sqrt", oob_score=True, n_jobs=torch.get_num_threads(),
+                                    random_state=self.cfg.seed + self.rounds)
+        with warnings.catch_warnings():  # few trees leave some rows without an out-of-bag vote: they are skipped
+            warnings.simplefilter("ignore", UserWarning)
+            rf.fit(X, np.r_[np.ones(N), np.zeros(N)])
+        weights, probs = leaf_mixture(real.astype(np.float32), rf.apply(real), c.alpha)
+        m.set_leaves(weights, probs)
+        self.synthetic = binarize(m.sample(N, generator=self.generator)).cpu()
+        self.rounds += 1
+        return {"forest accuracy": float(rf.oob_score_), "leaves": float(len(weights))}
+
+    def inference_model(self) -> ARF:
+        return self.model
+
+
+TRAINERS: dict[type, type] = {  # model class -> its trainer; subclasses use their nearest base's entry
+    _GAN: GANTrainer, AE: AETrainer, VAE: VAETrainer, VAEGAN: VAEGANTrainer, PixelGPT: PixelGPTTrainer,
+    ARF: ARFTrainer,
+}
+
+
+def make_trainer(model: nn.Module, cfg, precision: Precision | torch.device):
+    """The trainer of ``model``'s class (:data:`TRAINERS`, nearest base class first); ``precision`` may be a plain
+    device (then ``cfg.use_amp`` decides, as in the loop)."""
+    if isinstance(precision, torch.device):
+        precision = Precision.for_run(precision, cfg.use_amp)
+    cls = next((TRAINERS[c] for c in type(model).__mro__ if c in TRAINERS), None)
+    if cls is None:
+        raise ValueError(f"no trainer for {type(model).__name__}: add it to imggen.training.trainers.TRAINERS")
+    return cls(model, cfg, precision)
