@@ -6,14 +6,16 @@ from pathlib import Path
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no version-check thread / network in tests
 os.environ.setdefault("GRADIO_RUN_HISTORY", "False")
-os.environ.setdefault("IMGGEN_DEVICE", "cpu")  # the suite expects CPU numbers; tests/test_cuda.py asks for CUDA itself
+os.environ.setdefault("IMGGEN_DEVICE", "cpu")  # the suite expects CPU numbers; tests/training/test_cuda.py asks for CUDA itself
 
 import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # `import app` from the repo root
+TESTS = Path(__file__).resolve().parent
+ARTIFACTS = TESTS / "artifacts"
+for path in (ROOT, TESTS):  # `import app` from the repo root; shared helpers (imagefiles, browser_page...) from tests/
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 
 def free_port() -> int:

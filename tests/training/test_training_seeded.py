@@ -1,6 +1,6 @@
 """Seeded training is reproducible across refactors: a tiny model of every family trains a few steps on fixed
 synthetic data and must end with the parameter sums and losses recorded in tests/data/training_seeded.json
-(recorded before the trainers moved into imggen/training/; ``python tests/test_training_seeded.py`` rewrites it)."""
+(recorded before the trainers moved into imggen/training/; ``python tests/training/test_training_seeded.py`` rewrites it)."""
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +15,7 @@ import torch
 from imggen.data import ImageData
 from imggen.train import TrainConfig, train
 
-RECORD = Path(__file__).resolve().parent / "data" / "training_seeded.json"
+RECORD = Path(__file__).resolve().parents[1] / "data" / "training_seeded.json"
 CASES = {  # family -> (model config, TrainConfig overrides)
     "dcgan": (dict(latent_dim=8, g_width=8, d_width=8), dict(r1_gamma=1.0, use_augment=True)),
     "cgan": (dict(latent_dim=8, g_width=8, d_width=8), dict(d_steps=2)),

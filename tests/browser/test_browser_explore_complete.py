@@ -113,7 +113,7 @@ def test_explore_upload_inverted_then_edited_with_a_slider(page, artifacts):
     from imggen.convert import read_recipe
     from imggen.ui import explore
 
-    photo = Path(__file__).resolve().parents[1] / "assets" / "examples" / "photo-3-ruled.jpg"
+    photo = Path(__file__).resolve().parents[2] / "assets" / "examples" / "photo-3-ruled.jpg"
     if not photo.exists():
         pytest.skip("assets/examples/photo-3-ruled.jpg is missing")
     page.get_by_role("tab", name="Explore").click()

@@ -1,5 +1,5 @@
 """CUDA + bf16 autocast paths of the training loop and the families (skipped where no GPU is present;
-run on a lent GPU machine with `python -m pytest tests/test_cuda.py`)."""
+run on a lent GPU machine with `python -m pytest tests/training/test_cuda.py`)."""
 import math
 from dataclasses import asdict
 

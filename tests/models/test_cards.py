@@ -11,7 +11,7 @@ import yaml
 
 from imggen import cards, checkpoint
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = cards.shipped()
 
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from imggen.ui import examples
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 

@@ -16,7 +16,7 @@ from imggen import checkpoint
 from imggen.data import ImageData
 from imggen.train import TrainConfig, TrainState, train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
