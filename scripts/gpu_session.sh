@@ -65,8 +65,8 @@ else
   run b256 256 cgan & run b256 256 dcgan & run b64 64 cgan & run b64 64 dcgan &
 fi
 if [ -z "${SKIP_TESTS:-}" ]; then
-  timeout 300 $PY -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_gan.py tests/test_vae.py \
-    tests/test_train_loop.py > "$OUT/pytest.log" 2>&1
+  timeout 300 $PY -m pytest -q -p no:cacheprovider tests/training/test_cuda.py tests/models/test_gan.py tests/training/test_gan_training.py \
+    tests/models/test_vae.py tests/training/test_train_loop.py > "$OUT/pytest.log" 2>&1
   echo "pytest exit $?" >> "$OUT/pytest.log"
 fi
 wait
