@@ -1,8 +1,9 @@
 """Training losses, one object per method (EDM training/loss.py, StyleGAN2-ADA training/loss.py).
 
 GAN section: the non-saturating loss of Goodfellow et al. 2014 ("bce") and the hinge loss (Lim & Ye 2017,
-Miyato et al. 2018), R1 gradient penalty (Mescheder et al. 2018) as a lazy "Dreg" phase, and DiffAugment
-(Zhao et al. 2020: translation + cutout + brightness) applied identically to real and fake images.
+Miyato et al. 2018), R1 gradient penalty (Mescheder et al. 2018) as a lazy "Dreg" phase, and differentiable
+augmentation applied to real and fake images alike before D: the legacy ``use_augment`` (translation + cutout +
+brightness, background -1) and DiffAugment policies (Zhao et al. 2020: "color,translation,cutout", their ops).
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ import torch.nn.functional as F
 GAN_LOSSES = ("hinge", "bce")
 # TrainConfig settings only adversarial trainers read; each model class names the ones its trainer ignores
 # (``unused_train_keys``) so a model card leaves them out
-GAN_TRAIN_KEYS = frozenset({"lr_d", "loss", "d_steps", "use_ema", "ema_decay", "use_augment", "r1_gamma", "g_topk",
-                            "train_prior"})
+GAN_TRAIN_KEYS = frozenset({"lr_d", "loss", "d_steps", "use_ema", "ema_decay", "use_augment", "augment", "r1_gamma",
+                            "g_topk", "train_prior"})
 
 
 def diff_augment(x: torch.Tensor, translation: float = 0.125, cutout: float = 0.5) -> torch.Tensor:
@@ -44,6 +45,75 @@ def diff_augment(x: torch.Tensor, translation: float = 0.125, cutout: float = 0.
     return torch.where(inside[:, None], torch.full_like(x, -1.0), x)
 
 
+# ---- DiffAugment (Zhao et al. 2020, github.com/mit-han-lab/data-efficient-gans DiffAugment_pytorch.py) ----------
+# each op draws its own per-sample randomness; images in [-1, 1], empty pixels 0 as in the reference code
+def _rand(x: torch.Tensor) -> torch.Tensor:
+    return torch.rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype)
+
+
+def _brightness(x: torch.Tensor) -> torch.Tensor:
+    return x + (_rand(x) - 0.5)
+
+
+def _saturation(x: torch.Tensor) -> torch.Tensor:
+    mean = x.mean(dim=1, keepdim=True)
+    return (x - mean) * (_rand(x) * 2) + mean
+
+
+def _contrast(x: torch.Tensor) -> torch.Tensor:
+    mean = x.mean(dim=[1, 2, 3], keepdim=True)
+    return (x - mean) * (_rand(x) + 0.5) + mean
+
+
+def _translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
+    B, C, H, W = x.shape
+    sh, sw = int(H * ratio + 0.5), int(W * ratio + 0.5)
+    ty = torch.randint(-sh, sh + 1, (B, 1, 1), device=x.device)
+    tx = torch.randint(-sw, sw + 1, (B, 1, 1), device=x.device)
+    gy, gx = torch.meshgrid(torch.arange(H, device=x.device), torch.arange(W, device=x.device), indexing="ij")
+    gy = (gy[None] + ty + 1).clamp(0, H + 1)  # (B, H, W) rows of the zero-padded image
+    gx = (gx[None] + tx + 1).clamp(0, W + 1)
+    xp = F.pad(x, (1, 1, 1, 1))
+    idx = (gy * (W + 2) + gx).view(B, 1, H * W).expand(B, C, H * W)
+    return xp.flatten(2).gather(2, idx).view(B, C, H, W)
+
+
+def _cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
+    B, C, H, W = x.shape
+    ch, cw = int(H * ratio + 0.5), int(W * ratio + 0.5)
+    oy = torch.randint(0, H + (1 - ch % 2), (B, 1, 1), device=x.device)  # the square's centre
+    ox = torch.randint(0, W + (1 - cw % 2), (B, 1, 1), device=x.device)
+    gy, gx = torch.meshgrid(torch.arange(H, device=x.device), torch.arange(W, device=x.device), indexing="ij")
+    y0, x0 = oy - ch // 2, ox - cw // 2
+    inside = (gy[None] >= y0) & (gy[None] < y0 + ch) & (gx[None] >= x0) & (gx[None] < x0 + cw)
+    return x * (~inside[:, None]).to(x.dtype)
+
+
+DIFF_AUGMENT_OPS = {"color": (_brightness, _saturation, _contrast), "translation": (_translation,),
+                    "cutout": (_cutout,)}
+
+
+def parse_augment(policy: str) -> tuple[str, ...]:
+    """The DiffAugment policy "color,translation,cutout" (any of them, comma-separated; "" = off) as a tuple;
+    ValueError naming the known ops otherwise."""
+    ops = tuple(p.strip() for p in (policy or "").split(",") if p.strip())
+    bad = [p for p in ops if p not in DIFF_AUGMENT_OPS]
+    if bad:
+        raise ValueError(f"unknown DiffAugment op(s) {bad}: use a comma-separated subset of "
+                         f"{', '.join(DIFF_AUGMENT_OPS)} (e.g. 'color,translation,cutout'), or '' for none")
+    return ops
+
+
+def diff_augment_policy(x: torch.Tensor, policy: str | tuple = "color,translation,cutout") -> torch.Tensor:
+    """DiffAugment (Zhao et al. 2020) of a batch (B, C, H, W) in [-1, 1]: colour (brightness, saturation,
+    contrast), translation by up to 1/8 of the size and a cutout square of half the size, each drawn per image;
+    differentiable in ``x``. An empty policy returns ``x`` itself."""
+    for op in parse_augment(policy) if isinstance(policy, str) else policy:
+        for f in DIFF_AUGMENT_OPS[op]:
+            x = f(x)
+    return x
+
+
 def d_loss(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     if kind == "hinge":
         return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
@@ -65,24 +135,30 @@ class GANLoss:
     """
 
     def __init__(self, net, kind: str = "hinge", *, r1_gamma: float = 0.0, use_augment: bool = False,
-                 g_topk: float = 1.0, G=None, D=None):
+                 augment: str = "", g_topk: float = 1.0, G=None, D=None):
         if kind not in GAN_LOSSES:
             raise ValueError(f"GAN loss must be one of {GAN_LOSSES}, not {kind!r}")
         if not 0 < g_topk <= 1:
             raise ValueError(f"g_topk is the fraction of the generator batch that trains G: in (0, 1], not {g_topk}")
         self.net, self.kind, self.r1_gamma, self.use_augment = net, kind, r1_gamma, use_augment
+        self.augment = parse_augment(augment)  # a DiffAugment policy; it replaces use_augment when given
         self.g_topk = g_topk
         self.G, self.D = G or net.G, D or net.D
 
+    def _aug(self, x: torch.Tensor) -> torch.Tensor:
+        if self.augment:
+            return diff_augment_policy(x, self.augment)
+        return diff_augment(x) if self.use_augment else x
+
     def _D(self, D, x, labels):
-        return D(diff_augment(x) if self.use_augment else x, labels)
+        return D(self._aug(x), labels)
 
     def accumulate_gradients(self, phase: str, real: torch.Tensor, real_labels, z: torch.Tensor, gen_labels,
                              gain: float = 1.0, ctx=nullcontext, backward=torch.Tensor.backward) -> dict[str, float]:
         if phase == "G":
             with ctx():
                 fake = self.G(z, gen_labels)
-                fake_logits = self.net.D(diff_augment(fake) if self.use_augment else fake, gen_labels).float()
+                fake_logits = self.net.D(self._aug(fake), gen_labels).float()
                 if self.g_topk < 1:
                     fake_logits = fake_logits.topk(max(1, round(self.g_topk * len(fake_logits)))).values
                 loss = g_loss(self.kind, fake_logits)

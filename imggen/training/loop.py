@@ -37,6 +37,7 @@ class TrainConfig:
     use_ema: bool = True  # EMA of generator weights (GANs)
     ema_decay: float = 0.999
     use_augment: bool = False  # DiffAugment-style differentiable augmentation (GANs)
+    augment: str = ""  # GANs: DiffAugment policy, e.g. "color,translation,cutout" (Zhao et al. 2020; "" = off)
     r1_gamma: float = 0.0  # R1 penalty weight (0 = off)
     g_topk: float = 1.0  # GANs: fraction of each generator batch, most real-looking first, that trains G (top-k, 1 = all)
     train_prior: bool = False  # DCGAN: keep a fitted latent mixture and train G on latents drawn from it (else N(0, I))

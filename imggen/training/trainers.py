@@ -66,6 +66,7 @@ class GANTrainer:
         self.opt_d = torch.optim.Adam(net.D.parameters(), lr=cfg.lr_d or cfg.lr, betas=tuple(cfg.betas))
         self.G, self.D = distributed.wrap(net.G), distributed.wrap(net.D)
         self.loss = GANLoss(net, cfg.loss, r1_gamma=cfg.r1_gamma, use_augment=cfg.use_augment,
+                            augment=getattr(cfg, "augment", ""),
                             g_topk=cfg.g_topk, G=self.G, D=self.D)
         self.phases = [("D", self.opt_d, net.D, max(1, cfg.d_steps), 1)]
         if cfg.r1_gamma > 0:
