@@ -2,6 +2,8 @@
 snapshot of the inference weights every ``--snapshot-every`` steps so a usable checkpoint exists whenever the run
 is cut short; ``--snapshot-at STEP:PATH`` also keeps the weights of one step (the side-by-side with and without
 DiffAugment compares two runs at the same step). The run is ``imggen train --recipe NAME`` plus these hooks.
+Reconstructing models (the VAE) print held-out PSNR each epoch and store their held-out metrics (ELBO,
+reconstruction MSE and PSNR on every test emoji, IWAE bound) in the checkpoint at the end.
 
     nohup .venv/bin/python scripts/train_emoji.py cgan-emoji32 --out checkpoints/cgan-emoji32.safetensors \\
         > logs/cgan-emoji32.log 2>&1 &
@@ -17,6 +19,16 @@ import time
 import torch
 
 
+@torch.no_grad()
+def heldout_psnr(net, images: torch.Tensor, batch_size: int = 256) -> dict:
+    """Reconstruction error on ``images`` in [-1, 1]: mean MSE on [0, 1] pixels, the PSNR of that mean and the
+    mean of per-image PSNRs (dB)."""
+    net.eval()
+    mse = torch.cat([((net.reconstruct(x) - x) / 2).pow(2).mean((1, 2, 3)) for x in images.split(batch_size)])
+    return {"recon_mse": mse.mean().item(), "psnr": (-10 * mse.mean().log10()).item(),
+            "psnr_mean": (-10 * mse.clamp_min(1e-10).log10()).mean().item()}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("recipe", help="a named recipe of imggen.training.recipes (cgan-emoji32, vae-emoji32)")
@@ -28,6 +40,7 @@ def main() -> None:
     p.add_argument("--snapshot-every", type=int, default=500, help="write --out every N steps (0 = only at the end)")
     p.add_argument("--snapshot-at", action="append", default=[], metavar="STEP:PATH",
                    help="also write the weights of step STEP to PATH (repeatable)")
+    p.add_argument("--iwae-images", type=int, default=200, help="test images for the IWAE k=1000 bound (VAEs)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
 
@@ -38,6 +51,7 @@ def main() -> None:
 
     recipe = recipes.get(a.recipe)
     data = load_data(recipe.data, split="train", limit=recipe.limit)
+    test = load_data(recipe.data, split="test")
     over = {**json.loads(a.train_config or "{}"),
             **({"time_limit_s": a.time_limit} if a.time_limit is not None else {}),
             **({"max_steps": a.max_steps} if a.max_steps is not None else {})}
@@ -49,6 +63,9 @@ def main() -> None:
 
     def snapshots(ev, snap):
         nonlocal last_snap
+        if ev.kind == "epoch" and hasattr(snap.model(), "reconstruct"):
+            r = heldout_psnr(snap.model(), test.images)
+            print(f"held-out step {ev.step}: " + " ".join(f"{k}={v:.4g}" for k, v in r.items()), flush=True)
         if ev.step in at:
             print(f"snapshot step {ev.step} -> {snap.save(at.pop(ev.step), f'snapshot at step {ev.step}')}", flush=True)
         if a.snapshot_every and ev.step - last_snap >= a.snapshot_every and ev.kind in ("step", "epoch"):
@@ -64,6 +81,15 @@ def main() -> None:
         mets = " ".join(f"{k}={v:.4g}" for k, v in ev.metrics.items() if isinstance(v, (int, float)))
         print(f"[{ev.kind}] step {ev.step} epoch {ev.epoch:.2f} {ev.steps_per_s:.2f} steps/s {time.time() - t0:.0f}s "
               f"{losses} {mets} {ev.message}", flush=True)
+    from imggen import checkpoint
+    from imggen.registry import load
+
+    net = load(a.out).net.cpu().eval()
+    if hasattr(net, "reconstruct") and hasattr(net, "eval_metrics"):
+        m = {"test_set": f"{test.name} test", **net.eval_metrics(test.images, iwae_images=a.iwae_images),
+             **heldout_psnr(net, test.images)}
+        checkpoint.update_metadata(a.out, net, metrics=m)
+        print("held-out: " + " ".join(f"{k}={v:.4g}" for k, v in m.items() if isinstance(v, float)), flush=True)
     print(f"card: {write_card(a.out)}", flush=True)
 
 
