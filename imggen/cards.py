@@ -1,6 +1,7 @@
 """Model cards: ``checkpoints/NAME.md`` written from a checkpoint's metadata (config, recipe, card, held-out metrics)
 and the benchmark results that measured it, in the Hugging Face model-card layout (YAML header, then Markdown).
-One writer for every model: ``python -m imggen card NAME [--write]``; the only prose is FAMILY_TEXT below."""
+One writer for every model: ``python -m imggen card NAME [--write]``; each family's prose (about, limits) is in its
+entry in imggen/families.py."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ import math
 from dataclasses import fields
 from pathlib import Path
 
-from . import checkpoint, registry
+from . import checkpoint, families, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -16,63 +17,6 @@ HISTORY = "docs/model-history.md"
 LICENSE = "mit"  # pyproject.toml: license = { text = "MIT" }
 MAX_LINES = 100
 MNIST_TRAIN = 60_000  # images in the full MNIST training set: a run on fewer names its --limit
-
-_VAE_LIMITS = ("Trained for a short, CPU-bound time box: reconstructions are somewhat blurry and samples weaker than "
-               "a converged model's. Inputs must look like MNIST (white digit on black, centred by mass; the "
-               "Reconstruct tab's `prepare_digit` does this for photos, scans and drawings). Likelihoods use a "
-               "Bernoulli decoder on grey levels in [0, 1]: comparable across imggen models and `bench/vae.py`, not "
-               "with papers on binarised MNIST.")
-_GAN_LIMITS = ("No likelihood: a GAN is judged by its samples only. Generator and discriminator are stored together "
-               "(D powers the Sample tab's *Detection* and GAN inversion). Trained and measured on 28×28 MNIST only.")
-
-FAMILY_TEXT = {  # family -> what it is, its limits (and how to train it when the training loop does not)
-    "classifier": {
-        "about": "A small CNN whose 128-d penultimate features and softmax drive every digit metric in imggen: "
-                 "classifier-FD (an FID for digits), class coverage and entropy, confident fraction (max softmax "
-                 "≥ 0.8; trained with label smoothing 0.05, whose target is 0.955) and k-NN precision / recall. A "
-                 "class is *covered* when it receives at least 2 % of the samples. Not a generator.",
-        "limits": "Trained on centred 28×28 MNIST digits only: digits drawn off-centre, very thin or very bold are "
-                  "classified less reliably, and a non-digit image still gets a (meaningless) digit label.",
-        "reproduce": "python scripts/train_classifier.py --epochs {epochs}"},
-    "ae": {"about": "Deterministic convolutional autoencoder. It has no prior: samples decode codes drawn from a "
-                    "diagonal Gaussian fitted to the training codes, so reconstruction, not sampling, is its point.",
-           "limits": _VAE_LIMITS},
-    "vae": {"about": "Convolutional VAE (Kingma & Welling 2014): Gaussian posterior, N(0, I) prior, Bernoulli decoder "
-                     "on grey levels.", "limits": _VAE_LIMITS},
-    "cvae": {"about": "Conditional VAE (Sohn et al. 2015): encoder q(z|x, y) and decoder p(x|z, y) with a one-hot "
-                      "digit label, so z holds the style. Likelihoods marginalise the label under a uniform "
-                      "prior, so they compare with the unconditional models.", "limits": _VAE_LIMITS},
-    "vaegan": {"about": "VAE-GAN (Larsen et al. 2016): the VAE's decoder is also trained against a small conv "
-                        "discriminator (non-saturating GAN loss plus feature matching); the ELBO terms are kept, "
-                        "so its likelihood is still measured.", "limits": _VAE_LIMITS},
-    "dcgan": {"about": "DCGAN (Radford et al. 2016) with hinge loss, spectral norm and an EMA of G. With "
-                       "`prior_components` > 0 its latents come from a Gaussian mixture fitted to the trained G "
-                       "(`python -m imggen fit-prior`, DeLiGAN-style) instead of N(0, I). Unconditional.",
-              "limits": _GAN_LIMITS + " Plain sampling leaves some digits ambiguous (the confident fraction above); "
-                                      "Jacobian truncation (`keep`) drops them at about 20× the sampling time."},
-    "cgan": {"about": "Class-conditional GAN (BigGAN-style): conditional BatchNorm in G, projection discriminator, "
-                      "spectral norm, truncation trick.",
-             "limits": _GAN_LIMITS + " Refinement and truncation trade FD and recall for confidence."},
-    "stylegan": {"about": "Style-based GAN (Karras et al. 2019, with StyleGAN2's modulated convolutions): a mapping "
-                          "network turns z into a style w that modulates each synthesis layer, so styles mix by layer "
-                          "(Explore tab → Style mixing) and truncation works in W. D, loss and trainer are the "
-                          "DCGAN's.",
-                 "limits": _GAN_LIMITS + " Without GPU time it trails the DCGAN by far on FD and recall; truncation "
-                                         "in W did not buy quality on MNIST."},
-    "arf": {"about": "Adversarial random forest (Watson et al. 2023): a forest learns to tell real digits from "
-                     "synthetic ones drawn from its leaves, round after round; each leaf of the last forest is one "
-                     "component of a mixture of independent Bernoullis over binarized pixels, so the model samples, "
-                     "scores an exact likelihood and completes masked digits exactly.",
-            "limits": "Binary pixels only (binarized at 0.5). Exact samples are speckled (pixels are independent "
-                      "within a leaf); truncation sharpens them at the cost of recall. Its likelihood is on binarized "
-                      "digits: not comparable with the VAEs' grey-level bounds."},
-    "pixelgpt": {"about": "Autoregressive pixel transformer (after Chen et al. 2020): binarized digits cut into 2×2 "
-                          "patches, one token each, in raster order after a class token. The likelihood is exact, with "
-                          "the class summed out; sampling is label → image or unconditional; completion forces the "
-                          "known tokens and re-weights draws by the known pixels that follow.",
-                 "limits": "Binary pixels only: part of its FD against grey test digits is the binarization itself. "
-                           "Sampling is token by token, so it is the slowest sampler here (see the benchmarks)."},
-}
 
 METRICS = (  # (key, label, value) for the held-out metrics a card lists, in this order, when stored
     ("test_accuracy", "test accuracy",
@@ -200,9 +144,9 @@ BENCHES = {  # results file -> (families it reports on, None = any; rows that co
 def bench_rows(name: str, meta: dict, results: Path = RESULTS) -> list[tuple[str, str, str]]:
     """(results file, setting, figures) for every benchmark row that concerns this model."""
     out = []
-    for file, (families, rows) in BENCHES.items():
+    for file, (fams, rows) in BENCHES.items():
         path = results / file
-        if path.exists() and (families is None or meta["family"] in families):
+        if path.exists() and (fams is None or meta["family"] in fams):
             out += [(file, s, f) for s, f in rows(json.loads(path.read_text()), name, meta)]
     return out
 
@@ -272,10 +216,10 @@ def reproduce(meta: dict, out: str, ref: str) -> list[str]:
     from .train import TrainConfig
 
     family, cfg, rec, card, m = meta["family"], meta["config"], meta["recipe"], meta["card"], meta["metrics"]
-    if family in FAMILY_TEXT and "reproduce" in FAMILY_TEXT[family]:
-        return [FAMILY_TEXT[family]["reproduce"].format(**rec)]
-    cfg_cls, model_cls = registry.family_classes(family)
-    unused = set(getattr(model_cls, "unused_train_keys", ()))
+    fam = families.get(family)
+    if fam.reproduce:
+        return [fam.reproduce.format(**rec)]
+    cfg_cls, unused = fam.config, set(fam.unused_train_keys)
     model_over = {k: v for k, v in cfg.items()  # the loop takes a conditional model's classes from the data
                   if k not in FITTED and k in _defaults(cfg_cls) and _defaults(cfg_cls)[k] != v
                   and not (k == "num_classes" and v)}
@@ -353,13 +297,13 @@ def card_text(path: str | Path) -> str:
     family, cfg, m, rec, card = meta["family"], meta["config"], meta["metrics"], meta["recipe"], meta["card"]
     name = path.name.removesuffix(".safetensors")  # the registry's name for it
     ref = name if path.resolve().parent == registry.CHECKPOINT_DIR.resolve() else _rel(path)  # what the CLI takes
-    text = FAMILY_TEXT.get(family, {})
-    _, model_cls = registry.family_classes(family)
+    fam = families.get(family)
+    model_cls = fam.model
     module = model_cls.__module__.replace(".", "/") + ".py"
-    about = text.get("about") or " ".join((model_cls.__doc__ or family).strip().split("\n\n")[0].split())
+    about = fam.about or " ".join((model_cls.__doc__ or family).strip().split("\n\n")[0].split())
     held_out = m if "test_set" in m else {}
     shown = [(k, label, f(held_out)) for k, label, f in METRICS if k in held_out]
-    generator = family != "classifier"
+    generator = fam.generator
     params = card.get("parameters") or sum(math.prod(s) for s in checkpoint.tensor_shapes(path).values())
     lines = ["---", f"license: {LICENSE}", "library_name: imggen",
              f"pipeline_tag: {'unconditional-image-generation' if generator else 'image-classification'}",
@@ -376,7 +320,7 @@ def card_text(path: str | Path) -> str:
              "## Data", "",
              f"Trained on {rec.get('data') or card.get('data')} ({rec.get('train_images', 0):,} training images)"
              + (f"; evaluated on {held_out['test_set']}, never trained on" if held_out else "") + ". "
-             + _training(meta, set(getattr(model_cls, "unused_train_keys", ()))), "",
+             + _training(meta, set(fam.unused_train_keys)), "",
              "## How to reproduce", "", "```bash", *reproduce(meta, _rel(path), ref),
              f"python -m imggen card {ref} --write", "```", "",
              "## Held-out metrics", ""]
@@ -404,7 +348,7 @@ def card_text(path: str | Path) -> str:
                   "| source | setting | figures |", "|---|---|---|",
                   *[f"| `{f}` | {s} | {fig} |" for f, s, fig in bench]]
     lines += ["", "## Recommended sampling", "", *_sampling(name, ref, cfg, card, generator)]
-    lines += ["", "## Limits", "", text.get("limits") or f"Trained and measured on {rec.get('data', 'its data')} only."]
+    lines += ["", "## Limits", "", fam.limits or f"Trained and measured on {rec.get('data', 'its data')} only."]
     if _has_history(name):
         lines += ["", f"Earlier runs, dead ends and dated measurements: [{HISTORY}](../{HISTORY}#{name})."]
     return "\n".join(lines) + "\n"

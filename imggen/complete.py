@@ -17,6 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import families
+
 METHODS = ("auto", "vae", "gan", "arf", "gpt", "telea", "biharmonic")
 LEARNED = {  # learned method -> (what the model needs for it, in words)
     "vae": ("encode", "an encoder (AE/VAE/CVAE/VAE-GAN)"), "gan": ("decode", "a generator or decoder"),
@@ -27,9 +29,8 @@ LEARNED = {  # learned method -> (what the model needs for it, in words)
 # 88.2 % (bottom half, 200 test digits), so encoder families use "vae"; GANs have only "gan".
 # The random forest (arf) samples the missing pixels exactly from its leaves' posterior given the known ones; the
 # pixel GPT samples them token by token with the known ones forced, re-weighted by how well it predicts them.
-AUTO_METHOD = {"ae": "vae", "vae": "vae", "cvae": "vae", "vaegan": "vae", "dcgan": "gan", "cgan": "gan", "arf": "arf",
-               "pixelgpt": "gpt"}
-SAMPLING_METHODS = {"arf": "arf", "gpt": "pixelgpt"}  # methods that are the family's own conditional sampler
+# Each family's "auto" method is its ``completion`` in imggen/families.py.
+SAMPLING_METHODS = ("arf", "gpt")  # methods that are a family's own conditional sampler (that family's only)
 MASK_PRESETS = ("left", "right", "top", "bottom", "centre", "strokes")
 
 
@@ -364,8 +365,8 @@ def _resolve(model):
         model = registry.load(model)
     if isinstance(model, registry.LoadedModel):
         return model.net, model.family
-    fam = {cls: f for f, (_, _, cls) in registry.FAMILIES.items()}.get(type(model).__name__)
-    return model, fam
+    entry = families.of_model(model)
+    return model, entry.name if entry else None
 
 
 def card_settings(card: dict, method: str) -> dict:
@@ -379,8 +380,9 @@ def auto_method(net, family: str | None) -> str:
     """The benchmark's best method for the family; otherwise by capability."""
     if net is None:
         return "biharmonic"
-    if family in AUTO_METHOD:
-        return AUTO_METHOD[family]
+    method = families.FAMILIES[family].completion if family in families.FAMILIES else None
+    if method:
+        return method
     return "vae" if hasattr(net, "encode") else "gan"
 
 
@@ -398,7 +400,7 @@ def run_completion(model, image, mask, method: str = "auto", n: int = 4, seed: i
     x, m = prepare(image, mask, cfg.image_size if cfg else None, cfg.channels if cfg else None)
     method = auto_method(net, family) if method == "auto" else method
     if method in LEARNED and not hasattr(net, LEARNED[method][0]) or \
-            method in SAMPLING_METHODS and family and family != SAMPLING_METHODS[method]:
+            method in SAMPLING_METHODS and family and auto_method(net, family) != method:
         raise ValueError(f"the {method!r} method needs a model with {LEARNED[method][1]}; a {family or 'this'} "
                          f"model completes with {auto_method(net, family)!r} (or auto)")
     g = torch.Generator().manual_seed(int(seed))

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 
 # ==== GANs ==================================================================================================
 GAN_LOSSES = ("hinge", "bce")
-# TrainConfig settings only adversarial trainers read; each model class names the ones its trainer ignores
-# (``unused_train_keys``) so a model card leaves them out
+# TrainConfig settings only adversarial trainers read; each family's entry in imggen/families.py names the ones its
+# trainer ignores (``unused_train_keys``) so a model card leaves them out
 GAN_TRAIN_KEYS = frozenset({"lr_d", "loss", "d_steps", "use_ema", "ema_decay", "use_augment", "augment", "r1_gamma",
                             "g_topk", "train_prior"})
 

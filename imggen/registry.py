@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint
+from . import checkpoint, families
 from .convert import from01, to01
 from .device import pick_device
 
@@ -56,29 +56,14 @@ def current_owner() -> str | None:
     return _visitor()[1]
 
 
-FAMILIES = {  # family -> (module under imggen.models, config class, model class)
-    "classifier": ("classifier", "ClassifierConfig", "DigitClassifier"),
-    "dcgan": ("gan", "DCGANConfig", "DCGAN"),
-    "cgan": ("gan", "CGANConfig", "CGAN"),
-    "ae": ("vae", "AEConfig", "AE"),
-    "vae": ("vae", "VAEConfig", "VAE"),
-    "cvae": ("vae", "CVAEConfig", "CVAE"),
-    "vaegan": ("vae", "VAEGANConfig", "VAEGAN"),
-    "arf": ("arf", "ARFConfig", "ARF"),
-    "pixelgpt": ("gpt", "PixelGPTConfig", "PixelGPT"),
-    "stylegan": ("stylegan", "StyleGANConfig", "StyleGAN"),
-}
+FAMILIES = families.FAMILIES  # family -> its entry (imggen/families.py: the one family table)
+SAMPLER_DEFAULTS = families.SAMPLER_DEFAULTS  # optional sampler settings: plain values
 
 
 def family_classes(family: str) -> tuple[type, type]:
-    """(ConfigClass, ModelClass) for a family, imported on first use so `import imggen` stays light."""
-    import importlib
-
-    if family not in FAMILIES:
-        raise ValueError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
-    mod, cfg, cls = FAMILIES[family]
-    m = importlib.import_module(f"imggen.models.{mod}")
-    return getattr(m, cfg), getattr(m, cls)
+    """(ConfigClass, ModelClass) of a family (its entry in :data:`imggen.families.FAMILIES`)."""
+    f = families.get(family)
+    return f.config, f.model
 
 
 def build(family: str, **overrides) -> torch.nn.Module:
@@ -208,9 +193,6 @@ def list_models(family: str | None = None, owner=_NO_OWNER) -> dict[str, dict]:
         out[name] = {"family": meta["family"], "path": str(path), "config": meta["config"],
                      "metrics": meta["metrics"], "recipe": meta["recipe"], **meta["card"]}
     return out
-
-
-SAMPLER_DEFAULTS = {"truncation": 1.0, "keep": 1.0, "refine_steps": 0}  # optional sampler settings: plain values
 
 
 class LoadedModel:

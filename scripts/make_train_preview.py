@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SCALE = 2  # as the tab streams its grid (train_tab._stream: png_output(..., scale=2))
+SCALE = 2  # as the tab streams its grid (train_jobs.stream: png_output(..., scale=2))
 FRAME_MS, LAST_MS = 600, 2500
 MAX_BYTES = 1_000_000
 
@@ -34,7 +34,7 @@ def default_run():
     from imggen.ui import train_tab as tt
 
     label, preset, seed = "DCGAN", tt.QUICK, 0  # render()'s defaults
-    fam, v = tt.FAMILIES[label], tt.preset_values(label, preset)
+    fam, v = tt.family_labels()[label], tt.preset_values(label, preset)
     data, n = tt.run_data(tt.DATA_5K, None, 28, "grayscale", v["max_images"])
     cfg = tt.make_config(v["epochs"], v["batch_size"], v["lr"], v["lr_d"], v["loss"], v["ema"], v["augment"],
                          v["d_steps"], v["beta"], seed, v["grid_every"], fam, n)

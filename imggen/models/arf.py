@@ -20,7 +20,6 @@ import torch
 import torch.nn as nn
 
 from ..device import multinomial, rand
-from ..losses import GAN_TRAIN_KEYS
 
 THRESHOLD = 0.5  # pixels in [0, 1] at or above this are "on"
 
@@ -46,7 +45,6 @@ class ARF(nn.Module):
 
     family = "arf"
     full_batch = True  # the training loop hands it all the images at once: an epoch is one adversarial round
-    unused_train_keys = GAN_TRAIN_KEYS | {"beta", "lr", "betas", "batch_size", "use_amp"}
 
     def __init__(self, config: ARFConfig = ARFConfig()):
         super().__init__()

@@ -182,7 +182,6 @@ class _GAN(nn.Module):
     """Shared surface of both GANs: sample/decode/discriminate (G and D differ by config)."""
 
     family = ""
-    unused_train_keys = frozenset({"beta", "train_prior"})
 
     def __init__(self, config):
         super().__init__()
@@ -322,7 +321,6 @@ class DCGAN(_GAN):
     """Unconditional DCGAN (Radford et al. 2016): noise → image; spectral norm, hinge loss and EMA of G by default."""
 
     family = "dcgan"
-    unused_train_keys = frozenset({"beta"})
 
     def __init__(self, config: DCGANConfig = DCGANConfig()):
         super().__init__(config)

@@ -19,7 +19,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..device import multinomial, rand
-from ..losses import GAN_TRAIN_KEYS
 
 MAX_TOKENS = 1024  # sequence length the positional table and attention are sized for
 MAX_VOCAB = 4096
@@ -92,7 +91,6 @@ class PixelGPT(nn.Module):
     sampling, and inpainting by importance-resampled token-by-token draws."""
 
     family = "pixelgpt"
-    unused_train_keys = GAN_TRAIN_KEYS | {"beta", "betas"}
 
     def __init__(self, config: PixelGPTConfig = PixelGPTConfig()):
         super().__init__()

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..device import randint, randn
-from ..losses import GAN_TRAIN_KEYS, gaussian_kl, log_normal, recon_nll
+from ..losses import gaussian_kl, log_normal, recon_nll
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -128,8 +128,6 @@ class Discriminator(nn.Module):
 class AE(nn.Module):
     """Deterministic conv autoencoder. Samples decode codes drawn from a diagonal Gaussian fitted (running
     mean/std) to the training codes, so `sample` works like for every other family."""
-
-    unused_train_keys = GAN_TRAIN_KEYS
 
     def __init__(self, config: AEConfig):
         super().__init__()
@@ -396,8 +394,6 @@ class CVAE(VAE):
 class VAEGAN(VAE):
     """VAE whose decoder is also trained against a discriminator: non-saturating GAN loss on reconstructions
     and prior samples plus feature matching on the discriminator's hidden layer (Larsen et al. 2016)."""
-
-    unused_train_keys = GAN_TRAIN_KEYS - {"lr_d", "loss"}
 
     def __init__(self, config: VAEGANConfig):
         super().__init__(config)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-GANS = ("dcgan", "cgan", "stylegan")
-TAB_FAMILIES = ("dcgan", "cgan", "ae", "vae", "cvae", "vaegan", "arf", "pixelgpt", "stylegan")
-PRESETS = ("quick", "quality")
+from .. import families
+
+PRESETS = families.PRESETS
 TAB_MAX_IMAGES = 4500  # the tab's default number of training images
 
 
@@ -60,40 +60,32 @@ SHIPPED = {  # the phase recipes of the shipped models (scripts/train_gan.py, sc
 }
 
 
+def _tab_families() -> list[str]:
+    return [f.name for f in families.trainable().values()]
+
+
+def model_overrides(family: str, latent_dim: int, width: int, spectral_norm: bool, depth: int = 0) -> dict:
+    """The Train tab's model settings as the family config's fields (only those it has; width = every width)."""
+    known = {f.name for f in fields(families.get(family).config)}
+    want = {"latent_dim": latent_dim, "g_width": width, "d_width": width, "hidden": width, "d_hidden": width,
+            "use_spectral_norm": spectral_norm, "blocks": depth, "n_embd": width}
+    return {k: v for k, v in want.items() if k in known}
+
+
 def preset(family: str, kind: str) -> Recipe:
     """The Train tab's preset ``kind`` ("quick" | "quality") for a new ``family`` model, in config terms."""
-    from ..registry import family_classes
-
-    if family not in TAB_FAMILIES or kind not in PRESETS:
+    if family not in _tab_families() or kind not in PRESETS:
         raise ValueError(f"no {kind!r} preset for {family!r}")
-    gan = family in GANS
-    v = dict(epochs=2 if gan else 3, batch_size=32, lr=2e-4 if gan else 1e-3, lr_d=2e-4, latent_dim=64 if gan else 32,
-             width=32, loss="hinge" if gan else "bce", spectral_norm=True, ema=gan)
-    if family == "ae":
-        v["latent_dim"] = 16
-    if family == "vaegan" and kind == "quick":  # ~2x a DCGAN step: fewer epochs for the same wall time
-        v["epochs"] = 2
-    if family == "dcgan" and kind == "quick":  # measured: FD 32 / 7 classes after 280 steps (2e-4: FD 257, 1 class)
-        v.update(lr=5e-4, lr_d=5e-4)
-    if kind == "quality":
-        v.update(epochs=20, batch_size=64, width=64)
-    if family == "arf":  # an epoch is one adversarial round over all the images
-        v["epochs"] = 3 if kind == "quick" else 6
-    if family == "pixelgpt":  # width = the transformer's embedding size (4 heads)
-        v.update(width=64 if kind == "quick" else 128, lr=1e-3)
-    w = v["width"]
-    want = {"latent_dim": v["latent_dim"], "g_width": w, "d_width": w, "hidden": w, "d_hidden": w,
-            "use_spectral_norm": v["spectral_norm"], "blocks": 0, "n_embd": w}
-    known = {f.name for f in fields(family_classes(family)[0])}
+    v = families.preset_settings(family, kind)
     train = dict(epochs=v["epochs"], batch_size=v["batch_size"], lr=v["lr"], lr_d=v["lr_d"],
-                 betas=(0.5, 0.999) if gan else (0.9, 0.999), loss=v["loss"], d_steps=1, use_ema=v["ema"],
-                 use_augment=False, beta=1.0, eval_samples=500)
+                 betas=(0.5, 0.999) if families.get(family).gan else (0.9, 0.999), loss=v["loss"], d_steps=1,
+                 use_ema=v["ema"], use_augment=False, beta=1.0, eval_samples=500)
     return Recipe(family, f"the Train tab's {kind} preset", "mnist5k", TAB_MAX_IMAGES,
-                  {k: x for k, x in want.items() if k in known}, train)
+                  model_overrides(family, v["latent_dim"], v["width"], v["spectral_norm"]), train)
 
 
 def names() -> list[str]:
-    return [*SHIPPED, *(f"{kind}-{fam}" for kind in PRESETS for fam in TAB_FAMILIES)]
+    return [*SHIPPED, *(f"{kind}-{fam}" for kind in PRESETS for fam in _tab_families())]
 
 
 def get(name: str) -> Recipe:
@@ -101,6 +93,6 @@ def get(name: str) -> Recipe:
     if name in SHIPPED:
         return SHIPPED[name]
     kind, _, family = name.partition("-")
-    if kind in PRESETS and family in TAB_FAMILIES:
+    if kind in PRESETS and family in _tab_families():
         return preset(family, kind)
     raise ValueError(f"unknown recipe {name!r}; known: {', '.join(names())}")

@@ -4,7 +4,7 @@ in imggen/models/, the losses in imggen/losses.py and the loop in imggen/trainin
 
 A trainer is built as ``Trainer(model, train_config, precision)`` and has ``step(x, y) -> dict[str, float]``
 (one optimisation step, losses named like "loss/D") and ``inference_model() -> nn.Module`` (e.g. with EMA weights
-applied), used for sample grids and the checkpoint. :data:`TRAINERS` maps model classes to them.
+applied), used for sample grids and the checkpoint. Each family's entry in imggen/families.py names its trainer.
 """
 from __future__ import annotations
 
@@ -300,18 +300,14 @@ class ARFTrainer:
         return self.model
 
 
-TRAINERS: dict[type, type] = {  # model class -> its trainer; subclasses use their nearest base's entry
-    _GAN: GANTrainer, AE: AETrainer, VAE: VAETrainer, VAEGAN: VAEGANTrainer, PixelGPT: PixelGPTTrainer,
-    ARF: ARFTrainer,
-}
-
-
 def make_trainer(model: nn.Module, cfg, precision: Precision | torch.device):
-    """The trainer of ``model``'s class (:data:`TRAINERS`, nearest base class first); ``precision`` may be a plain
-    device (then ``cfg.use_amp`` decides, as in the loop)."""
+    """The trainer of ``model``'s family (its entry in imggen/families.py: its own class, else its nearest base
+    class); ``precision`` may be a plain device (then ``cfg.use_amp`` decides, as in the loop)."""
+    from ..families import of_model  # the family table imports this module
+
     if isinstance(precision, torch.device):
         precision = Precision.for_run(precision, cfg.use_amp)
-    cls = next((TRAINERS[c] for c in type(model).__mro__ if c in TRAINERS), None)
-    if cls is None:
-        raise ValueError(f"no trainer for {type(model).__name__}: add it to imggen.training.trainers.TRAINERS")
-    return cls(model, cfg, precision)
+    family = of_model(model)
+    if family is None or family.trainer is None:
+        raise ValueError(f"no trainer for {type(model).__name__}: give its family a trainer in imggen/families.py")
+    return family.trainer(model, cfg, precision)

@@ -8,7 +8,7 @@ import gradio as gr
 import pandas as pd
 from safetensors import safe_open
 
-from .. import checkpoint, registry
+from .. import checkpoint, families, registry
 
 TITLE = "Models"
 ID = "models"
@@ -100,7 +100,7 @@ def summary(card: dict) -> str:
     if card.get("description"):
         return card["description"]
     try:
-        doc = registry.family_classes(card["family"])[1].__doc__ or ""
+        doc = families.get(card["family"]).model.__doc__ or ""
     except (KeyError, ValueError):  # an unknown family still gets its card
         return ""
     return " ".join(doc.strip().split("\n\n")[0].split())
@@ -110,7 +110,7 @@ def recipe(card: dict) -> dict:
     """The card's training recipe without the settings its family's trainer does not use (GAN losses for a VAE,
     optimiser settings for the random forest; "beta" is the VAEs' KL weight)."""
     try:
-        drop = getattr(registry.family_classes(card.get("family", ""))[1], "unused_train_keys", ())
+        drop = families.get(card.get("family", "")).unused_train_keys
     except ValueError:  # a family this version does not know: show everything
         drop = ()
     return {k: v for k, v in (card.get("recipe") or {}).items() if k not in drop}

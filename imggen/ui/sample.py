@@ -11,7 +11,7 @@ import gradio as gr
 import numpy as np
 import torch
 
-from .. import prompt, registry
+from .. import families, prompt, registry
 from ..convert import pack_tensor, to_pil
 from ..data import default_mnist_root, load_data
 from ..preprocess import model_input
@@ -30,24 +30,13 @@ REFERENCE_N = 500  # real test digits and samples behind the detection score dis
 
 
 # ---- capabilities -------------------------------------------------------------------------------------------
-def _sampler_args(card: dict) -> set[str]:
-    """The settings a registered model's sampler takes (none for a missing card or an unknown family)."""
-    try:
-        _, cls = registry.family_classes(card["family"])
-    except (KeyError, ValueError, ImportError, AttributeError):
-        return set()
-    return set(inspect.signature(cls.sample).parameters)
+def _family(card: dict) -> families.Family | None:
+    """A registered model's entry in the family table (None for a missing card or an unknown family)."""
+    return families.FAMILIES.get(card.get("family", ""))
 
 
-SAMPLER_DEFAULTS = registry.SAMPLER_DEFAULTS  # optional sampler settings and their start
+SAMPLER_DEFAULTS = families.SAMPLER_DEFAULTS  # optional sampler settings and their start
 SAMPLER_ARGS = tuple(SAMPLER_DEFAULTS)  # each shown when the model's sampler takes it
-TRUNCATION_INFO = "latent entries beyond ±2×truncation are redrawn: lower = cleaner, less varied"
-TRUNCATION_INFO_BY_FAMILY = {"arf": "each pixel's probability is sharpened (logit ÷ truncation) before it is drawn: "
-                                    "lower = less speckle, less varied; 1 = the exact model",
-                            "stylegan": "each style is pulled toward the average style, w = w̄ + ψ(w − w̄): "
-                                        "lower = cleaner, less varied",
-                            "pixelgpt": "the logits are divided by truncation (a temperature) before each token is "
-                                        "drawn: lower = cleaner, less varied; 1 = the exact model"}
 
 
 def _options(name: str | None) -> tuple[list[str], str, bool, dict[str, bool], dict[str, float], str]:
@@ -56,10 +45,11 @@ def _options(name: str | None) -> tuple[list[str], str, bool, dict[str, bool], d
     (``card["sampling"]``, justified on its card)."""
     card = registry.list_models().get(name or "", {})
     ncls = card.get("config", {}).get("num_classes", 0) if card else 0
-    takes = _sampler_args(card)  # one registry scan per model change (was one more per setting)
+    fam = _family(card)
+    takes = fam.sampler_settings() if fam else {}
     show = {arg: arg in takes for arg in SAMPLER_ARGS}
     start = {arg: (card.get("sampling") or {}).get(arg, v) if show[arg] else v for arg, v in SAMPLER_DEFAULTS.items()}
-    info = TRUNCATION_INFO_BY_FAMILY.get(card.get("family"), TRUNCATION_INFO)
+    info = fam.truncation_info if fam else families.TRUNCATION_INFO
     return [RANDOM, EACH, *map(str, range(ncls))], EACH if ncls else RANDOM, ncls > 0, show, start, info
 
 

@@ -21,9 +21,9 @@ pytestmark = [
 def page(app_url, monkeypatch, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    monkeypatch.setattr(tt, "RUNS_DIR", tmp_path)  # the app runs in this process
-    monkeypatch.setattr(tt, "EVAL_SAMPLES", 100)
-    monkeypatch.setattr(tt, "PRIOR_SAMPLES", 600)  # a tiny G's mixture: seconds
+    monkeypatch.setattr("imggen.ui.train_jobs.RUNS_DIR", tmp_path)  # the app runs in this process
+    monkeypatch.setattr("imggen.ui.train_run.EVAL_SAMPLES", 100)
+    monkeypatch.setattr("imggen.ui.train_run.PRIOR_SAMPLES", 600)  # a tiny G's mixture: seconds
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--no-first-run"])

@@ -160,8 +160,8 @@ def test_tabs_list_and_use_it(fitted, monkeypatch):
 def test_train_tab_fits_a_forest(monkeypatch, tmp_path):
     from imggen.ui import train_tab as tt
 
-    monkeypatch.setattr(tt, "RUNS_DIR", tmp_path)
-    monkeypatch.setattr(tt, "EVAL_SAMPLES", 100)
+    monkeypatch.setattr("imggen.ui.train_jobs.RUNS_DIR", tmp_path)
+    monkeypatch.setattr("imggen.ui.train_run.EVAL_SAMPLES", 100)
     v = tt.preset_values("Adversarial random forest", tt.QUICK)
     assert v["epochs"] == 3 and tt.model_overrides("arf", 16, 8, True, 1) == {}
     tt.arm()

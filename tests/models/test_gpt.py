@@ -214,8 +214,8 @@ def test_tabs_list_and_use_it(fitted, monkeypatch, tmp_path):
     assert tt.model_overrides("pixelgpt", 16, 64, True, 1) == {"n_embd": 64}
     with pytest.raises(Exception, match="multiple of 4"):
         tt.model_overrides("pixelgpt", 16, 30, True, 0)
-    monkeypatch.setattr(tt, "RUNS_DIR", tmp_path)
-    monkeypatch.setattr(tt, "EVAL_SAMPLES", 20)
+    monkeypatch.setattr("imggen.ui.train_jobs.RUNS_DIR", tmp_path)
+    monkeypatch.setattr("imggen.ui.train_run.EVAL_SAMPLES", 20)
     tt.arm()
     outs = list(tt.start_training(**settings(family="Pixel GPT (autoregressive)", max_images=64, epochs=1,
                                              batch_size=32, lr=1e-3, lr_d=1e-3, width=16, loss="bce", ema=False,

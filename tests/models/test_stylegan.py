@@ -175,8 +175,8 @@ def test_tabs_list_and_use_it(fitted, monkeypatch, tmp_path):
             et.style_mix("tiny-style", *bad, [7], 1.0)
     with pytest.raises(Exception, match="Tick at least one"):
         et.style_mix("tiny-style", "1", "2", [], 1.0)
-    monkeypatch.setattr(tt, "RUNS_DIR", tmp_path)
-    monkeypatch.setattr(tt, "EVAL_SAMPLES", 20)
+    monkeypatch.setattr("imggen.ui.train_jobs.RUNS_DIR", tmp_path)
+    monkeypatch.setattr("imggen.ui.train_run.EVAL_SAMPLES", 20)
     tt.arm()
     outs = list(tt.start_training(**settings(family="Style-based GAN (StyleGAN)", max_images=64, epochs=1,
                                              batch_size=32, name="tiny-style-tab")))

@@ -67,11 +67,11 @@ class ToyTrainer:
 
 
 @pytest.fixture(autouse=True)
-def toy_trainer(monkeypatch):
-    """The loop finds a model's trainer in TRAINERS by class, like every family's."""
-    from imggen.training import trainers
+def toy_family(monkeypatch):
+    """The loop finds a model's trainer in the family table, like every family's."""
+    from imggen import families
 
-    monkeypatch.setitem(trainers.TRAINERS, Toy, ToyTrainer)
+    monkeypatch.setitem(families.FAMILIES, "toy", families.Family("toy", ToyConfig, Toy, ToyTrainer))
 
 
 def toy_data(n=64, size=8):

@@ -6,10 +6,10 @@ import dataclasses
 import pytest
 import torch
 
-from imggen import checkpoint, registry
+from imggen import checkpoint, families, registry
 from imggen.data import ImageData
 from imggen.training import Precision, Snapshot, TrainConfig, TrainState, WarmStart, recipes, train
-from imggen.training.trainers import TRAINERS, make_trainer
+from imggen.training.trainers import make_trainer
 
 VAE = dict(hidden=8, fc_dim=32, latent_dim=4)
 CFG = TrainConfig(max_steps=4, batch_size=8, num_grid=4, eval_samples=0, epochs=1)
@@ -87,7 +87,7 @@ def test_presets_are_the_train_tabs():
     """The tab's presets as data: the same model settings and TrainConfig values the tab submits."""
     from imggen.ui import train_tab as tt
 
-    for label, fam in tt.FAMILIES.items():
+    for label, fam in tt.family_labels().items():
         for kind, preset in (("quick", tt.QUICK), ("quality", tt.QUALITY)):
             v, r = tt.preset_values(label, preset), recipes.get(f"{kind}-{fam}")
             assert r.family == fam and r.limit == v["max_images"]
@@ -110,12 +110,14 @@ def test_cli_trains_a_named_recipe(tmp_path):
 
 def test_trainers_by_class():
     cpu = torch.device("cpu")
-    for fam in registry.FAMILIES:
-        if fam == "classifier":  # trained by imggen.models.classifier.fit, not the loop
+    for fam in families.FAMILIES.values():
+        if fam.trainer is None:  # the classifier: trained by its own script, not the loop
             continue
-        model = registry.build(fam, **({"trees": 2} if fam == "arf" else {}))
-        assert type(make_trainer(model, TrainConfig(), cpu)).__name__.endswith("Trainer")
-    assert TRAINERS and type(make_trainer(registry.build("vaegan"), TrainConfig(), cpu)).__name__ == "VAEGANTrainer"
+        model = registry.build(fam.name, **({"trees": 2} if fam.name == "arf" else {}))
+        assert type(make_trainer(model, TrainConfig(), cpu)) is fam.trainer
+    assert type(make_trainer(registry.build("vaegan"), TrainConfig(), cpu)).__name__ == "VAEGANTrainer"
+    with pytest.raises(ValueError, match="no trainer"):
+        make_trainer(registry.build("classifier"), TrainConfig(), cpu)
     with pytest.raises(ValueError, match="no trainer"):
         make_trainer(torch.nn.Linear(2, 2), TrainConfig(), cpu)
 

@@ -21,8 +21,8 @@ from train_settings import settings
 
 @pytest.fixture(autouse=True)
 def tiny(monkeypatch, tmp_path_factory):
-    monkeypatch.setattr(tt, "RUNS_DIR", tmp_path_factory.mktemp("runs"))
-    monkeypatch.setattr(tt, "EVAL_SAMPLES", 100)
+    monkeypatch.setattr("imggen.ui.train_jobs.RUNS_DIR", tmp_path_factory.mktemp("runs"))
+    monkeypatch.setattr("imggen.ui.train_run.EVAL_SAMPLES", 100)
 
 
 def is_file(out) -> bool:
@@ -36,12 +36,12 @@ def loss_values(plot_payload) -> list[float]:
 
 # ---- callbacks --------------------------------------------------------------------------------------------
 def test_presets_fill_every_setting():
-    for fam in tt.FAMILIES:
+    for fam in tt.family_labels():
         for preset in (tt.QUICK, tt.QUALITY):
             v = tt.preset_values(fam, preset)
             assert set(tt._PRESET_KEYS) <= set(v)
-            over = tt.model_overrides(tt.FAMILIES[fam], v["latent_dim"], v["width"], v["spectral_norm"])
-            imggen.build(tt.FAMILIES[fam], **over)  # every override is a real config field
+            over = tt.model_overrides(tt.family_labels()[fam], v["latent_dim"], v["width"], v["spectral_norm"])
+            imggen.build(tt.family_labels()[fam], **over)  # every override is a real config field
     custom = tt._apply_preset("VAE", tt.CUSTOM)  # custom leaves the fields (gr.skip), the epochs note follows
     assert custom[0].info == "passes over the training images" and custom[1] is not None
     forest = tt._apply_preset("Adversarial random forest", tt.QUICK)
@@ -86,7 +86,7 @@ def test_zip_limits(tmp_path, monkeypatch):
     allbad.write_bytes(zip_bytes({f"{i}.png": b"garbage" for i in range(3)}))
     with pytest.raises(gr.Error, match="Could not read the training images: .*no readable images"):
         list(tt.start_training(**settings(data_source=tt.DATA_ZIP, zip_file=str(allbad))))
-    monkeypatch.setattr(tt, "MAX_UPLOAD_MB", 0)
+    monkeypatch.setattr("imggen.ui.train_run.MAX_UPLOAD_MB", 0)
     with pytest.raises(gr.Error, match="limit is 0 MB"):
         next(tt.start_training(**settings(data_source=tt.DATA_ZIP, zip_file=str(empty))))
 
@@ -124,7 +124,7 @@ def test_divergence_is_reported_and_weights_kept(tmp_path):
     job._emit("event", TrainEvent("error", 3, 0.75, {"loss/D": math.nan}, message=msg))
     job.result = {"ckpt_path": str(path)}
     job._emit("end", "finished", state="finished", message=msg)
-    outs = list(tt._stream(job, lambda *a, **k: None))
+    outs = list(tt.stream(job, lambda *a, **k: None))
     assert "NaN" in outs[-1][1] and "diverged" in outs[-1][6] and "tiny-nan" in imggen.list_models()
 
 
@@ -133,7 +133,7 @@ def test_fit_prior_to_the_sessions_dcgan_run(monkeypatch):
 
     from imggen.convert import read_recipe
 
-    monkeypatch.setattr(tt, "PRIOR_SAMPLES", 600)
+    monkeypatch.setattr("imggen.ui.train_run.PRIOR_SAMPLES", 600)
     tt.service().forget(None)
     with pytest.raises(gr.Error, match="Nothing to fit"):
         next(tt.fit_run_prior(4))
@@ -235,7 +235,7 @@ def test_train_streams_grids_and_registers(client, monkeypatch):
         grid_png, gallery, info, recipe = sample_tab.sample("tiny-client", 4, 1, None, 1.0)
     assert len(gallery) == 4 and "tiny-client" in info
     assert is_file(outs[-1][7]) and any(str(f).endswith(".gif") for f in outs[-1][7])
-    monkeypatch.setattr(tt, "PRIOR_SAMPLES", 600)  # the same visitor fits a latent mixture to that run
+    monkeypatch.setattr("imggen.ui.train_run.PRIOR_SAMPLES", 600)  # the same visitor fits a latent mixture to that run
     grid_file, status, note, files = client.predict(3, api_name="/fit_prior")
     assert is_file(grid_file) and "latent mixture to 'tiny-client'" in status and "| mixture |" in note
     assert imggen.list_models(owner=mine)["tiny-client"]["prior"]["samples"] == 600
