@@ -38,7 +38,8 @@ browser:
 # Benchmarks in bench/ (results under bench/results/); `make bench NAME=x` runs one.
 bench: $(STAMP)
 	@if [ -n "$(NAME)" ]; then $(PY) -m imggen bench $(NAME); \
-	else for f in bench/*.py; do [ -e "$$f" ] || continue; echo "== $$f"; $(PY) "$$f" || exit 1; done; fi
+	else for f in bench/*.py; do n=$$(basename "$$f" .py); case "$$n" in __init__|common) continue;; esac; \
+		echo "== bench $$n"; $(PY) -m imggen bench "$$n" || exit 1; done; fi
 
 requirements: $(STAMP)
 	$(PY) scripts/gen_requirements.py

@@ -19,19 +19,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-from imggen import metrics  # noqa: E402
-from imggen.data import load_data  # noqa: E402
-from imggen.models.arf import ARF, ARFConfig, binarize  # noqa: E402
-from imggen.train import TrainConfig, TrainState, train  # noqa: E402
-from common import heldout, machine, save  # noqa: E402  (bench/common.py)
-from refine import quality, summary  # noqa: E402  (bench/refine.py)
+from bench.common import RESULTS, machine, quality, save, summary
+from imggen.convert import from01
+from imggen.data import load_data
+from imggen.evaluate import HeldOut, heldout
+from imggen.models.arf import ARF, ARFConfig, binarize
+from imggen.train import TrainConfig, TrainState, train
 
 RECIPE = {k: getattr(ARFConfig(), k) for k in ("trees", "max_leaves", "min_leaf")}  # arf-mnist's (the defaults)
 
@@ -59,10 +55,10 @@ def em_mixture(bits: torch.Tensor, k: int, iters: int, seed: int = 0) -> tuple[t
     return w, p
 
 
-def score(model: ARF, test, real, ref, floor: float, n: int, seed: int = 0, truncation: float = 1.0) -> dict:
+def score(model: ARF, held: HeldOut, seed: int = 0, truncation: float = 1.0) -> dict:
     with torch.no_grad():
-        x = model.sample(n, generator=torch.Generator().manual_seed(seed), truncation=truncation)
-    return {**quality(metrics.digit_metrics(x, real, reference=ref), floor), **model.eval_metrics(test.images),
+        x = model.sample(len(held), generator=torch.Generator().manual_seed(seed), truncation=truncation)
+    return {**quality(held.score(x)), **model.eval_metrics(held.test.images),
             "leaves": model.config.num_leaves}
 
 
@@ -77,17 +73,18 @@ def main(argv=None):
                    help="sampling truncations (pixel probabilities sharpened) of the final forest and the largest EM")
     p.add_argument("--samples", type=int, default=5000)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "arf"))
+    p.add_argument("--out", default=str(RESULTS / "arf"))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    test, real, ref, floor = heldout(a.samples)
+    held = heldout(a.samples)
+    test = held.test
     data = load_data(a.data or test.name, split="train", limit=a.limit)
-    binary = metrics.digit_metrics(binarize(ref).view_as(ref) * 2 - 1, real, reference=ref)  # binarized test digits
-    n, rows = len(real), []
+    binary = held.score(from01(binarize(held.reference).view_as(held.reference)))  # binarized test digits
+    n, rows = len(held), []
 
     def add(name, model, seconds, truncation=1.0, **extra):
         row = {"model": name, "fit_seconds": round(seconds, 1), "truncation": truncation,
-               **score(model, test, real, ref, floor, n, truncation=truncation), **extra}
+               **score(model, held, truncation=truncation), **extra}
         rows.append(row)
         print(f"{name:34s} NLL {row['nll_nats']:.1f} nats ({row['bits_per_dim']:.4f} bits/px) {summary(row)} "
               f"{row['fit_seconds']:.0f}s", flush=True)
@@ -113,7 +110,7 @@ def main(argv=None):
     for t in a.truncation:  # sampling settings of the final forest (the likelihood does not change)
         add(f"ARF round {a.rounds}, truncation {t:g}", state.model, fit, truncation=t)
     res = {"data": data.name, "train_images": len(data), "test": test.name, "samples": n, "threads": a.threads,
-           "recipe": RECIPE, "machine": machine(), "binarized_test": quality(binary, floor), "rows": rows,
+           "recipe": RECIPE, "machine": machine(), "binarized_test": quality(binary), "rows": rows,
            "args": " ".join(sys.argv[1:] if argv is None else argv)}
     save(a.out, res, markdown)
 

@@ -1,4 +1,5 @@
-"""What the benchmarks share: the held-out comparison set, timed seeded sampling, and writing results."""
+"""What the benchmarks share: a row's held-out figures, timed seeded sampling, and writing results. The held-out
+set and its scoring are the core's (``imggen.evaluate.heldout``, ``HeldOut.score``)."""
 from __future__ import annotations
 
 import json
@@ -8,15 +9,30 @@ from pathlib import Path
 
 import torch
 
-from imggen import metrics
-from imggen.evaluate import halves, test_data
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def heldout(n: int):
-    """(test set, the half samples are compared with, the other half, real-vs-real FD floor) for ``n`` samples."""
-    test = test_data()
-    real, ref = halves(test, n)
-    return test, real, ref, metrics.frechet_distance(metrics.classify(ref)[0], metrics.classify(real)[0])
+def quality(r: dict) -> dict:
+    """A row's held-out figures from ``HeldOut.score`` (with a reference: FD also as a multiple of its floor)."""
+    return {"fd": r["fd"], "fd_floor": r["fd_floor"], "fd_ratio": r["fd_ratio"], "coverage": r["coverage"],
+            "confident_fraction": r["confident_fraction"], "real_confident_fraction": r["real_confident_fraction"],
+            "precision": r["precision"], "recall": r["recall"], "class_histogram": r["class_histogram"],
+            **({"label_accuracy": r["label_accuracy"]} if "label_accuracy" in r else {})}
+
+
+def summary(row: dict) -> str:
+    return (f"FD {row['fd']:.3f} ({row['fd_ratio']:.2f}x) {row['coverage']}/10 confident "
+            f"{100 * row['confident_fraction']:.1f}% P/R {row['precision']:.3f}/{row['recall']:.3f}")
+
+
+def grid_ms(m, repeats: int = 5, **sample_kw) -> float:
+    """Median wall time of one 16-sample draw with these sampler settings, as the Sample tab makes it."""
+    times = []
+    for i in range(repeats + 1):
+        t = time.perf_counter()
+        m.sample(16, seed=i, **sample_kw)
+        times.append(time.perf_counter() - t)
+    return 1000 * sorted(times[1:])[repeats // 2]  # first call warms up
 
 
 def timed_samples(net, n: int, chunk: int = 500, **kw) -> tuple[torch.Tensor, float]:

@@ -11,21 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from imggen import registry  # noqa: E402
-from imggen.complete import LEARNED, auto_method, card_settings, complete_batch, mask_preset  # noqa: E402
-from imggen.data import load_data  # noqa: E402
-from imggen.latent import weights_hash  # noqa: E402
-from imggen.metrics import classify  # noqa: E402
+from bench.common import RESULTS
+from imggen import registry
+from imggen.complete import LEARNED, auto_method, card_settings, complete_batch, mask_preset
+from imggen.data import load_data
+from imggen.latent import weights_hash
+from imggen.metrics import classify
 
 MASKS = ("bottom", "right", "centre")
 HALF_MASKS = ("bottom", "right")
@@ -208,7 +205,7 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "complete"))
+    p.add_argument("--out", default=str(RESULTS / "complete"))
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                    help="keep rows of an earlier run on the same digits and skip them")
     p.add_argument("--merge", nargs="*", default=None,

@@ -50,7 +50,7 @@ def run_recipe(name: str, data, test, budget_s: float | None, eval_samples: int,
                spec: tuple | None = None, max_steps: int | None = None) -> dict:
     """Train one recipe (``RECIPES[name]``, or ``spec`` in the same form) until ``budget_s`` CPU seconds (None: no
     limit) or ``max_steps`` steps, then measure ``eval_samples`` samples against the test set."""
-    from imggen import metrics
+    from imggen.evaluate import HeldOut
     from imggen.registry import build
     from imggen.train import TrainConfig, train
 
@@ -76,11 +76,9 @@ def run_recipe(name: str, data, test, budget_s: float | None, eval_samples: int,
             end = ev
     wall, cpu = time.time() - t0, time.process_time() - c0
     net = kept["snapshot"].model()
-    n = min(eval_samples, len(test) // 2)
+    held = HeldOut.split(test, eval_samples)
     g = torch.Generator().manual_seed(seed + 1)
-    fake = net.sample(n, generator=g)
-    perm = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))
-    m = metrics.digit_metrics(fake, test.images[perm[:n]], reference=test.images[perm[n:2 * n]])
+    m = held.score(net.sample(len(held), generator=g))
     steps_per_epoch = max(1, len(d) // cfg.batch_size)
     sps = end.step / cpu  # per CPU second (1 thread), comparable between recipes on a shared machine
     return {"recipe": name, "about": about, "family": family, "image_size": size, "model_config": model_cfg,

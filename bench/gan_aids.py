@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gan import RESULTS, add_common_args, header, run_recipe, start  # noqa: E402
+from bench.gan import RESULTS, add_common_args, header, run_recipe, start
 
 BASE_MODEL = {"latent_dim": 64, "g_width": 32, "d_width": 32, "upsample": "nearest", "use_spectral_norm": True}
 BASE_TRAIN = {"loss": "hinge", "lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 64, "use_ema": False}

@@ -16,21 +16,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-from imggen import metrics, registry  # noqa: E402
-from imggen.complete import auto_method, card_settings  # noqa: E402
-from imggen.data import load_data  # noqa: E402
-from imggen.models.arf import ARF, ARFConfig, binarize  # noqa: E402
-from imggen.train import TrainConfig, TrainState, train  # noqa: E402
-from common import heldout, machine, save, timed_samples  # noqa: E402  (bench/common.py)
-from complete import run as run_completion  # noqa: E402  (bench/complete.py)
-from refine import quality, summary  # noqa: E402  (bench/refine.py)
+from bench.common import RESULTS, machine, quality, save, summary, timed_samples
+from bench.complete import run as run_completion
+from imggen import registry
+from imggen.complete import auto_method, card_settings
+from imggen.data import load_data
+from imggen.evaluate import heldout
+from imggen.models.arf import ARF, ARFConfig, binarize
+from imggen.train import TrainConfig, TrainState, train
 
 
 def main(argv=None):
@@ -44,13 +40,14 @@ def main(argv=None):
     p.add_argument("--train-seconds", type=float, default=0, help="patch 1 vs patch 2 trained this long each")
     p.add_argument("--train-data", default="mnist5k")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "gpt"))
+    p.add_argument("--out", default=str(RESULTS / "gpt"))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    test, real, ref, floor = heldout(a.samples)
+    held = heldout(a.samples)
+    test = held.test
     nll_x = test.images[:a.nll_images]
     cx, cy = test.images[len(test) - a.complete_images:], test.labels[len(test) - a.complete_images:]
-    n, rows, scored = len(real), [], {}
+    n, rows, scored = len(held), [], {}
 
     def nll(net) -> float:  # the likelihood does not depend on the sampling settings: once per model
         if id(net) not in scored:
@@ -62,7 +59,7 @@ def main(argv=None):
         x, ms = timed_samples(net, n, **kw)
         labels = kw.pop("labels", None)
         row = {"model": name, **kw, "ms_per_sample": round(ms, 2),
-               **quality(metrics.digit_metrics(x, real, reference=ref, labels=labels), floor),
+               **quality(held.score(x, labels)),
                "nll_nats": nll(net), **extra}
         row["bits_per_dim"] = row["nll_nats"] / (784 * 0.6931471805599453)
         if completion and a.complete_images:
@@ -104,7 +101,7 @@ def main(argv=None):
             net = state.model.eval()
             add(f"trained {a.train_seconds:g} s here, patch {patch}", net, {}, None, patch=patch, steps=ev.step,
                 train_images=len(data))
-    res = {"args": " ".join(argv if argv is not None else sys.argv[1:]), "test": len(test), "floor": floor,
+    res = {"args": " ".join(argv if argv is not None else sys.argv[1:]), "test": len(test), "floor": held.fd_floor,
            "nll_images": len(nll_x), "samples": n, "complete_images": a.complete_images, "threads": a.threads,
            "machine": machine(), "rows": rows}
     save(a.out, res, markdown)

@@ -3,26 +3,21 @@ digits inverted into its latent space (imggen.invert: encoder mean or seeded GAN
 mean/min PSNR of the reconstructions, GANs' starting PSNR, and seconds per inversion. Writes
 bench/results/invert.{json,md}.
 
-    python bench/invert.py                      # 50 digits, 2 threads, every explorable shipped model
-    python bench/invert.py --images 10 --models vae-mnist dcgan-mnist
+    python -m imggen bench invert               # 50 digits, 2 threads, every explorable shipped model
+    python -m imggen bench invert --images 10 --models vae-mnist dcgan-mnist
 """
 from __future__ import annotations
 
 import argparse
 import math
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-from common import machine, save  # noqa: E402  (bench/common.py)
-from imggen import invert, registry  # noqa: E402
-from imggen.data import load_data  # noqa: E402
+from bench.common import RESULTS, machine, save
+from imggen import invert, registry
+from imggen.data import load_data
 
 MODELS = ("vae-mnist", "cvae-mnist", "ae-mnist", "vaegan-mnist", "vae2d-mnist", "dcgan-mnist", "cgan-mnist",
           "stylegan-mnist")
@@ -81,7 +76,7 @@ def main(argv=None):
                    help="fewer digits for the GANs (seconds each on a shared CPU); default --images")
     p.add_argument("--models", nargs="*", default=None)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "invert"))
+    p.add_argument("--out", default=str(RESULTS / "invert"))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     x, y = digits(a.images)

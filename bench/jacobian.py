@@ -19,18 +19,14 @@ import argparse
 import json
 import math
 import platform
-import sys
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-from imggen import metrics, registry  # noqa: E402
-from imggen.evaluate import halves, test_data  # noqa: E402
-from imggen.models.gan import REFINE_STEP_SIZE  # noqa: E402
-from refine import grid_ms, quality, summary  # noqa: E402  (bench/refine.py)
+from bench.common import RESULTS, grid_ms, quality, summary
+from imggen import registry
+from imggen.evaluate import heldout
+from imggen.models.gan import REFINE_STEP_SIZE
 
 MODELS = ("dcgan-mnist",)
 
@@ -39,9 +35,8 @@ def run_model(name: str, n: int, settings: list[tuple[float, int]], data: str | 
               probes: int | None = None) -> list[dict]:
     m = registry.load(name)
     net, c = m.net, m.config
-    real, ref = halves(test_data(data, c.image_size, c.channels), n)
-    floor = metrics.frechet_distance(metrics.classify(ref)[0], metrics.classify(real)[0])
-    n = len(real)
+    held = heldout(n, data, c.image_size, c.channels)
+    n = len(held)
     pool = math.ceil(n / min(q for q, _ in settings) - 1e-9)
     g = torch.Generator(device=net.device).manual_seed(0)
     z = net.latents(pool, generator=g)
@@ -53,9 +48,9 @@ def run_model(name: str, n: int, settings: list[tuple[float, int]], data: str | 
         zk = net.refine(z[pick], None, steps=steps) if steps else z[pick]
         with torch.no_grad():
             x = torch.cat([net.G(zk[i:i + 500]) for i in range(0, n, 500)])
-        r = metrics.digit_metrics(x, real.to(x.device))
+        r = held.score(x)
         row = {"model": name, "keep": keep, "refine_steps": steps, "refine_step_size": REFINE_STEP_SIZE,
-               "probes": probes or "default", "samples": n, "pool": pool, **quality(r, floor),
+               "probes": probes or "default", "samples": n, "pool": pool, **quality(r),
                "grid16_ms": grid_ms(m, keep=keep, refine_steps=steps)}
         rows.append(row)
         print(f"{name} keep {keep:g} refine {steps}: {summary(row)} | grid {row['grid16_ms']:.0f} ms", flush=True)
@@ -69,7 +64,7 @@ def direct_rows(folder: Path) -> list[dict]:
         r = json.loads(f.read_text())
         rows.append({"model": f.name.split(".")[0], "file": f.name, "keep": r["sampling"].get("keep", 1.0),
                      "refine_steps": r["sampling"].get("refine_steps", 0), "seed": r["seed"],
-                     **quality(r, r["fd_floor"])})
+                     **quality(r)})
     return sorted(rows, key=lambda r: (r["model"], -r["keep"], r["refine_steps"], r["seed"]))
 
 
@@ -109,8 +104,8 @@ def main(argv=None):
     p.add_argument("--probes", type=int, default=None, help="probe directions per latent (default: the sampler's)")
     p.add_argument("--data", default=None, help="test data (default: full MNIST when present, else mnist5k)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "jacobian"))
-    p.add_argument("--evals", default=str(ROOT / "bench" / "results" / "jacobian-evals"),
+    p.add_argument("--out", default=str(RESULTS / "jacobian"))
+    p.add_argument("--evals", default=str(RESULTS / "jacobian-evals"),
                    help="folder of `imggen eval --keep` JSON files for the seed-by-seed table")
     p.add_argument("--tables", action="store_true", help="only rebuild --out's tables (pool rows kept, evals re-read)")
     a = p.parse_args(argv)

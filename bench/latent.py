@@ -10,17 +10,15 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+from bench.common import RESULTS  # noqa: E402
 from imggen import latent, registry  # noqa: E402
 
 MODELS = ("dcgan-mnist", "cgan-mnist", "ae-mnist", "vae-mnist", "cvae-mnist", "vaegan-mnist", "vae2d-mnist")
@@ -119,7 +117,7 @@ def main(argv=None):
     p.add_argument("--updates", type=int, default=200)
     p.add_argument("--round-trips", type=int, default=50)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "latent"))
+    p.add_argument("--out", default=str(RESULTS / "latent"))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     names = a.models if a.models is not None else [m for m in MODELS if m in registry.model_paths()]

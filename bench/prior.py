@@ -19,26 +19,23 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-from imggen import metrics, registry  # noqa: E402
-from imggen.evaluate import halves, test_data  # noqa: E402
-from refine import quality, summary  # noqa: E402  (bench/refine.py)
+from bench.common import RESULTS, quality, summary
+from imggen import registry
+from imggen.evaluate import HeldOut, heldout
 
 
-def rows_for(net, prior: str, fit_seconds: float, real, ref, floor: float, seeds, keeps, truncations) -> list[dict]:
+def rows_for(net, prior: str, fit_seconds: float, held: HeldOut, seeds, keeps, truncations) -> list[dict]:
     """Sample as ``imggen eval`` does (a CPU generator per seed) and measure, once per setting and seed."""
     rows = []
     for trunc in truncations:
         for keep in keeps:
             for seed in seeds:
                 with torch.no_grad():
-                    x = net.sample(len(real), generator=torch.Generator().manual_seed(seed), keep=keep,
+                    x = net.sample(len(held), generator=torch.Generator().manual_seed(seed), keep=keep,
                                    truncation=trunc).cpu()
-                r = metrics.digit_metrics(x, real, reference=ref)
+                r = held.score(x)
                 row = {"prior": prior, "components": net.config.prior_components, "truncation": trunc, "keep": keep,
-                       "seed": seed, "fit_seconds": fit_seconds, "samples": len(real), **quality(r, floor)}
+                       "seed": seed, "fit_seconds": fit_seconds, "samples": len(held), **quality(r)}
                 rows.append(row)
                 print(f"{prior:32s} truncation {trunc:g} keep {keep:g} seed {seed}: {summary(row)}", flush=True)
     return rows
@@ -49,9 +46,7 @@ def run(model: str, components: list[int], fit_samples: list[int], n: int, seeds
     m = registry.load(model)
     base = copy.deepcopy(m.net).cpu().eval()
     c = base.config
-    real, ref = halves(test_data(data, c.image_size, c.channels), n)
-    floor = metrics.frechet_distance(metrics.classify(ref)[0], metrics.classify(real)[0])
-    args = real, ref, floor, seeds, keeps, truncations
+    args = heldout(n, data, c.image_size, c.channels), seeds, keeps, truncations
     rows = []
     if shipped and c.prior_components:
         fit = m.card.get("prior", {})
@@ -100,7 +95,7 @@ def main(argv=None):
     p.add_argument("--keep", type=float, nargs="*", default=[1.0], help="Jacobian truncation settings (1 = off)")
     p.add_argument("--data", default=None, help="test data (default: full MNIST when present, else mnist5k)")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "prior"))
+    p.add_argument("--out", default=str(RESULTS / "prior"))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     rows = run(a.model, a.components, a.fit_samples, a.samples, a.seeds, a.keep, a.truncation, a.shipped, a.data)

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-from imggen import latent, metrics, prompt, registry  # noqa: E402
-from imggen.convert import from01  # noqa: E402
-from common import machine, save  # noqa: E402  (bench/common.py)
+from bench.common import RESULTS, machine, save
+from imggen import latent, metrics, prompt, registry
+from imggen.convert import from01
 
 WORDS = ("thick", "thin", "slanted", "left", "wide", "narrow", "tall", "short")
 MODELS = ("cgan-mnist", "cvae-mnist", "pixelgpt-mnist")
@@ -55,7 +51,7 @@ def main(argv=None):
     p.add_argument("--per-digit", type=int, default=50, help="seeds per digit and prompt")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "prompt"))
+    p.add_argument("--out", default=str(RESULTS / "prompt"))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     names = a.models if a.models is not None else [m for m in MODELS if m in registry.model_paths()]

@@ -10,51 +10,24 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from imggen import metrics, registry  # noqa: E402
-from imggen.evaluate import halves, test_data  # noqa: E402
-from imggen.models.gan import REFINE_STEP_SIZE  # noqa: E402
+from bench.common import RESULTS, grid_ms, quality, summary
+from imggen import registry
+from imggen.evaluate import heldout
+from imggen.models.gan import REFINE_STEP_SIZE
 
 MODELS = ("dcgan-mnist", "cgan-mnist")
-
-
-def grid_ms(m, repeats: int = 5, **sample_kw) -> float:
-    """Median wall time of one 16-sample draw with these sampler settings, as the Sample tab makes it."""
-    times = []
-    for i in range(repeats + 1):
-        t = time.perf_counter()
-        m.sample(16, seed=i, **sample_kw)
-        times.append(time.perf_counter() - t)
-    return 1000 * sorted(times[1:])[repeats // 2]  # first call warms up
-
-
-def quality(r: dict, floor: float) -> dict:
-    """A row's held-out figures from metrics.digit_metrics, FD also as a multiple of the real-vs-real floor."""
-    return {"fd": r["fd"], "fd_floor": floor, "fd_ratio": r["fd"] / floor, "coverage": r["coverage"],
-            "confident_fraction": r["confident_fraction"], "real_confident_fraction": r["real_confident_fraction"],
-            "precision": r["precision"], "recall": r["recall"], "class_histogram": r["class_histogram"],
-            **({"label_accuracy": r["label_accuracy"]} if "label_accuracy" in r else {})}
-
-
-def summary(row: dict) -> str:
-    return (f"FD {row['fd']:.3f} ({row['fd_ratio']:.2f}x) {row['coverage']}/10 confident "
-            f"{100 * row['confident_fraction']:.1f}% P/R {row['precision']:.3f}/{row['recall']:.3f}")
 
 
 def run_model(name: str, n: int, settings: list[tuple[int, float]], data: str | None) -> list[dict]:
     m = registry.load(name)
     net, c = m.net, m.config
-    real, ref = halves(test_data(data, c.image_size, c.channels), n)
-    floor = metrics.frechet_distance(metrics.classify(ref)[0], metrics.classify(real)[0])
-    n = len(real)
+    held = heldout(n, data, c.image_size, c.channels)
+    n = len(held)
     g = torch.Generator(device=net.device).manual_seed(0)
     labels = (torch.arange(n, device=net.device) % c.num_classes) if getattr(c, "num_classes", 0) else None
     z0 = net.latents(n, generator=g)  # the same latents for every setting: only refinement differs
@@ -76,8 +49,8 @@ def run_model(name: str, n: int, settings: list[tuple[int, float]], data: str | 
                 ds.append(net.D(xs[-1], yb).flatten())
         x, d = torch.cat(xs), torch.cat(ds)
         secs = spent + time.perf_counter() - t  # all refinement steps of this setting, then G and D
-        r = metrics.digit_metrics(x, real.to(x.device), labels=labels)
-        row = {"model": name, "steps": steps, "step_size": size, "samples": n, **quality(r, floor),
+        r = held.score(x, labels)
+        row = {"model": name, "steps": steps, "step_size": size, "samples": n, **quality(r),
                "mean_D": d.mean().item(), "seconds": secs,
                "grid16_ms": grid_ms(m, refine_steps=steps, refine_step_size=size)}
         rows.append(row)
@@ -112,7 +85,7 @@ def main(argv=None):
     p.add_argument("--extra", nargs="*", default=["10x0.03", "10x0.1"], help="more settings as STEPSxSIZE")
     p.add_argument("--data", default=None, help="test data (default: full MNIST when present, else mnist5k)")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "refine"))
+    p.add_argument("--out", default=str(RESULTS / "refine"))
     p.add_argument("--merge", nargs="*", help="only combine these result JSONs (e.g. one run per model) into --out")
     a = p.parse_args(argv)
     out = Path(a.out)

@@ -19,19 +19,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-from imggen import metrics, registry  # noqa: E402
-from imggen.interpolate import latent_path  # noqa: E402
-from imggen.data import load_data  # noqa: E402
-from imggen.train import TrainConfig, TrainState, train  # noqa: E402
-from common import heldout, machine, save, timed_samples  # noqa: E402  (bench/common.py)
-from refine import quality, summary  # noqa: E402  (bench/refine.py)
+from bench.common import RESULTS, machine, quality, save, summary, timed_samples
+from imggen import metrics, registry
+from imggen.data import load_data
+from imggen.evaluate import heldout
+from imggen.interpolate import latent_path
+from imggen.train import TrainConfig, TrainState, train
 
 CONFIDENT = 0.8  # the confident-fraction threshold of imggen.metrics
 
@@ -98,17 +94,17 @@ def main(argv=None):
     p.add_argument("--train-seconds", type=float, default=0, help="style GAN vs DCGAN from scratch, this long each")
     p.add_argument("--train-data", default="mnist5k")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "stylegan"))
+    p.add_argument("--out", default=str(RESULTS / "stylegan"))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    test, real, ref, floor = heldout(a.samples)
-    n, rows = len(real), []
+    held = heldout(a.samples)
+    n, rows = len(held), []
 
     def add(name, net, **kw):
         x, ms = timed_samples(net, n, **kw)
         row = {"model": name, **kw, "ms_per_sample": round(ms, 3),
                "parameters_g": sum(p.numel() for p in net.G.parameters()),
-               **quality(metrics.digit_metrics(x, real, reference=ref), floor)}
+               **quality(held.score(x))}
         rows.append(row)
         print(f"{name:44s} {summary(row)} {ms:.2f} ms/sample", flush=True)
 
@@ -145,7 +141,7 @@ def main(argv=None):
             add(f"{fam} trained {a.train_seconds:g} s here", state.trainer.inference_model())
             rows[-1].update(steps=ev.step, train_images=len(data))
             trained.append(rows[-1]["model"])
-    res = {"args": " ".join(argv if argv is not None else sys.argv[1:]), "samples": n, "floor": floor,
+    res = {"args": " ".join(argv if argv is not None else sys.argv[1:]), "samples": n, "floor": held.fd_floor,
            "threads": a.threads, "machine": machine(), "rows": rows, "mixing": mixing, "walks": walks}
     save(a.out, res, markdown)
 

@@ -25,12 +25,11 @@ import torch
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests")]
 
-from imggen import preprocess  # noqa: E402
-from imggen.metrics import classify  # noqa: E402
-from common import machine, save  # noqa: E402  (bench/common.py)
-import photo_corpus  # noqa: E402  (tests/photo_corpus.py)
+from bench.common import RESULTS, machine, save
+from imggen import preprocess
+from imggen.metrics import classify
+from tests import photo_corpus
 
 BEFORE = "0c7e86820a91225c717ee2d6f0e853ed32c649cb"  # the last commit of imggen/preprocess.py before the photo work
 
@@ -133,7 +132,7 @@ def main(argv=None):
     p.add_argument("--per-condition", type=int, default=40, help="photos per condition")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "uploads"))
+    p.add_argument("--out", default=str(RESULTS / "uploads"))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     t = time.perf_counter()

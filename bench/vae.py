@@ -20,8 +20,8 @@ import torch.nn as nn
 
 torch.set_num_threads(1)
 
-from imggen import metrics  # noqa: E402
 from imggen.data import load_data  # noqa: E402
+from imggen.evaluate import HeldOut  # noqa: E402
 from imggen.models.vae import VAE, VAEConfig  # noqa: E402
 from imggen.train import TrainConfig, train  # noqa: E402
 
@@ -58,11 +58,8 @@ def score(model, test, iwae_k, iwae_images, fd_samples, seed=0):
     model.eval()
     t0 = time.time()
     out = model.eval_metrics(test.images, iwae_k=iwae_k, iwae_images=iwae_images, seed=seed)
-    half = min(fd_samples, len(test) // 2)
-    perm = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))
-    real, ref = test.images[perm[:half]], test.images[perm[half:2 * half]]
-    fake = model.sample(half, generator=torch.Generator().manual_seed(seed))
-    dm = metrics.digit_metrics(fake, real, reference=ref)
+    held = HeldOut.split(test, fd_samples)
+    dm = held.score(model.sample(len(held), generator=torch.Generator().manual_seed(seed)))
     out.update({k: dm[k] for k in ("fd", "fd_floor", "fd_ratio", "coverage", "confident_fraction", "precision", "recall")})
     out["eval_seconds"] = round(time.time() - t0, 1)
     out["parameters"] = sum(p.numel() for p in model.parameters())

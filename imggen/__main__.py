@@ -139,13 +139,19 @@ def _cmd_card(a):
 
 
 def _cmd_bench(a):
+    import pkgutil
     import runpy
 
-    path = Path(__file__).resolve().parents[1] / "bench" / f"{a.name}.py"
-    if not path.exists():
-        sys.exit(f"no benchmark {a.name!r}; available: {', '.join(p.stem for p in path.parent.glob('*.py'))}")
-    sys.argv = [str(path), *a.args]
-    runpy.run_path(str(path), run_name="__main__")
+    try:
+        import bench
+    except ModuleNotFoundError:
+        sys.exit("imggen bench: the benchmarks are the checkout's bench/ package: run from the repository root, "
+                 "or install the checkout (pip install -e .)")
+    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name != "common")
+    if a.name not in names:
+        sys.exit(f"no benchmark {a.name!r}; available: {', '.join(names)}")
+    sys.argv = [sys.argv[0], *a.args]  # run_module puts the benchmark's file first, as `python bench/NAME.py` would
+    runpy.run_module(f"bench.{a.name}", run_name="__main__", alter_sys=True)
 
 
 def _recipe_names() -> list[str]:

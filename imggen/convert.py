@@ -21,6 +21,12 @@ def from01(x: torch.Tensor) -> torch.Tensor:
     return x.float().clamp(0, 1) * 2 - 1
 
 
+def from_uint8(a: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Pixel values 0..255 (uint8 or float, array or tensor, any shape) -> float32 tensor in the core range [-1, 1]."""
+    x = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.array(a))
+    return x.float() / 127.5 - 1.0
+
+
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """(C, H, W) or (H, W) tensor in [0, 1] -> HxW or HxWx3 uint8 array."""
     x = x.detach().float().cpu().clamp(0, 1)

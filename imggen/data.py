@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .convert import from_uint8
 from .preprocess import MAX_PIXELS, ImageInputError, image_to_tensor
 
 DATASETS = ("mnist5k", "mnist", "emoji32", "emoji64", "folder")
@@ -152,7 +153,7 @@ def _split_index(n: int, split: str, seed: int = 0) -> torch.Tensor:
 
 
 def _digits(x: np.ndarray, y: np.ndarray, name: str) -> ImageData:
-    imgs = torch.from_numpy(np.asarray(x, dtype=np.float32).reshape(-1, 1, 28, 28)) / 127.5 - 1.0
+    imgs = from_uint8(np.asarray(x).reshape(-1, 1, 28, 28))
     return ImageData(imgs, torch.from_numpy(np.asarray(y, dtype=np.int64)), name, DIGIT_CLASSES)
 
 
@@ -206,7 +207,7 @@ def _emoji(name: str, split: str, size: int, channels: int, limit: int | None) -
     imgs = torch.from_numpy(a["images"][idx]).permute(0, 3, 1, 2).float()  # (N, 3, 64, 64) in 0..255
     if EMOJI_DATASETS[name] == 32:
         imgs = F.avg_pool2d(imgs, 2).round()  # the 2x2 area mean, on the uint8 grid like a stored image
-    imgs = imgs / 127.5 - 1.0
+    imgs = from_uint8(imgs)
     if imgs.shape[-1] != size:
         imgs = F.interpolate(imgs, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     if channels == 1:

@@ -1,5 +1,9 @@
-"""Held-out evaluation of a registered model: every metric the model card reports."""
+"""Held-out evaluation, one for the training loop, ``imggen eval`` and every benchmark: a comparison set
+(:class:`HeldOut`, :func:`heldout`) and its one scoring (:meth:`HeldOut.score`); :func:`evaluate_model` gives
+every metric the model card reports."""
 from __future__ import annotations
+
+import functools
 
 import torch
 
@@ -22,6 +26,58 @@ def halves(test, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return test.images[perm[:half]], test.images[perm[half:2 * half]]
 
 
+class HeldOut:
+    """Real images that samples are scored against, all in [-1, 1]: ``real`` (compared with the samples) and
+    ``reference`` (disjoint real images of the same count: the real-vs-real floors; None: no floors).
+
+    Digits (``digits`` and 1x28x28, with the shipped classifier) get the classifier metrics (Fréchet distance,
+    coverage, confident fraction, precision / recall, label accuracy); other images the sliced Wasserstein
+    distance. The classifier reads ``real`` and ``reference`` once, however many sample sets are scored.
+    """
+
+    def __init__(self, real: torch.Tensor, reference: torch.Tensor | None = None, *, digits: bool = True,
+                 test=None):
+        self.real, self.reference, self.test = real, reference, test  # test: the ImageData they come from
+        self.digits = (digits and tuple(real.shape[1:]) == (1, 28, 28) and metrics.CLASSIFIER_PATH.exists())
+
+    @classmethod
+    def split(cls, test, n: int) -> "HeldOut":
+        """The two :func:`halves` of a test set (``n`` images each at most)."""
+        real, reference = halves(test, n)
+        return cls(real, reference, digits=test.is_digits, test=test)
+
+    def __len__(self) -> int:
+        return len(self.real)
+
+    @functools.cached_property
+    def _real_classified(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return metrics.classify(self.real)
+
+    @functools.cached_property
+    def fd_floor(self) -> float | None:
+        """Real-vs-real classifier Fréchet distance (None without a reference)."""
+        if self.reference is None:
+            return None
+        return metrics.frechet_distance(metrics.classify(self.reference)[0], self._real_classified[0])
+
+    def score(self, samples: torch.Tensor, labels: torch.Tensor | None = None, *, swd: bool = False) -> dict:
+        """Held-out figures of ``samples`` ([-1, 1], as many as ``real``); ``labels``: the classes they were asked
+        for (label accuracy); ``swd``: the sliced Wasserstein distance for digits as well."""
+        out = {}
+        if self.digits:
+            out.update(metrics.digit_scores(metrics.classify(samples), self._real_classified, self.fd_floor, labels))
+        if swd or not self.digits:
+            out["swd"] = metrics.sliced_wasserstein(samples, self.real)
+            if self.reference is not None:
+                out["swd_floor"] = metrics.sliced_wasserstein(self.reference, self.real)
+        return out
+
+
+def heldout(n: int, data: str | None = None, image_size: int = 28, channels: int = 1) -> HeldOut:
+    """The held-out set for ``n`` samples: two halves of :func:`test_data` (``n`` images each at most)."""
+    return HeldOut.split(test_data(data, image_size, channels), n)
+
+
 @torch.no_grad()
 def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, seed: int = 0, write: bool = False,
                    iwae_images: int = 1000, sample_kw: dict | None = None) -> dict:
@@ -38,23 +94,18 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
     if write and sample_kw:
         raise ValueError("the card's metrics are measured with plain sampling: drop the sampler settings or --write")
     model = load(name_or_path)
-    test = test_data(data, model.config.image_size, model.config.channels)  # same shape as the samples
-    real, ref = halves(test, n)
-    half = len(real)
+    held = heldout(n, data, model.config.image_size, model.config.channels)  # same shape as the samples
+    half = len(held)
     kw, labels = dict(sample_kw or {}), None
     if getattr(model.config, "num_classes", 0):
         labels = torch.arange(half) % model.config.num_classes
         kw["labels"] = labels
     fake = from01(model.sample(half, seed=seed, **kw))
-    out = {"test_set": f"{test.name} test", "num_samples": half, "seed": seed,
-           **({"sampling": sample_kw} if sample_kw else {})}
-    if test.is_digits and fake.shape[1] == 1 and fake.shape[-1] == 28:  # the classifier sees 1x28x28 digits
-        out.update(metrics.digit_metrics(fake, real, reference=ref, labels=labels))
-    out["swd"] = metrics.sliced_wasserstein(fake, real)
-    out["swd_floor"] = metrics.sliced_wasserstein(ref, real)
+    out = {"test_set": f"{held.test.name} test", "num_samples": half, "seed": seed,
+           **({"sampling": sample_kw} if sample_kw else {}), **held.score(fake, labels, swd=True)}
     if hasattr(model.net, "eval_metrics"):
         kw = {"iwae_images": iwae_images} if hasattr(model.net, "log_likelihood") else {}
-        out.update(model.net.eval_metrics(test.images, **kw))
+        out.update(model.net.eval_metrics(held.test.images, **kw))
     if write:
         path = resolve(name_or_path)
         checkpoint.update_metadata(path, model.net.cpu(), metrics=out)

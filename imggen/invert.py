@@ -13,6 +13,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
+from .convert import from01, to01
 from .latent import decode, is_digit_model, num_classes, prior_latents
 
 GAN_RESTARTS = 4  # random starts per candidate class; the lowest-loss one is kept
@@ -73,7 +74,7 @@ def candidate_labels(net: nn.Module, x01: torch.Tensor, label: int | None = None
     if is_digit_model(net) and K == 10:
         from .metrics import classify
 
-        return [int(classify(x01 * 2 - 1)[1].argmax(1))]
+        return [int(classify(from01(x01))[1].argmax(1))]
     return list(range(K))
 
 
@@ -84,7 +85,7 @@ def _encoder(net, x, labels):
     best = None
     for y in labels or [None]:
         lab = None if y is None else torch.tensor([y])
-        z = net.encode((x * 2 - 1).to(dev), None if lab is None else lab.to(dev))[0].float().cpu()
+        z = net.encode(from01(x).to(dev), None if lab is None else lab.to(dev))[0].float().cpu()
         err = float(((decode(net, z, lab) + 1) / 2 - x).pow(2).mean())
         if best is None or err < best[0]:
             best = (err, z, y)
@@ -100,7 +101,7 @@ def _optimisation(net, x, labels, seed: int, restarts: int, steps: int, on_step)
     n = restarts * len(ys)
     z0 = prior_latents(net, n, torch.Generator().manual_seed(int(seed)))
     lab = None if labels is None else torch.tensor(ys).repeat_interleave(restarts)
-    target = (x * 2 - 1).expand(n, -1, -1, -1)
+    target = from01(x).expand(n, -1, -1, -1)
     start = float(((decode(net, z0, lab) + 1) / 2 - x).pow(2).flatten(1).mean(1).min())
     z, loss = optimise_latents(net, z0.to(dev), None if lab is None else lab.to(dev), target.to(dev),
                                torch.zeros(n, 1, *x.shape[-2:], device=dev), steps=steps, lr=GAN_LR,
@@ -135,6 +136,6 @@ def invert(model, image: torch.Tensor, *, label: int | None = None, seed: int = 
             raise ValueError("restarts must be 1-64 and steps 0-2000")
         z, y, start = _optimisation(net, x, labels, seed, int(restarts), int(steps), on_step)
         method = "optimisation"
-    recon = ((decode(net, z, None if y is None else torch.tensor([y])) + 1) / 2).clamp(0, 1)
+    recon = to01(decode(net, z, None if y is None else torch.tensor([y])))
     mse, psnr = errors(recon, x)
     return Inversion(z, y, x, recon, method, mse, psnr, start, time.perf_counter() - t0)

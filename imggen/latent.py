@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .convert import to01
+
 VERSION = 3  # bump when discovery changes: cached bases from older versions are recomputed
 ATTRIBUTES = ("thickness", "slant", "width", "height", "ink")
 NUM_SLIDERS = 8
@@ -31,7 +33,7 @@ ROUND = 2  # slider values are rounded to this many decimals so a recipe reprodu
 # ---- attribute measurements (pure tensor functions, images (B, C, H, W) in [-1, 1] -> (B,)) ---------------
 def ink_map(x: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) in [-1, 1] -> (B, H, W) ink in [0, 1] (channel mean)."""
-    return ((x.float() + 1) / 2).clamp(0, 1).mean(1)
+    return to01(x).mean(1)
 
 
 def ink(x: torch.Tensor) -> torch.Tensor:
@@ -429,7 +431,7 @@ class Explorer:
     def render(self, seed, values, label: int | None = None) -> torch.Tensor:
         """(1, C, H, W) in [0, 1]: one decoder forward pass from a seed or a (1, D) latent."""
         z = self.latent(seed, values)
-        return ((decode(self.net, z, self._labels(label, 1)) + 1) / 2).clamp(0, 1)
+        return to01(decode(self.net, z, self._labels(label, 1)))
 
     @torch.no_grad()
     def sweep(self, seed, values, index: int, steps: int = 7, span: float = SLIDER_SPAN,
@@ -441,7 +443,7 @@ class Explorer:
         cur = round(float(list(values)[index]), ROUND) if index < len(list(values)) else 0.0
         alphas = torch.linspace(-span, span, steps) - cur
         z = base + self.scale * alphas[:, None] * self.slider_vectors[index]
-        return ((decode(self.net, z, self._labels(label, steps)) + 1) / 2).clamp(0, 1)
+        return to01(decode(self.net, z, self._labels(label, steps)))
 
 
 _explorers: dict[tuple, Explorer] = {}  # file_key -> Explorer

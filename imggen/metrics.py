@@ -88,14 +88,23 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tupl
 def digit_metrics(samples: torch.Tensor, real: torch.Tensor, reference: torch.Tensor | None = None,
                   labels: torch.Tensor | None = None) -> dict:
     """All digit metrics for ``samples`` vs ``real`` (both [-1, 1]). ``reference`` (disjoint real images of the
-    same count) gives the real-vs-real FD floor; ``labels`` (requested classes) gives label accuracy."""
-    fs, ps = classify(samples)
+    same count) gives the real-vs-real FD floor; ``labels`` (requested classes) gives label accuracy.
+    (imggen.evaluate.HeldOut scores against a fixed set, its classifier features computed once.)"""
     fr, pr = classify(real)
+    floor = None if reference is None else frechet_distance(classify(reference)[0], fr)
+    return digit_scores(classify(samples), (fr, pr), floor, labels)
+
+
+def digit_scores(sample_cls: tuple[torch.Tensor, torch.Tensor], real_cls: tuple[torch.Tensor, torch.Tensor],
+                 floor: float | None = None, labels: torch.Tensor | None = None) -> dict:
+    """:func:`digit_metrics` from already classified images: ``classify(samples)``, ``classify(real)`` and the
+    real-vs-real FD floor (None: no floor)."""
+    (fs, ps), (fr, pr) = sample_cls, real_cls
     out = {"fd": frechet_distance(fs, fr), **class_stats(ps)}
     out["real_confident_fraction"] = class_stats(pr)["confident_fraction"]  # what real digits reach
     out["precision"], out["recall"] = precision_recall(fr, fs)
-    if reference is not None:
-        out["fd_floor"] = frechet_distance(classify(reference)[0], fr)
+    if floor is not None:
+        out["fd_floor"] = floor
         out["fd_ratio"] = out["fd"] / max(out["fd_floor"], 1e-8)
     if labels is not None:
         out["label_accuracy"] = (ps.argmax(1) == labels.cpu()).float().mean().item()

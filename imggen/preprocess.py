@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .convert import from01, from_uint8, to01
+
 MAX_PIXELS = 4096 * 4096  # refuse decompression bombs well before PIL's own 2x limit
 MAX_PHOTO_PIXELS = 200_000_000  # JPEG and HEIC phone photos (12-200 MP) are allowed up to this (see open_image)
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -140,7 +142,7 @@ def image_to_tensor(src, size: int, channels: int = 1) -> torch.Tensor:
     """Any image -> (C, size, size) float tensor in [-1, 1]: centre-crop to square, then resize."""
     im = to_mode(open_image(src, draft=4 * size), channels)  # a phone JPEG decodes at reduced scale
     im = ImageOps.fit(im, (size, size), method=Image.Resampling.BICUBIC if min(im.size) > size else Image.Resampling.BILINEAR)
-    a = torch.from_numpy(np.asarray(im, dtype=np.float32).copy()) / 127.5 - 1.0
+    a = from_uint8(np.asarray(im))
     return a[None] if channels == 1 else a.permute(2, 0, 1)
 
 
@@ -152,7 +154,7 @@ def model_input(src, channels: int, size: int) -> torch.Tensor:
     if exact is not None:
         return exact
     x = prepare_digit(src) if (channels, size) == (1, 28) else image_to_tensor(src, size, channels)
-    return ((x + 1) / 2).clamp(0, 1)
+    return to01(x)
 
 
 def recipe_input(src, shape: tuple[int, int, int]) -> torch.Tensor | None:
@@ -196,7 +198,7 @@ def prepare_digit(src) -> torch.Tensor:
     box = _stroke_width(find_digit(a))
     if not (box > 0.25).any():
         raise ImageInputError("No ink found: only a few faint pixels differ from the background.")
-    return torch.from_numpy(_centre_28(box)).float()[None] * 2 - 1
+    return from01(torch.from_numpy(_centre_28(box))[None])
 
 
 def _digit_gray(im: Image.Image) -> np.ndarray:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import latent
+from .convert import to01
 
 NUMBERS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine".split())}
 WORDS = {  # word -> (attribute, sign)
@@ -111,4 +112,4 @@ def generate(name: str, text: str, n: int = 8, seed: int = 0) -> tuple[torch.Ten
         else:
             notes.append(f"{name} has no direction found for {attr}")
     z = latent.prior_latents(model.net, n, g) + ex.scale * shift
-    return ((latent.decode(model.net, z, labels) + 1) / 2).clamp(0, 1).cpu(), p, notes
+    return to01(latent.decode(model.net, z, labels)).cpu(), p, notes

@@ -26,15 +26,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def load_bench():
-    """``load_bench("gan")`` -> the module bench/gan.py (bench/ is scripts, not a package)."""
-    import importlib.util
+    """``load_bench("gan")`` -> the module bench.gan (bench/gan.py)."""
+    import importlib
 
-    def load(name: str):
-        spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    return load
+    return lambda name: importlib.import_module(f"bench.{name}")
 
 
 @pytest.fixture(scope="session")

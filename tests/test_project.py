@@ -41,6 +41,9 @@ def _guarded(tree: ast.AST) -> set[int]:
             for b in t.body for n in ast.walk(b)}
 
 
+FIRST_PARTY = ("imggen", "bench")  # the packages pyproject.toml ships ([tool.setuptools.packages.find])
+
+
 def _third_party_imports(files, local=()) -> list[tuple[str, str, bool]]:
     """(file, top-level module, guarded) for each absolute import that is neither stdlib nor local."""
     out = []
@@ -56,7 +59,7 @@ def _third_party_imports(files, local=()) -> list[tuple[str, str, bool]]:
                 continue
             here = {p.stem for p in f.parent.glob("*.py")}
             out += [(str(f.relative_to(ROOT)), m.split(".")[0], id(node) in guarded) for m in mods
-                    if m.split(".")[0] not in {*sys.stdlib_module_names, "imggen", *local, *here}]
+                    if m.split(".")[0] not in {*sys.stdlib_module_names, *FIRST_PARTY, *local, *here}]
     return out
 
 
@@ -72,7 +75,8 @@ def test_every_third_party_import_is_declared():
         if dist not in (core | extra if guarded else core):
             missing.append(f"{f}: {mod} ({dist}{', in an extra but unguarded' if dist in extra else ''})")
     tools = [*(ROOT / "bench").glob("*.py"), *(ROOT / "scripts").glob("*.py")]
-    local = {p.stem for p in [*ROOT.glob("*.py"), *(ROOT / "tests").glob("*.py")]}  # e.g. tests/photo_corpus.py
+    local = {"tests", *(p.stem for p in [*ROOT.glob("*.py"), *(ROOT / "tests").glob("*.py")])}  # e.g. app.py and
+    # the tests' helpers (tests/photo_corpus.py)
     for f, mod, _ in _third_party_imports(tools, local=local):
         if DIST.get(mod, mod.lower().replace("_", "-")) not in core | extra:
             missing.append(f"{f}: {mod}")

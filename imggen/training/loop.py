@@ -99,18 +99,16 @@ Callback = Callable[[TrainEvent, Snapshot], None]
 
 
 def evaluate(model: torch.nn.Module, data: ImageData, n: int, seed: int = 0) -> dict:
-    """Per-epoch metrics: classifier metrics for digits, sliced Wasserstein otherwise."""
-    from .. import metrics
+    """Per-epoch metrics of ``n`` samples against the first ``n`` images of ``data`` (imggen.evaluate.HeldOut:
+    classifier metrics for digits, sliced Wasserstein otherwise)."""
+    from ..evaluate import HeldOut
 
     if n <= 0 or not hasattr(model, "sample"):
         return {}
     g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed + 12345)
     with torch.no_grad():
         fake = model.sample(n, generator=g).float().cpu()
-    real = data.images[:n]
-    if data.is_digits and data.images.shape[-1] == 28 and metrics.CLASSIFIER_PATH.exists():
-        return metrics.digit_metrics(fake, real)
-    return {"swd": metrics.sliced_wasserstein(fake, real)}
+    return HeldOut(data.images[:n], digits=data.is_digits).score(fake)
 
 
 def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, model_config: dict | None = None,

@@ -11,7 +11,7 @@ import torch
 
 from .. import registry
 from ..complete import MASK_PRESETS, METHODS, auto_method, card_settings, mask_preset, run_completion
-from ..convert import pack_tensor, to_uint8
+from ..convert import from01, pack_tensor, to_uint8
 from ..preprocess import ImageInputError, model_input
 from . import common, examples
 
@@ -106,7 +106,7 @@ def _readings(images: torch.Tensor) -> list[str]:
         return ["–"] * len(images)
     from ..metrics import classify
 
-    probs = classify(images * 2 - 1)[1]
+    probs = classify(from01(images))[1]
     p, c = probs.max(1)
     return [f"{int(ci)} ({pi:.0%})" for ci, pi in zip(c.tolist(), p.tolist())]
 

@@ -7,6 +7,7 @@ import gradio as gr
 import torch
 
 from .. import invert, latent, registry
+from ..convert import to01
 from . import common, examples, reconstruct
 
 TITLE = "Explore"
@@ -251,7 +252,7 @@ def style_mix(name, row_seeds, col_seeds, layers, truncation):
         grid = net.mixing_grid(z_rows, z_cols, layers, psi)
     recipe = {"tab": "explore", "style_mixing": True, "model": name, "row_seeds": rows, "column_seeds": cols,
               "layers_from_columns": sorted(int(r) for r in layers), "truncation": psi}
-    png = common.png_output((grid + 1) / 2, recipe, scale=3, nrow=len(cols) + 1)
+    png = common.png_output(to01(grid), recipe, scale=3, nrow=len(cols) + 1)
     res = ", ".join(f"{int(r)}×{int(r)}" for r in sorted(layers))
     return png, (f"Rows: seeds {', '.join(map(str, rows))} · columns: seeds {', '.join(map(str, cols))} · each inner "
                  f"image takes its {res} styles from its column's seed and the rest from its row's · truncation "

@@ -1,9 +1,10 @@
 """Held-out evaluation of a model (imggen.evaluate, `imggen eval`): plain sampling and a sampler setting."""
 import pytest
 
-from tiny_gan import one_thread, register_tiny  # noqa: F401  (one_thread: an autouse fixture)
+from tiny_gan import one_thread, register_tiny, tiny  # noqa: F401  (one_thread: an autouse fixture)
 
 
+@pytest.mark.slow
 def test_evaluate_model_plain_and_with_a_sampler_setting(tmp_path, capsys):
     """imggen eval: held-out digit metrics of plain sampling, of a sampler setting (recorded in the result), and
     a refusal to write a setting's metrics into the card."""
@@ -26,3 +27,32 @@ def test_evaluate_model_plain_and_with_a_sampler_setting(tmp_path, capsys):
         main(["eval", "test-eval-dcgan", "-n", "40", "--data", "mnist5k", *args])
         assert json.loads(capsys.readouterr().out).get("sampling") == sampling
 
+
+
+def test_one_held_out_scoring_for_loop_cli_and_benches():
+    """HeldOut.score is the one scoring: for digits it gives digit_metrics' figures (floor from the reference, read
+    once however many sets are scored), SWD on request or for images the classifier cannot read; the loop's
+    per-epoch evaluate is HeldOut.score of its seeded samples against the first n eval images."""
+    import torch
+
+    from imggen import metrics
+    from imggen.data import load_data
+    from imggen.evaluate import HeldOut, heldout
+    from imggen.train import evaluate
+
+    held = heldout(40, "mnist5k")
+    assert len(held) == 40 and held.digits and held.test.name == "mnist5k"
+    fake = held.test.images[-40:]
+    labels = held.test.labels[-40:]
+    assert held.score(fake, labels) == metrics.digit_metrics(fake, held.real, reference=held.reference, labels=labels)
+    both = held.score(fake, swd=True)
+    assert both["swd"] == metrics.sliced_wasserstein(fake, held.real) and both["swd_floor"] > 0
+    rgb = HeldOut(torch.rand(8, 3, 32, 32) * 2 - 1, digits=False).score(torch.rand(8, 3, 32, 32) * 2 - 1)
+    assert set(rgb) == {"swd"}
+
+    data = load_data("mnist5k", limit=64)
+    net = tiny("dcgan")
+    g = torch.Generator().manual_seed(7 + 12345)  # the loop's seed for its eval samples
+    with torch.no_grad():
+        fake = net.sample(32, generator=g).float()
+    assert evaluate(net, data, 32, seed=7) == HeldOut(data.images[:32], digits=True).score(fake)
