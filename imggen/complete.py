@@ -17,8 +17,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import families
-
 METHODS = ("auto", "vae", "gan", "arf", "gpt", "telea", "biharmonic")
 LEARNED = {  # learned method -> (what the model needs for it, in words)
     "vae": ("encode", "an encoder (AE/VAE/CVAE/VAE-GAN)"), "gan": ("decode", "a generator or decoder"),
@@ -365,6 +363,8 @@ def _resolve(model):
         model = registry.load(model)
     if isinstance(model, registry.LoadedModel):
         return model.net, model.family
+    from . import families
+
     entry = families.of_model(model)
     return model, entry.name if entry else None
 
@@ -380,6 +380,8 @@ def auto_method(net, family: str | None) -> str:
     """The benchmark's best method for the family; otherwise by capability."""
     if net is None:
         return "biharmonic"
+    from . import families
+
     method = families.FAMILIES[family].completion if family in families.FAMILIES else None
     if method:
         return method

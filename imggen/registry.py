@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, families
+from . import checkpoint
 from .convert import from01, to01
 from .device import pick_device
 
@@ -56,12 +56,20 @@ def current_owner() -> str | None:
     return _visitor()[1]
 
 
-FAMILIES = families.FAMILIES  # family -> its entry (imggen/families.py: the one family table)
-SAMPLER_DEFAULTS = families.SAMPLER_DEFAULTS  # optional sampler settings: plain values
+def __getattr__(name: str):
+    # FAMILIES (family -> its entry) and SAMPLER_DEFAULTS live in imggen/families.py, the one family table; it
+    # imports every model and trainer, so it is imported on first use and `import imggen` stays light
+    if name in ("FAMILIES", "SAMPLER_DEFAULTS"):
+        from . import families
+
+        return getattr(families, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def family_classes(family: str) -> tuple[type, type]:
     """(ConfigClass, ModelClass) of a family (its entry in :data:`imggen.families.FAMILIES`)."""
+    from . import families
+
     f = families.get(family)
     return f.config, f.model
 
