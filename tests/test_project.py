@@ -118,6 +118,7 @@ def _cli(*args, timeout=120):
                           timeout=timeout)
 
 
+@pytest.mark.slow
 def test_cli_help():
     r = _cli("--help")
     assert r.returncode == 0
@@ -125,6 +126,7 @@ def test_cli_help():
         assert cmd in r.stdout
 
 
+@pytest.mark.slow
 def test_cli_list_runs():
     from imggen import registry
 
@@ -135,6 +137,7 @@ def test_cli_list_runs():
         assert name in r.stdout
 
 
+@pytest.mark.slow
 def test_cli_sample_writes_png_with_recipe(tmp_path):
     from PIL import Image
 
@@ -177,6 +180,7 @@ def test_cli_train_init_continues_a_checkpoint(tmp_path):
         main(["train", "vae", *small, "--max-steps", "1", "--init", str(first), "--out", str(tmp_path / "c")])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,match", [(("sample", "no-such-model"), "unknown model"),
                                         (("bench", "no-such-bench"), "no benchmark")])
 def test_cli_errors_are_clear(args, match):

@@ -20,6 +20,7 @@ def test_bench_coverage_summary_tells_kept_from_lost(load_bench, coverage, says)
     assert line.startswith(f"{len(coverage)} epochs;") and line.endswith(says)
 
 
+@pytest.mark.slow
 def test_bench_collapse_recipe_runs_a_few_steps(load_bench):
     """The benchmark's per-recipe path (train, per-epoch coverage, final metrics) on 64 images for 2 steps."""
     from imggen.data import load_data
@@ -43,6 +44,7 @@ def test_bench_markdown_of_one_part(load_bench):
     assert "Classic DCGAN" not in md and "all 10 from epoch 1 to the end" in md
 
 
+@pytest.mark.slow
 def test_bench_prior_rows_and_table(load_bench, tmp_path):
     """bench/prior.py on a tiny registered dcgan: N(0, I) first, then each fitted mixture, a row per seed and keep,
     mixtures scoring other samples than the normal; JSON and markdown written."""
@@ -64,6 +66,7 @@ def test_bench_prior_rows_and_table(load_bench, tmp_path):
     assert "bench prior --model test-prior-dcgan --components 3" in md
 
 
+@pytest.mark.slow
 def test_bench_refine_rows_and_table(load_bench, tmp_path):
     """bench/refine.py on a tiny registered cgan: one row per setting on the same latents, refined rows score
     other samples, and the markdown table shows each setting with its cost relative to plain sampling."""
@@ -77,6 +80,7 @@ def test_bench_refine_rows_and_table(load_bench, tmp_path):
     assert "| test-refine-cgan | 3 × 0.05 |" in md and "(1.0×) |" in md
 
 
+@pytest.mark.slow
 def test_bench_jacobian_rows_and_table(load_bench, tmp_path):
     """bench/jacobian.py on a tiny registered dcgan: one pool scored once, one row per (keep, refine) setting,
     kept rows measure other samples, and the markdown table shows each setting with its grid cost."""

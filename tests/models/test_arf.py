@@ -34,6 +34,7 @@ def fitted(tmp_path_factory):
     return events, out
 
 
+@pytest.mark.slow
 def test_training_is_one_round_per_epoch_on_all_images(fitted):
     events, out = fitted
     epochs = [e for e in events if e.kind == "epoch"]
@@ -46,6 +47,7 @@ def test_training_is_one_round_per_epoch_on_all_images(fitted):
     assert torch.allclose(m.leaf_weights.sum(), torch.tensor(1.0)) and (m.leaf_probs > 0).all()
 
 
+@pytest.mark.slow
 def test_a_warm_start_goes_on_from_its_own_samples(fitted):
     """Continuing a fitted forest (``train --init``, the Train tab's fine-tune) starts its first round from the
     model's samples, not from the pixel marginals: that forest tells real from synthetic less well."""
@@ -60,6 +62,7 @@ def test_a_warm_start_goes_on_from_its_own_samples(fitted):
     assert again < first - 0.03
 
 
+@pytest.mark.slow
 def test_samples_are_binary_seeded_and_survive_a_checkpoint(fitted, tmp_path):
     m = load(str(fitted[1]))
     x = m.sample(6, seed=3)
@@ -111,6 +114,7 @@ def test_completion_keeps_known_pixels_and_follows_the_leaf_posterior():
     assert not (m.complete(x, mask, n=8, generator=gen(1))[0, :, :, 1] == 1).all()
 
 
+@pytest.mark.slow
 def test_complete_api_and_method_errors(fitted):
     x = (load_data("mnist5k", split="test").images[:1] + 1) / 2
     mask = torch.zeros(1, 1, 28, 28)
@@ -127,6 +131,7 @@ def test_complete_api_and_method_errors(fitted):
     assert "plain samples" in full.note and full.images.shape == (2, 1, 28, 28)
 
 
+@pytest.mark.slow
 def test_held_out_metrics_and_public_api(fitted):
     from imggen.evaluate import evaluate_model
 
@@ -135,6 +140,7 @@ def test_held_out_metrics_and_public_api(fitted):
     assert "tiny-arf" in imggen.list_models("arf") and build("arf").config.num_leaves == 0
 
 
+@pytest.mark.slow
 def test_tabs_list_and_use_it(fitted, monkeypatch):
     from imggen.ui import common
     from imggen.ui import complete as ct
@@ -157,6 +163,7 @@ def test_tabs_list_and_use_it(fitted, monkeypatch):
     assert trunc.visible and "sharpened" in trunc.info and not keep.visible and not refine.visible
 
 
+@pytest.mark.slow
 def test_train_tab_fits_a_forest(monkeypatch, tmp_path):
     from imggen.ui import train_tab as tt
 
@@ -171,6 +178,7 @@ def test_train_tab_fits_a_forest(monkeypatch, tmp_path):
     assert imggen.list_models()["tiny-arf-tab"]["config"]["num_leaves"] > 1
 
 
+@pytest.mark.slow
 def test_bench_rows_and_table(load_bench, tmp_path):
     """bench/arf.py on 300 digits: independent pixels, an EM mixture, each ARF round, then truncated rows of both;
     a round lowers the held-out NLL below independent pixels; JSON and markdown written."""

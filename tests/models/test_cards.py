@@ -88,6 +88,7 @@ def test_keep_counts_as_meeting_the_targets_only_when_every_draw_does():
     assert cards.verdict_line(pool, []) == ""
 
 
+@pytest.mark.slow
 def test_cli_card_prints_writes_and_refuses_nonsense(tmp_path):
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "imggen", "card", *args], cwd=ROOT, capture_output=True,

@@ -97,6 +97,7 @@ def test_samples_follow_the_model_distribution():
         m.sample(2, truncation=0)
 
 
+@pytest.mark.slow
 def test_completion_follows_the_exact_conditional():
     """The first pixel missing, the other three known: importance resampling must account for how well each draw
     predicts the known pixels after it (sampling the first pixel from its marginal would be wrong)."""
@@ -147,6 +148,7 @@ def test_config_errors_are_clear():
     assert cm._labels([1, 2], 5).tolist() == [1, 2, 1, 2, 1]  # cycled, as the GANs do
 
 
+@pytest.mark.slow
 def test_training_lowers_the_nll_and_samples_are_seeded(fitted, tmp_path):
     events, out = fitted
     steps = [e for e in events if e.kind == "step"]
@@ -164,6 +166,7 @@ def test_training_lowers_the_nll_and_samples_are_seeded(fitted, tmp_path):
     assert torch.equal(load(str(path)).sample(4, seed=3, labels=[1, 2, 3, 4]), x)
 
 
+@pytest.mark.slow
 def test_held_out_metrics_and_typicality(fitted):
     from imggen import anomaly
     from imggen.evaluate import evaluate_model
@@ -178,6 +181,7 @@ def test_held_out_metrics_and_typicality(fitted):
     assert anomaly.percentile(ref, m.log_likelihood(noise)).item() == 0.0  # noise is less typical than any digit
 
 
+@pytest.mark.slow
 def test_complete_api_and_method_errors(fitted):
     x = (load_data("mnist5k", split="test").images[:1] + 1) / 2
     mask = torch.zeros(1, 1, 28, 28)
@@ -193,6 +197,7 @@ def test_complete_api_and_method_errors(fitted):
         run_completion("vae-mnist", x, mask, "gpt", n=2)
 
 
+@pytest.mark.slow
 def test_tabs_list_and_use_it(fitted, monkeypatch, tmp_path):
     from imggen.ui import common
     from imggen.ui import complete as ct
@@ -224,6 +229,7 @@ def test_tabs_list_and_use_it(fitted, monkeypatch, tmp_path):
     assert imggen.list_models()["tiny-gpt-tab"]["config"]["n_embd"] == 16
 
 
+@pytest.mark.slow
 def test_bench_rows_and_table(fitted, load_bench, tmp_path):
     """bench/gpt.py, tiny: independent pixels, the forest, the GPT at two temperatures and with labels, and two
     GPTs trained here (patch 1 and 2); the GPT beats independent pixels on NLL; JSON and markdown written."""

@@ -92,6 +92,7 @@ def test_mixing_regularisation_only_while_training():
     assert torch.equal(m.G(z), m.G(z)) and torch.allclose(m.G(z), m.render(z, 1.0), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_training_runs_and_checkpoint_round_trip(fitted, tmp_path):
     events, out = fitted
     steps = [e for e in events if e.kind == "step"]
@@ -134,6 +135,7 @@ def build_dcgan():
     return build("dcgan", latent_dim=8, g_width=8, d_width=8)
 
 
+@pytest.mark.slow
 def test_tabs_list_and_use_it(fitted, monkeypatch, tmp_path):
     import numpy as np
 
@@ -190,6 +192,7 @@ def test_tabs_list_and_use_it(fitted, monkeypatch, tmp_path):
                                                                "use_spectral_norm": True, "blocks": 0}
 
 
+@pytest.mark.slow
 def test_bench_rows_and_table(fitted, load_bench, tmp_path):
     """bench/stylegan.py, tiny: the model at two truncations, a shipped GAN beside it, a style GAN and a DCGAN
     trained here for the same seconds; JSON and markdown written."""
@@ -208,6 +211,7 @@ def test_bench_rows_and_table(fitted, load_bench, tmp_path):
     assert "| cgan-mnist |" in out.with_suffix(".md").read_text() and res["mixing"] == []
 
 
+@pytest.mark.slow
 def test_mixing_rows_on_the_shipped_model(load_bench):
     """Style mixing measured on stylegan-mnist: per layer resolution, shares that read as either digit."""
     if "stylegan-mnist" not in imggen.list_models():

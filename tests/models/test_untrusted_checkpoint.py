@@ -22,6 +22,7 @@ def crafted(path, family: str, config, tensors=None):
     return path
 
 
+@pytest.mark.slow
 def test_crafted_huge_networks_are_refused_fast_without_memory(tmp_path):
     """In a fresh process (peak RSS, reset before each file): a ~300-byte file declaring a DCGAN with g_width=8192
     (2.2 billion weights; the old code built it), a pixel GPT with 2000 layers or a forest with 60,000 leaves is

@@ -141,6 +141,7 @@ def test_open_buttons_are_wired_to_the_other_tabs(app_module):
 
 
 # ---- through gradio_client ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_arena_through_client(client):
     from gradio_client.exceptions import AppError
 

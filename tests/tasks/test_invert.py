@@ -44,6 +44,7 @@ def test_conditional_vae_takes_the_classifier_class_or_the_given_one(digits):
     assert invert.invert(m, x[:1], label=3).label == 3
 
 
+@pytest.mark.slow
 def test_gan_inversion_improves_and_is_deterministic(digits):
     x, _ = digits
     m = shipped("dcgan-mnist")

@@ -66,6 +66,7 @@ def test_measurements_on_known_shapes():
     assert set(latent.measure(thin, digits=True)) >= {"thickness", "digit 0", "digit 9"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["vae", "dcgan", "cgan"])
 def test_directions_unit_and_deterministic(family):
     net = _tiny(family)
@@ -119,6 +120,7 @@ def test_thickness_direction_increases_ink_shipped(name):
     assert sum(_ink_change(ex.net, ex.dirs.vectors[i]) for i in thick) / len(thick) > 0
 
 
+@pytest.mark.slow
 def test_recipe_round_trip_reproduces_pixels(tmp_path):
     net = _tiny("cgan")
     ex = latent.Explorer(net, latent.discover(net, **FAST), "tiny")
@@ -135,6 +137,7 @@ def test_recipe_round_trip_reproduces_pixels(tmp_path):
             latent.parse_recipe(bad)
 
 
+@pytest.mark.slow
 def test_sweep_moves_one_slider():
     net = _tiny("vae")
     ex = latent.Explorer(net, latent.discover(net, **FAST))
@@ -146,6 +149,7 @@ def test_sweep_moves_one_slider():
         ex.sweep(3, vals, 99)
 
 
+@pytest.mark.slow
 def test_cache_written_reused_and_invalidated(tmp_path, monkeypatch):
     net = _tiny("dcgan")
     ckpt = checkpoint.save(net, tmp_path / "tiny.safetensors", family="dcgan", config=vars(net.config))
@@ -170,6 +174,7 @@ def test_cache_written_reused_and_invalidated(tmp_path, monkeypatch):
     assert d3.key != d1.key and json.loads(cache.read_text())["key"] == d3.key
 
 
+@pytest.mark.slow
 def test_explorer_by_registered_name(tmp_path, monkeypatch):
     monkeypatch.setattr(latent, "DISCOVER_DEFAULTS", FAST)
     net = _tiny("ae")

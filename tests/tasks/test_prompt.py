@@ -70,6 +70,7 @@ def test_sample_tab_prompt_box():
         st.from_prompt("cgan-mnist", "2", 0, 5)
 
 
+@pytest.mark.slow
 def test_bench_rows_and_table(load_bench, tmp_path):
     import json
 

@@ -22,6 +22,7 @@ def corpus():
     return list(photo_corpus.corpus(2, seed=1))
 
 
+@pytest.mark.slow
 @needs_classifier
 def test_photo_corpus_is_read_right(corpus):
     x = torch.stack([prepare_digit(raw) for *_, raw in corpus])
@@ -36,6 +37,7 @@ def _ink_box(x: torch.Tensor) -> tuple[int, int]:
     return int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)
 
 
+@pytest.mark.slow
 def test_rules_and_specks_do_not_shrink_the_digit(corpus):
     """The old pipeline's failure: paper rules, the paper's edge or a speck widened the ink's bounding box and the
     digit ended up small in a corner. Now the digit's own box fills the 20x20 box."""
@@ -101,6 +103,7 @@ def test_jpeg_bombs_stay_refused():
     assert time.perf_counter() - t < 2.0
 
 
+@pytest.mark.slow
 def test_heic_is_read(corpus):
     raw = next(raw for cond, _, _, raw in corpus if cond == "heic")
     assert raw[4:12] == b"ftypheic"
@@ -152,6 +155,7 @@ def test_tight_crop_touching_the_border_is_read():
     assert (classify(torch.stack(xs))[1].argmax(1) == d.labels[:12]).sum() >= 11
 
 
+@pytest.mark.slow
 def test_heic_plugin_is_registered_lazily():
     """Importing the pipeline does not import pillow-heif (~0.1 s); the first HEIC does."""
     import subprocess

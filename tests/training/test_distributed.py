@@ -51,6 +51,7 @@ def _ddp_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
         _save_params(net, out_dir, rank)
 
 
+@pytest.mark.slow
 def test_ddp_two_gloo_processes_keep_replicas_equal(tmp_path):
     p0, p1 = _spawn_two(_ddp_worker, tmp_path)
     assert p0.keys() == p1.keys() and len(p0) > 5
@@ -77,6 +78,7 @@ def _ddp_stop_worker(rank: int, world: int, init_file: str, out_dir: str) -> Non
         _save_params(state.model, out_dir, rank)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_ddp_one_rank_stopping_stops_every_rank(tmp_path):
     """Stops (user, time limit, NaN) are agreed over ranks: one rank leaving alone would hang the others."""

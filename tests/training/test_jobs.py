@@ -48,6 +48,7 @@ def svc():
     s.shutdown()
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_whatever_other_visitors_do(svc, tmp_path):
     """Training draws only from its own process: models loaded and networks built by other visitors meanwhile
     (which draw from the app's RNG) leave the trained weights bit-identical."""
@@ -80,6 +81,7 @@ def test_same_seed_same_weights_whatever_other_visitors_do(svc, tmp_path):
     assert not all(torch.equal(a[k], c[k]) for k in a)  # the check can fail: another seed gives other weights
 
 
+@pytest.mark.slow
 def test_one_job_per_visitor_bounded_queue_and_stop_names_its_job(svc, tmp_path):
     first = svc.submit("a", spec(tmp_path, "a-long", epochs=50))
     with pytest.raises(jobs.JobError, match="You already have a training"):  # a second Start is refused...
@@ -98,6 +100,7 @@ def test_one_job_per_visitor_bounded_queue_and_stop_names_its_job(svc, tmp_path)
     assert checkpoint.read_metadata(first.result["ckpt_path"])["recipe"]["steps"] >= 1  # the model is kept
 
 
+@pytest.mark.slow
 def test_stop_while_the_worker_reads_images_is_immediate(svc, tmp_path):
     files = {f"{i}.png": imagefiles.GOOD["rgba.png"]() for i in range(400)}
     z = tmp_path / "many.zip"
@@ -113,6 +116,7 @@ def test_stop_while_the_worker_reads_images_is_immediate(svc, tmp_path):
     assert time.time() - t1 < 5 and job.state == "stopped" and "before training began" in job.message
 
 
+@pytest.mark.slow
 def test_a_bad_zip_fails_with_a_clear_message(svc, tmp_path):
     z = tmp_path / "bad.zip"
     z.write_bytes(zip_bytes({f"{i}.png": b"garbage" for i in range(10)}))
@@ -121,6 +125,7 @@ def test_a_bad_zip_fails_with_a_clear_message(svc, tmp_path):
     assert job.state == "failed" and job.message.startswith("Could not read the training images")
 
 
+@pytest.mark.slow
 def test_resume_goes_on_from_the_weights_when_the_worker_was_recycled(tmp_path):
     s = jobs.JobService(max_running=1, max_waiting=2, max_workers=1, threads=1, nice=0)
     try:

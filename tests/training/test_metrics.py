@@ -16,6 +16,7 @@ def noise():
     return torch.rand(600, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
 
 
+@pytest.mark.slow
 def test_fd_real_vs_real_small_noise_large(digits, noise):
     x, _ = digits
     f1, _ = metrics.classify(x[:600])
@@ -37,6 +38,7 @@ def test_one_repeated_digit_has_coverage_one(digits):
     assert s["class_histogram"][3] == 200 and s["confident_fraction"] == 1.0
 
 
+@pytest.mark.slow
 def test_real_digits_cover_all_classes(digits):
     x, _ = digits
     s = metrics.class_stats(metrics.classify(x[:1000])[1])
@@ -44,6 +46,7 @@ def test_real_digits_cover_all_classes(digits):
     assert sum(s["class_histogram"]) == 1000
 
 
+@pytest.mark.slow
 def test_precision_recall_ranges(digits, noise):
     x, _ = digits
     fr, _ = metrics.classify(x[:500])
@@ -55,6 +58,7 @@ def test_precision_recall_ranges(digits, noise):
     assert 0 <= p < 0.1 and 0 <= r <= 1
 
 
+@pytest.mark.slow
 def test_sliced_wasserstein_same_small_noise_large(digits, noise):
     x, _ = digits
     kw = dict(per_image=32, projections=128)  # a third of the default cost; same separation
@@ -66,6 +70,7 @@ def test_sliced_wasserstein_same_small_noise_large(digits, noise):
     assert metrics.sliced_wasserstein(rgb, rgb.flip(0)) >= 0
 
 
+@pytest.mark.slow
 def test_digit_metrics_keys(digits):
     x, y = digits
     m = metrics.digit_metrics(x[:300], x[300:600], reference=x[600:900], labels=y[:300])

@@ -185,6 +185,7 @@ def test_cli_trains_every_family(family, tmp_path, capsys):
     assert x.shape == (2, 1, 28, 28) and torch.isfinite(x).all()
 
 
+@pytest.mark.slow
 def test_cli_subprocess_smoke(tmp_path):
     """`python -m imggen train` end to end: tqdm bar on stderr, events on stdout, a checkpoint."""
     out = tmp_path / "cli.safetensors"
@@ -196,6 +197,7 @@ def test_cli_subprocess_smoke(tmp_path):
     assert "[end] step 3" in r.stdout and "train vae" in r.stderr and "loss/recon" in r.stderr and out.exists()
 
 
+@pytest.mark.slow
 def test_epoch_metrics_do_not_move_the_training_rng():
     """Same seed, same weights, whether or not the metrics' classifier was already built (building it draws
     initial weights from the global RNG; before, that shifted every run that measured first)."""

@@ -76,6 +76,7 @@ def test_arena_tile(io_map, tmp_path):
     assert tab == "arena" and "identical pixels" in status and got["models"] == ["cgan-mnist"] and got["seed"] == 21
 
 
+@pytest.mark.slow
 def test_conditional_class_prompt_and_detect(io_map, tmp_path, digit_photo):
     grid, *_ = sm.sample("cgan-mnist", 4, 7, "3", 1.0, 0, 1.0)
     got, _, status = run(io_map, dropped(grid, tmp_path))
@@ -98,6 +99,7 @@ def test_explore_sliders_and_sweep(io_map, tmp_path):
     assert "identical pixels" in status and got["which"] == 1
 
 
+@pytest.mark.slow
 def test_complete_drawing_with_strokes(io_map, tmp_path, digit_photo):
     editor = ct.prepare_input("vae-mnist", "Upload", None, digit_photo, 0)
     strokes = np.zeros((28, 28), dtype=np.float32)
@@ -113,6 +115,7 @@ def test_complete_drawing_with_strokes(io_map, tmp_path, digit_photo):
     assert same(again, outs)
 
 
+@pytest.mark.slow
 def test_complete_model_sample_source(io_map, tmp_path):
     masked, outs, _ = ct.complete("vae-mnist", "Model sample", None, None, 9, None, "bottom", 0, "auto", 2, 1)
     got, _, status = run(io_map, dropped(masked, tmp_path))

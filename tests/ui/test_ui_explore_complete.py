@@ -52,6 +52,7 @@ def shipped(capability: str) -> str:
 
 
 # ---- Explore callbacks --------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_explore_load_update_and_recipe(tiny_models):
     name = tiny_models["cgan"]
     out = ex.load_model(name, 5, 3, None, *[0.0] * NUM)
@@ -137,6 +138,7 @@ def test_explore_invert_a_drawing(tiny_models):
     assert state["target"].max() > 0.9 and state["target"][0, 0, 0, 0] < 0.1  # light ink on black, like MNIST
 
 
+@pytest.mark.slow
 def test_explore_example_photo_inverts_under_its_class():
     """An example photo (assets/examples) into the shipped conditional GAN: the class the classifier reads."""
     from imggen.ui import examples

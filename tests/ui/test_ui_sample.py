@@ -160,6 +160,7 @@ needs_shipped = pytest.mark.skipif(not all(m in registry.model_paths() for m in 
                                    reason="shipped GAN checkpoints missing")
 
 
+@pytest.mark.slow
 @needs_shipped
 def test_sample_through_client(client):
     grid, gallery, info = client.predict("cgan-mnist", 10, 5, "3", 1.0, 0, api_name="/sample")

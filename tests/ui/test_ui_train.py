@@ -48,6 +48,7 @@ def test_presets_fill_every_setting():
     assert forest[0].value == 3 and "adversarial round" in forest[0].info
 
 
+@pytest.mark.slow
 def test_depth_reaches_gan_configs_only():
     assert tt.model_overrides("dcgan", 16, 8, True, 2)["blocks"] == 2
     assert imggen.build("cgan", **tt.model_overrides("cgan", 16, 8, True, 1)).config.blocks == 1
@@ -73,6 +74,7 @@ def test_limits_are_clear_errors(over, match):
         next(tt.start_training(**settings(**over)))
 
 
+@pytest.mark.slow
 def test_zip_limits(tmp_path, monkeypatch):
     empty = tmp_path / "empty.zip"
     empty.write_bytes(zip_bytes({"readme.txt": b"no images here"}))
@@ -91,6 +93,7 @@ def test_zip_limits(tmp_path, monkeypatch):
         next(tt.start_training(**settings(data_source=tt.DATA_ZIP, zip_file=str(empty))))
 
 
+@pytest.mark.slow
 def test_stop_ends_run_and_keeps_model():
     tt.arm()
     gen = tt.start_training(**settings(epochs=20, name="tiny-stopped"))
@@ -128,6 +131,7 @@ def test_divergence_is_reported_and_weights_kept(tmp_path):
     assert "NaN" in outs[-1][1] and "diverged" in outs[-1][6] and "tiny-nan" in imggen.list_models()
 
 
+@pytest.mark.slow
 def test_fit_prior_to_the_sessions_dcgan_run(monkeypatch):
     from dataclasses import replace
 
@@ -164,6 +168,7 @@ def test_fit_prior_to_the_sessions_dcgan_run(monkeypatch):
         next(tt.fit_run_prior(4))
 
 
+@pytest.mark.slow
 def test_continue_a_registered_model():
     tt.arm()
     list(tt.start_training(**settings(epochs=1, name="tiny-base")))
@@ -206,6 +211,7 @@ def test_continue_errors(over, match):
         next(tt.start_training(**settings(**{"start_from": tt.CONTINUE, "init_model": "cgan-mnist", **over})))
 
 
+@pytest.mark.slow
 def test_conditional_family_needs_labelled_images(tmp_path):
     z = tmp_path / "flat.zip"  # images without class subfolders
     z.write_bytes(zip_bytes({f"{i}.png": imagefiles.gray_png() for i in range(12)}))
@@ -216,6 +222,7 @@ def test_conditional_family_needs_labelled_images(tmp_path):
 
 
 # ---- through the running app --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_train_streams_grids_and_registers(client, monkeypatch):
     job = client.submit(**settings(name="tiny-client"), api_name="/train")
     outs = list(job)
@@ -241,6 +248,7 @@ def test_train_streams_grids_and_registers(client, monkeypatch):
     assert imggen.list_models(owner=mine)["tiny-client"]["prior"]["samples"] == 600
 
 
+@pytest.mark.slow
 def test_cancel_is_prompt_keeps_model_and_resumes(client):
     mine = client.session_hash
     job = client.submit(**settings(epochs=30, name="tiny-cancel"), api_name="/train")
@@ -263,6 +271,7 @@ def test_cancel_is_prompt_keeps_model_and_resumes(client):
     assert imggen.list_models(owner=mine)["tiny-cancel"]["recipe"]["steps"] > steps
 
 
+@pytest.mark.slow
 def test_zip_with_bad_files_trains_on_good_ones(client, tmp_path):
     files = {f"{i}-{name}": make() for i in range(2) for name, make in imagefiles.GOOD.items()}  # 18 good
     files.update({name: make() for name, make in imagefiles.BAD.items()})  # 4 bad
@@ -283,6 +292,7 @@ def test_empty_zip_is_a_clear_error(client, tmp_path):
         client.predict(**settings(data_source=tt.DATA_ZIP, zip_file=handle_file(str(z))), api_name="/train")
 
 
+@pytest.mark.slow
 def test_one_job_at_a_time_and_other_tabs_stay_responsive(client):
     from gradio_client import Client
 
@@ -308,6 +318,7 @@ def test_one_job_at_a_time_and_other_tabs_stay_responsive(client):
     assert "finished" in outs[-1][1]
 
 
+@pytest.mark.slow
 def test_fine_tuning_a_digit_model_reads_digit_folders_as_digits(tmp_path):
     """Folders "3" and "7" fine-tune a 10-class model's classes 3 and 7 (not 0 and 1), so the run is measured
     like digits (classifier FD and coverage, not the sliced Wasserstein distance of other images)."""
@@ -327,6 +338,7 @@ def test_fine_tuning_a_digit_model_reads_digit_folders_as_digits(tmp_path):
     assert "fd" in metrics and "swd" not in metrics
 
 
+@pytest.mark.slow
 def test_two_visitors_one_name_and_typed_paths_refused(client):
     """Two visitors both train "same-name": each keeps their own model, a third sees neither, and a checkpoint
     path typed into a model box is refused, not loaded."""
