@@ -94,6 +94,33 @@ def test_zip_limits(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+def test_emoji_data_trains_in_colour():
+    """The built-in colour emoji are offered beside MNIST; picking them sets their size and RGB, and a run on them
+    trains a colour model (the worker loads exactly what the tab asks for)."""
+    from imggen import jobs
+
+    with gr.Blocks() as demo:
+        tt.render()
+    data = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "train-data")
+    assert [c[0] for c in data.choices][-3:] == [*tt.DATA_EMOJI, tt.DATA_ZIP]
+    assert any(f.fn is tt._data_format for f in demo.fns.values())  # a pick sets size and colour
+    assert tt.data_format(tt.DATA_5K) == (28, "grayscale") and tt.data_format(tt.DATA_ZIP) is None
+    for label, name in tt.DATA_EMOJI.items():
+        size, color = tt._data_format(label)
+        assert (size, color) == ({"emoji32": 32, "emoji64": 64}[name], "RGB")
+        spec, n = tt.run_data(label, None, size, color, 24)
+        assert spec == dict(name=name, split="train", image_size=size, channels=3, limit=24) and n == 24
+        images = jobs.load_spec_data(spec)
+        assert images.images.shape == (24, 3, size, size) and images.num_classes == 10 and len(images.captions) == 24
+    tt.arm()
+    outs = list(tt.start_training(**settings(data_source=list(tt.DATA_EMOJI)[0], image_size=32, color="RGB",
+                                             max_images=16, epochs=1, batch_size=8, name="tiny-emoji")))
+    assert "finished" in outs[-1][1]
+    card = imggen.list_models()["tiny-emoji"]
+    assert (card["config"]["image_size"], card["config"]["channels"]) == (32, 3)
+    assert imggen.load("tiny-emoji").sample(2).shape == (2, 3, 32, 32)
+
+
 def test_stop_ends_run_and_keeps_model():
     tt.arm()
     gen = tt.start_training(**settings(epochs=20, name="tiny-stopped"))
