@@ -13,8 +13,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def quality(r: dict) -> dict:
-    """A row's held-out figures from ``HeldOut.score`` (with a reference: FD also as a multiple of its floor)."""
-    return {"fd": r["fd"], "fd_floor": r["fd_floor"], "fd_ratio": r["fd_ratio"], "coverage": r["coverage"],
+    """A row's held-out figures from ``HeldOut.score`` or an ``imggen eval`` result (with a reference), FD also as a
+    multiple of its floor."""
+    return {"fd": r["fd"], "fd_floor": r["fd_floor"], "fd_ratio": r["fd"] / r["fd_floor"], "coverage": r["coverage"],
             "confident_fraction": r["confident_fraction"], "real_confident_fraction": r["real_confident_fraction"],
             "precision": r["precision"], "recall": r["recall"], "class_histogram": r["class_histogram"],
             **({"label_accuracy": r["label_accuracy"]} if "label_accuracy" in r else {})}
