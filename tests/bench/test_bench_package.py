@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -20,6 +22,7 @@ def test_every_benchmark_imports_as_a_module_without_sys_path_edits():
         assert name == "common" or callable(getattr(module, "main", None)), f"bench/{name}.py has no main()"
 
 
+@pytest.mark.slow
 def test_cli_runs_a_benchmark_module_with_its_arguments(tmp_path):
     """`python -m imggen bench gan_aids --help` reaches the benchmark's own argument parser."""
     r = subprocess.run([sys.executable, "-m", "imggen", "bench", "gan_aids", "--help"], cwd=tmp_path,
