@@ -17,6 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .convert import from01, from_uint8, to01
+
 METHODS = ("auto", "vae", "gan", "arf", "gpt", "telea", "biharmonic")
 LEARNED = {  # learned method -> (what the model needs for it, in words)
     "vae": ("encode", "an encoder (AE/VAE/CVAE/VAE-GAN)"), "gan": ("decode", "a generator or decoder"),
@@ -307,9 +309,9 @@ def complete_telea(x: torch.Tensor, m: torch.Tensor, radius: int = 3) -> torch.T
 
     outs = []
     for xi, mi in zip(x.cpu(), m.cpu()):
-        img = _u8(((xi + 1) / 2).permute(1, 2, 0).numpy())
+        img = _u8(to01(xi).permute(1, 2, 0).numpy())
         res = cv2.inpaint(img if img.shape[2] == 3 else img[..., 0], _u8(mi[0].numpy()), radius, cv2.INPAINT_TELEA)
-        res = torch.from_numpy(res.astype(np.float32) / 127.5 - 1)
+        res = from_uint8(res)
         outs.append(res[None] if res.ndim == 2 else res.permute(2, 0, 1))
     return torch.where(m.cpu().bool(), torch.stack(outs), x.cpu())
 
@@ -322,7 +324,7 @@ def complete_biharmonic(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     for xi, mi in zip(x.cpu(), m.cpu()):
         img = ((xi + 1) / 2).permute(1, 2, 0).double().numpy()
         res = inpaint_biharmonic(img, mi[0].bool().numpy(), channel_axis=-1)
-        outs.append(torch.from_numpy(res).float().permute(2, 0, 1) * 2 - 1)
+        outs.append(from01(torch.from_numpy(res).permute(2, 0, 1)))
     return torch.where(m.cpu().bool(), torch.stack(outs).clamp(-1, 1), x.cpu())
 
 
@@ -425,7 +427,7 @@ def run_completion(model, image, mask, method: str = "auto", n: int = 4, seed: i
         if net is not None:
             net.eval()
         out = complete_batch(net, x, m, method, int(n), generator=g, **kw)[0]
-    return Completion(((out + 1) / 2).clamp(0, 1).float(), masked, m, method, note, time.perf_counter() - t0)
+    return Completion(to01(out), masked, m, method, note, time.perf_counter() - t0)
 
 
 def complete(model, image, mask, method: str = "auto", n: int = 4, seed: int = 0, **kw) -> torch.Tensor:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..convert import from01, to01
 from ..device import multinomial, rand
 
 THRESHOLD = 0.5  # pixels in [0, 1] at or above this are "on"
@@ -37,7 +38,7 @@ class ARFConfig:
 
 def binarize(x: torch.Tensor) -> torch.Tensor:
     """Images in [-1, 1] -> (B, pixels) float {0, 1}."""
-    return ((x.flatten(1) + 1) / 2 >= THRESHOLD).float()
+    return (to01(x.flatten(1)) >= THRESHOLD).float()
 
 
 class ARF(nn.Module):
@@ -75,7 +76,7 @@ class ARF(nn.Module):
 
     def _images(self, bits: torch.Tensor) -> torch.Tensor:
         c = self.config
-        return (bits * 2 - 1).view(-1, c.channels, c.image_size, c.image_size)
+        return from01(bits).view(-1, c.channels, c.image_size, c.image_size)
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, truncation: float = 1.0) -> torch.Tensor:

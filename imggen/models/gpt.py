@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..convert import from01, to01
 from ..device import multinomial, rand
 
 MAX_TOKENS = 1024  # sequence length the positional table and attention are sized for
@@ -119,7 +120,7 @@ class PixelGPT(nn.Module):
     def quantize(self, x: torch.Tensor) -> torch.Tensor:
         """Images in [-1, 1] -> integer levels (B, C, H, W) (levels 2: on where (x + 1) / 2 >= 0.5)."""
         L = self.config.levels
-        return ((x + 1) / 2 * L).floor().clamp(0, L - 1).long()
+        return (to01(x) * L).floor().clamp(0, L - 1).long()
 
     def _patches(self, q: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, T, C p p): each patch's values, tokens in raster order."""
@@ -135,7 +136,7 @@ class PixelGPT(nn.Module):
         c = self.config
         vals = self.digits[tokens].float().transpose(1, 2)  # (B, C p p, T)
         q = F.fold(vals, c.image_size, c.patch, stride=c.patch)
-        return q / (c.levels - 1) * 2 - 1
+        return from01(q / (c.levels - 1))
 
     # ---- the network ------------------------------------------------------------------------------------------
     def _inputs(self, tokens: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
