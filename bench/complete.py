@@ -151,7 +151,8 @@ def summary(res: dict) -> str:
 
 
 def best_per_family(res: dict) -> dict:
-    """family -> learned method with the highest mean accuracy on the half masks (feeds complete.AUTO_METHOD)."""
+    """family -> learned method with the highest mean accuracy on the half masks (feeds each family's
+    ``completion`` in imggen/families.py)."""
     acc: dict[tuple, list] = {}
     for r in res["rows"]:
         if r["mask"] in HALF_MASKS and r["method"] not in CLASSICAL:
