@@ -93,10 +93,9 @@ def test_zip_limits(tmp_path, monkeypatch):
         next(tt.start_training(**settings(data_source=tt.DATA_ZIP, zip_file=str(empty))))
 
 
-@pytest.mark.slow
-def test_emoji_data_trains_in_colour():
-    """The built-in colour emoji are offered beside MNIST; picking them sets their size and RGB, and a run on them
-    trains a colour model (the worker loads exactly what the tab asks for)."""
+def test_emoji_data_sources():
+    """The built-in colour emoji are offered beside MNIST; picking them sets their size and RGB, and the worker
+    loads exactly what the tab asks for (fast: no run)."""
     from imggen import jobs
 
     with gr.Blocks() as demo:
@@ -112,6 +111,11 @@ def test_emoji_data_trains_in_colour():
         assert spec == dict(name=name, split="train", image_size=size, channels=3, limit=24) and n == 24
         images = jobs.load_spec_data(spec)
         assert images.images.shape == (24, 3, size, size) and images.num_classes == 10 and len(images.captions) == 24
+
+
+@pytest.mark.slow
+def test_emoji_data_trains_in_colour():
+    """A tiny run on emoji32 through the tab trains a 32 px RGB model."""
     tt.arm()
     outs = list(tt.start_training(**settings(data_source=list(tt.DATA_EMOJI)[0], image_size=32, color="RGB",
                                              max_images=16, epochs=1, batch_size=8, name="tiny-emoji")))
