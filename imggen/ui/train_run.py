@@ -56,7 +56,8 @@ def _label(family: str) -> str:
 
 def preset_values(family_label: str, preset: str) -> dict:
     """Hyperparameters a preset puts in the settings panel (the user may then edit them)."""
-    v = families.preset_settings(family_of(family_label) or "dcgan", PRESET_KINDS.get(preset, "quick"))
+    family = family_of(family_label) or next(iter(family_labels().values()))  # unknown: the tab's first family
+    v = families.preset_settings(family, PRESET_KINDS.get(preset, "quick"))
     return {**v, "augment": False, "d_steps": 1, "beta": 1.0, "max_images": 4500, "grid_every": 0, "depth": 0}
 
 

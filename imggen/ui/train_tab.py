@@ -74,7 +74,8 @@ _PRESET_KEYS = ("epochs", "batch_size", "lr", "lr_d", "latent_dim", "width", "lo
 
 
 def render() -> None:
-    v = preset_values("DCGAN", QUICK)
+    first = next(iter(family_labels()))  # the table's first trainable family (DCGAN) opens the tab
+    v = preset_values(first, QUICK)
     gr.Markdown("Train a generator and watch it learn: the grid shows the **same fixed latents** after every "
                 "epoch, so noise visibly turns into digits. Trainings run one at a time beside the other tabs; "
                 "yours waits its turn (one per visitor). Stop keeps the model; a finished or stopped run joins "
@@ -82,7 +83,7 @@ def render() -> None:
                 "it unless you publish it.")
     with gr.Row():
         with gr.Column(scale=2):
-            family = gr.Dropdown(list(family_labels()), value="DCGAN", label="Model family", elem_id="train-family")
+            family = gr.Dropdown(list(family_labels()), value=first, label="Model family", elem_id="train-family")
             preset = gr.Radio([QUICK, QUALITY, CUSTOM], value=QUICK, label="Preset", elem_id="train-preset")
             sources = [DATA_5K] + ([DATA_FULL] if default_mnist_root() else []) + [*DATA_EMOJI, DATA_ZIP]
             source = gr.Radio(sources, value=DATA_5K, label="Data", elem_id="train-data")
@@ -94,7 +95,7 @@ def render() -> None:
             with gr.Accordion("Settings (filled by the preset; edit for a custom run)", open=False):
                 with gr.Row():
                     epochs = gr.Slider(1, MAX_EPOCHS, value=v["epochs"], step=1, label="Epochs", elem_id="train-epochs",
-                                       info=_epochs_info("DCGAN"))
+                                       info=_epochs_info(first))
                     max_images = gr.Number(value=v["max_images"], precision=0, label="Max images",
                                            elem_id="train-max-images")
                     batch_size = gr.Dropdown([8, 16, 32, 64, 128, 256], value=v["batch_size"], label="Batch",
