@@ -41,12 +41,14 @@ METRICS = (  # (key, label, value) for the held-out metrics a card lists, in thi
         + (f", ± {m['iwae_nll_sem']:.2f} s.e." if "iwae_nll_sem" in m else "")
         + f"; {m.get('iwae_bits_per_dim', math.nan):.4f} bits per pixel)")),
     ("recon_mse", "reconstruction MSE", lambda m: f"{m['recon_mse']:.4f} ([0, 1] pixels, all test images)"),
+    ("psnr", "reconstruction PSNR", lambda m: f"**{m['psnr']:.2f} dB** (of the mean MSE" + (
+        f"; mean of per-image PSNRs {m['psnr_mean']:.2f} dB" if "psnr_mean" in m else "") + ")"),
     ("recon_nll", "reconstruction NLL", lambda m: f"{m['recon_nll']:.2f} nats per image"),
 )
 HF_METRICS = {"test_accuracy": "accuracy", "fd": "classifier-fd", "coverage": "coverage",
               "confident_fraction": "confident-fraction", "precision": "precision", "recall": "recall",
               "label_accuracy": "label-accuracy", "swd": "sliced-wasserstein", "nll_nats": "nll", "elbo": "elbo",
-              "iwae_nll": "nll", "recon_mse": "mse"}
+              "iwae_nll": "nll", "recon_mse": "mse", "psnr": "psnr"}
 FITTED = ("num_leaves", "prior_components")  # config keys set by fitting, not by a training flag
 DISPLAY_ONLY = ("sample_every", "log_every", "num_grid", "eval_samples")  # TrainConfig keys the weights ignore
 TARGETS = (  # issue #4's sample targets for the digit GANs: (name, test on a metrics row)
@@ -216,6 +218,8 @@ def reproduce(meta: dict, out: str, ref: str) -> list[str]:
     from .train import TrainConfig
 
     family, cfg, rec, card, m = meta["family"], meta["config"], meta["recipe"], meta["card"], meta["metrics"]
+    if card.get("reproduce"):  # written by the script that trained and measured it (e.g. scripts/train_emoji.py)
+        return list(card["reproduce"])
     fam = families.get(family)
     if fam.reproduce:
         return [fam.reproduce.format(**rec)]
@@ -300,15 +304,16 @@ def card_text(path: str | Path) -> str:
     fam = families.get(family)
     model_cls = fam.model
     module = model_cls.__module__.replace(".", "/") + ".py"
-    about = fam.about or " ".join((model_cls.__doc__ or family).strip().split("\n\n")[0].split())
+    about = card.get("about") or fam.about or " ".join((model_cls.__doc__ or family).strip().split("\n\n")[0].split())
     held_out = m if "test_set" in m else {}
     shown = [(k, label, f(held_out)) for k, label, f in METRICS if k in held_out]
     generator = fam.generator
+    data = rec.get("data") or card.get("data") or "mnist"
     params = card.get("parameters") or sum(math.prod(s) for s in checkpoint.tensor_shapes(path).values())
     lines = ["---", f"license: {LICENSE}", "library_name: imggen",
              f"pipeline_tag: {'unconditional-image-generation' if generator else 'image-classification'}",
-             f"datasets: [{rec.get('data') or card.get('data') or 'mnist'}]",
-             f"tags: [{', '.join(dict.fromkeys(('imggen', family, 'mnist', 'safetensors')))}]",
+             f"datasets: [{data}]",
+             f"tags: [{', '.join(dict.fromkeys(('imggen', family, data.rstrip('0123456789k'), 'safetensors')))}]",
              f"metrics: [{', '.join(dict.fromkeys(v for k, v in HF_METRICS.items() if k in held_out))}]", "---",
              f"# {name}", "", about, "",
              "## Config", "", "| | |", "|---|---|",
@@ -325,9 +330,10 @@ def card_text(path: str | Path) -> str:
              f"python -m imggen card {ref} --write", "```", "",
              "## Held-out metrics", ""]
     if shown:
-        lines += [("Stored in the checkpoint by `python -m imggen eval --write`" if generator else
-                   "Stored in the checkpoint by its training script")
-                  + (f": {held_out['num_samples']:,} samples vs {held_out['num_samples']:,} test digits"
+        lines += [("Stored in the checkpoint by `python -m imggen eval --write`"
+                   if generator and not card.get("reproduce") else "Stored in the checkpoint by its training script")
+                  + (f": {held_out['num_samples']:,} samples vs {held_out['num_samples']:,} test "
+                     + ("digits" if data.startswith("mnist") else "images")
                      if "num_samples" in held_out else "") + (", plain sampling" if generator else "") + ".", "",
                   "| metric | value |", "|---|---|", *[f"| {label} | {value} |" for _, label, value in shown]]
         typical = path.with_name(name + ".anomaly.json")
@@ -348,7 +354,7 @@ def card_text(path: str | Path) -> str:
                   "| source | setting | figures |", "|---|---|---|",
                   *[f"| `{f}` | {s} | {fig} |" for f, s, fig in bench]]
     lines += ["", "## Recommended sampling", "", *_sampling(name, ref, cfg, card, generator)]
-    lines += ["", "## Limits", "", fam.limits or f"Trained and measured on {rec.get('data', 'its data')} only."]
+    lines += ["", "## Limits", "", card.get("limits") or fam.limits or f"Trained and measured on {rec.get('data', 'its data')} only."]
     if _has_history(name):
         lines += ["", f"Earlier runs, dead ends and dated measurements: [{HISTORY}](../{HISTORY}#{name})."]
     return "\n".join(lines) + "\n"

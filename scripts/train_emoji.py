@@ -18,6 +18,27 @@ import time
 
 import torch
 
+CARD = {  # the card's prose for each recipe (imggen/cards.py takes card["about"] / card["limits"] over the family's)
+    "cgan-emoji32": dict(
+        about="Class-conditional GAN (BigGAN-style: conditional BatchNorm in G, projection discriminator, spectral "
+              "norm, EMA of G) on the 10 emoji32 categories, trained with DiffAugment (Zhao et al. 2020: colour, "
+              "translation and cutout applied alike to real and fake images before D), since 6,820 images are "
+              "little data for a GAN.",
+        limits="No likelihood: a GAN is judged by its samples only. A compact net trained for a CPU time box on one "
+               "thread shared with other work (the Data line gives steps and time): far from converged, samples "
+               "are colourful emoji-like shapes, not clean emoji; a longer (GPU) run of the same recipe is what it "
+               "needs. Conditional on category only, not on style (Noto / Twemoji). Generator and discriminator "
+               "are stored together (D powers *Detection* and GAN inversion)."),
+    "vae-emoji32": dict(
+        about="Convolutional VAE (Kingma & Welling 2014) on colour emoji32: Gaussian posterior with a 256-d "
+              "latent, N(0, I) prior, Gaussian decoder with a learned per-channel scale on RGB values in [-1, 1]; "
+              "made for reconstruction, interpolation and completion of 32 px emoji.",
+        limits="Trained for a CPU time box: reconstructions are somewhat blurry (thin lines and small details "
+               "smear) and N(0, I) samples are much weaker than reconstructions. Inputs should be 32 px RGB "
+               "emoji-like images on white. Likelihoods are those of a Gaussian decoder on continuous RGB values: "
+               "comparable only with models that use the same decoder."),
+}
+
 
 @torch.no_grad()
 def heldout_psnr(net, images: torch.Tensor, batch_size: int = 256) -> dict:
@@ -84,12 +105,26 @@ def main() -> None:
     from imggen import checkpoint
     from imggen.registry import load
 
+    from imggen.evaluate import HeldOut
+
     net = load(a.out).net.cpu().eval()
+    meta = checkpoint.read_metadata(a.out)
+    held = HeldOut.split(test, 1000)  # two halves of the test emoji: compared with, and the real-vs-real floor
+    n = len(held)
+    labels = torch.arange(n) % net.config.num_classes if getattr(net.config, "num_classes", 0) else None
+    with torch.no_grad():
+        fake = net.sample(n, generator=torch.Generator().manual_seed(0), **({"labels": labels} if labels is not None
+                                                                            else {})).float()
+    m = {"test_set": f"{test.name} test", "num_samples": n, "seed": 0, **held.score(fake, labels)}
     if hasattr(net, "reconstruct") and hasattr(net, "eval_metrics"):
-        m = {"test_set": f"{test.name} test", **net.eval_metrics(test.images, iwae_images=a.iwae_images),
-             **heldout_psnr(net, test.images)}
-        checkpoint.update_metadata(a.out, net, metrics=m)
-        print("held-out: " + " ".join(f"{k}={v:.4g}" for k, v in m.items() if isinstance(v, float)), flush=True)
+        m.update({**net.eval_metrics(test.images, iwae_images=a.iwae_images), **heldout_psnr(net, test.images)})
+    steps = meta["recipe"]["steps"]
+    card = {**CARD.get(a.recipe, {}), "reproduce": [
+        f"python -m imggen train --recipe {a.recipe} --max-steps {steps} --time-limit 1e9 --out {a.out}",
+        f"python scripts/train_emoji.py {a.recipe} --max-steps {steps} --time-limit 1e9 --out {a.out}"
+        "  # the same recipe and seed, plus snapshots and the held-out metrics above"]}
+    checkpoint.update_metadata(a.out, net, metrics=m, card=card)
+    print("held-out: " + " ".join(f"{k}={v:.4g}" for k, v in m.items() if isinstance(v, float)), flush=True)
     print(f"card: {write_card(a.out)}", flush=True)
 
 
