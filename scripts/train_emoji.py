@@ -50,6 +50,34 @@ def heldout_psnr(net, images: torch.Tensor, batch_size: int = 256) -> dict:
             "psnr_mean": (-10 * mse.clamp_min(1e-10).log10()).mean().item()}
 
 
+def finish(name: str, out: str, test, iwae_images: int = 200) -> None:
+    """Store the held-out metrics and card fields of the checkpoint ``out`` trained by recipe ``name``, write its card."""
+    from imggen import checkpoint
+    from imggen.cards import write_card
+    from imggen.evaluate import HeldOut
+    from imggen.registry import load
+
+    net = load(out).net.cpu().eval()
+    meta = checkpoint.read_metadata(out)
+    held = HeldOut.split(test, 1000)  # two halves of the test emoji: compared with, and the real-vs-real floor
+    n = len(held)
+    labels = torch.arange(n) % net.config.num_classes if getattr(net.config, "num_classes", 0) else None
+    with torch.no_grad():
+        fake = net.sample(n, generator=torch.Generator().manual_seed(0), **({"labels": labels} if labels is not None
+                                                                            else {})).float()
+    m = {"test_set": f"{test.name} test", "num_samples": n, "seed": 0, **held.score(fake, labels)}
+    if hasattr(net, "reconstruct") and hasattr(net, "eval_metrics"):
+        m.update({**net.eval_metrics(test.images, iwae_images=iwae_images), **heldout_psnr(net, test.images)})
+    steps = meta["recipe"]["steps"]
+    card = {**CARD.get(name, {}), "reproduce": [
+        f"python -m imggen train --recipe {name} --max-steps {steps} --time-limit 1e9 --out {out}",
+        f"python scripts/train_emoji.py {name} --max-steps {steps} --time-limit 1e9 --out {out}"
+        "  # the same recipe and seed, plus snapshots and the held-out metrics above"]}
+    checkpoint.update_metadata(out, net, metrics=m, card=card)
+    print("held-out: " + " ".join(f"{k}={v:.4g}" for k, v in m.items() if isinstance(v, float)), flush=True)
+    print(f"card: {write_card(out)}", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("recipe", help="a named recipe of imggen.training.recipes (cgan-emoji32, vae-emoji32)")
@@ -62,17 +90,20 @@ def main() -> None:
     p.add_argument("--snapshot-at", action="append", default=[], metavar="STEP:PATH",
                    help="also write the weights of step STEP to PATH (repeatable)")
     p.add_argument("--iwae-images", type=int, default=200, help="test images for the IWAE k=1000 bound (VAEs)")
+    p.add_argument("--finish-only", action="store_true",
+                   help="train nothing: measure the checkpoint at --out, store the metrics and card fields, write its card")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
 
-    from imggen.cards import write_card
     from imggen.data import load_data
     from imggen.train import TrainConfig, train
     from imggen.training import recipes
 
     recipe = recipes.get(a.recipe)
-    data = load_data(recipe.data, split="train", limit=recipe.limit)
     test = load_data(recipe.data, split="test")
+    if a.finish_only:
+        return finish(a.recipe, a.out, test, a.iwae_images)
+    data = load_data(recipe.data, split="train", limit=recipe.limit)
     over = {**json.loads(a.train_config or "{}"),
             **({"time_limit_s": a.time_limit} if a.time_limit is not None else {}),
             **({"max_steps": a.max_steps} if a.max_steps is not None else {})}
@@ -102,30 +133,7 @@ def main() -> None:
         mets = " ".join(f"{k}={v:.4g}" for k, v in ev.metrics.items() if isinstance(v, (int, float)))
         print(f"[{ev.kind}] step {ev.step} epoch {ev.epoch:.2f} {ev.steps_per_s:.2f} steps/s {time.time() - t0:.0f}s "
               f"{losses} {mets} {ev.message}", flush=True)
-    from imggen import checkpoint
-    from imggen.registry import load
-
-    from imggen.evaluate import HeldOut
-
-    net = load(a.out).net.cpu().eval()
-    meta = checkpoint.read_metadata(a.out)
-    held = HeldOut.split(test, 1000)  # two halves of the test emoji: compared with, and the real-vs-real floor
-    n = len(held)
-    labels = torch.arange(n) % net.config.num_classes if getattr(net.config, "num_classes", 0) else None
-    with torch.no_grad():
-        fake = net.sample(n, generator=torch.Generator().manual_seed(0), **({"labels": labels} if labels is not None
-                                                                            else {})).float()
-    m = {"test_set": f"{test.name} test", "num_samples": n, "seed": 0, **held.score(fake, labels)}
-    if hasattr(net, "reconstruct") and hasattr(net, "eval_metrics"):
-        m.update({**net.eval_metrics(test.images, iwae_images=a.iwae_images), **heldout_psnr(net, test.images)})
-    steps = meta["recipe"]["steps"]
-    card = {**CARD.get(a.recipe, {}), "reproduce": [
-        f"python -m imggen train --recipe {a.recipe} --max-steps {steps} --time-limit 1e9 --out {a.out}",
-        f"python scripts/train_emoji.py {a.recipe} --max-steps {steps} --time-limit 1e9 --out {a.out}"
-        "  # the same recipe and seed, plus snapshots and the held-out metrics above"]}
-    checkpoint.update_metadata(a.out, net, metrics=m, card=card)
-    print("held-out: " + " ".join(f"{k}={v:.4g}" for k, v in m.items() if isinstance(v, float)), flush=True)
-    print(f"card: {write_card(a.out)}", flush=True)
+    finish(a.recipe, a.out, test, a.iwae_images)
 
 
 if __name__ == "__main__":
