@@ -1,6 +1,6 @@
 """Sample-quality metrics: classifier-feature Fréchet distance, class coverage, confident fraction,
 k-NN precision/recall (Kynkäänniemi et al. 2019), and Laplacian-pyramid sliced Wasserstein distance
-(Karras et al. 2018, ProGAN) for data without a classifier."""
+(Karras et al. 2018, ProGAN) for data without a classifier; emoji_metrics for colour (the emoji feature net)."""
 from __future__ import annotations
 
 import functools
@@ -151,3 +151,83 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, *, levels: int = 3, pat
         projA, projB = (pa @ dirs).sort(0).values, (pb @ dirs).sort(0).values
         total.append((projA - projB).abs().mean().item())
     return float(np.mean(total)) * 1e3
+
+
+EMOJINET_PATH = Path(__file__).resolve().parents[1] / "checkpoints" / "metrics" / "emojinet-emoji.safetensors"
+
+
+@functools.lru_cache(maxsize=1)
+def emoji_net():
+    """The shipped emoji feature network (eval mode, CPU): category + subcategory CNN on 32-px RGB."""
+    from .models.emojinet import EmojiNet, EmojiNetConfig
+
+    if not EMOJINET_PATH.exists():
+        raise FileNotFoundError(f"{EMOJINET_PATH} is missing; train it with python scripts/train_emojinet.py")
+    meta = checkpoint.read_metadata(EMOJINET_PATH)
+    model = EmojiNet(EmojiNetConfig(**meta["config"]))
+    checkpoint.load_weights(model, EMOJINET_PATH)
+    return model.eval()
+
+
+@torch.no_grad()
+def emoji_features(x: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (N, 1|3, H, W) in [-1, 1] -> (the emoji net's block features (N, 224), category probabilities (N,
+    categories)). The block features (each conv block's mean activation per channel, standardised by the train
+    split) see blur and colour; its penultimate features, which the category head reads, barely do (5x5 binomial
+    blur: 1.6x the real-vs-real FD on those, 5x on the block features; bench/results/emoji.md)."""
+    net = emoji_net()
+    feats, probs = [], []
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size].float().cpu()
+        feats.append(net.block_features(xb))
+        probs.append(F.softmax(net.head(net.features(xb)), 1))
+    return torch.cat(feats), torch.cat(probs)
+
+
+def _same_grid(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both sets in RGB at the smaller of their two sizes (area mean / antialiased resize), for the SWD."""
+    a, b = a.float().cpu(), b.float().cpu()
+    a, b = (a.expand(-1, 3, -1, -1) if a.shape[1] == 1 else a), (b.expand(-1, 3, -1, -1) if b.shape[1] == 1 else b)
+    s = min(a.shape[-1], b.shape[-1])
+    fit = lambda x: x if x.shape[-1] == s else (F.avg_pool2d(x, x.shape[-1] // s) if x.shape[-1] % s == 0 else  # noqa: E731
+                                                F.interpolate(x, size=(s, s), mode="bilinear", antialias=True))
+    return fit(a), fit(b)
+
+
+def _check_images(x: torch.Tensor, what: str) -> None:
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] not in (1, 3) or x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"{what} must be a (N, 1 or 3, H, H) tensor of images in [-1, 1], not "
+                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+    if len(x) < 5:
+        raise ValueError(f"{what}: at least 5 images are needed for FD and precision / recall, not {len(x)}")
+
+
+def emoji_metrics(samples: torch.Tensor, real: torch.Tensor, labels: torch.Tensor | None = None, *,
+                  reference: torch.Tensor | None = None, swd: bool = True) -> dict:
+    """Colour metrics for ``samples`` vs ``real`` (both [-1, 1], any size; the emoji net reads them at 32 px):
+    Fréchet distance on the emoji net's block features (:func:`emoji_features`), k-NN precision / recall there, the Laplacian SWD (x1e3, at the
+    smaller image size), and the predicted-category histogram. ``labels`` (the categories asked for) gives
+    ``category_accuracy``, the fraction that reads as the asked category; ``reference`` (other real images, as
+    many as ``samples``) gives the real-vs-real floors ``fd_floor`` / ``swd_floor`` and ``fd_ratio``."""
+    _check_images(samples, "samples")
+    _check_images(real, "real")
+    fs, ps = emoji_features(samples)
+    fr, _ = emoji_features(real)
+    out = {"fd": frechet_distance(fs, fr)}
+    out["precision"], out["recall"] = precision_recall(fr, fs)
+    out["category_histogram"] = torch.bincount(ps.argmax(1), minlength=ps.shape[1]).tolist()
+    if swd:
+        out["swd"] = sliced_wasserstein(*_same_grid(samples, real))
+    if labels is not None:
+        labels = torch.as_tensor(labels).cpu()
+        if labels.shape != (len(samples),):
+            raise ValueError(f"labels must hold one category per sample ({len(samples)}), not shape "
+                             f"{tuple(labels.shape)}")
+        out["category_accuracy"] = (ps.argmax(1) == labels).float().mean().item()
+    if reference is not None:
+        _check_images(reference, "reference")
+        out["fd_floor"] = frechet_distance(emoji_features(reference)[0], fr)
+        out["fd_ratio"] = out["fd"] / max(out["fd_floor"], 1e-8)
+        if swd:
+            out["swd_floor"] = sliced_wasserstein(*_same_grid(reference, real))
+    return out
