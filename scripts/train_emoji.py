@@ -30,11 +30,13 @@ CARD = {  # the card's prose for each recipe (imggen/cards.py takes card["about"
                "needs. Conditional on category only, not on style (Noto / Twemoji). Generator and discriminator "
                "are stored together (D powers *Detection* and GAN inversion)."),
     "vae-emoji32": dict(
-        about="Convolutional VAE (Kingma & Welling 2014) on colour emoji32: Gaussian posterior with a 256-d "
-              "latent, N(0, I) prior, Gaussian decoder with a learned per-channel scale on RGB values in [-1, 1]; "
-              "made for reconstruction, interpolation and completion of 32 px emoji.",
+        about="Convolutional VAE (Kingma & Welling 2014) on colour emoji32 with a spatial code: 16 channels at "
+              "8×8 (a 1,024-d Gaussian posterior, N(0, I) prior; 3x3 convs in and out of the code instead of FC "
+              "layers), Gaussian decoder with a learned per-channel scale on RGB values in [-1, 1]; made for "
+              "reconstruction, interpolation and completion of 32 px emoji.",
         limits="Trained for a CPU time box: reconstructions are somewhat blurry (thin lines and small details "
-               "smear) and N(0, I) samples are much weaker than reconstructions. Inputs should be 32 px RGB "
+               "smear). The spatial code keeps reconstructions local and sharp, but N(0, I) samples are "
+               "texture-like, not emoji: sample from it only for illustration. Inputs should be 32 px RGB "
                "emoji-like images on white. Likelihoods are those of a Gaussian decoder on continuous RGB values: "
                "comparable only with models that use the same decoder."),
 }

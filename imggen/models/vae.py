@@ -30,6 +30,7 @@ class AEConfig:
     hidden: int = 32  # channels of the first conv layer (doubled once)
     fc_dim: int = 128  # width of the fully connected layer between convs and code
     decoder: str = "bernoulli"  # "bernoulli" (grey levels as probabilities) | "gaussian" (learned scale)
+    latent_channels: int = 0  # 0: FC code; K: a spatial code, K channels at the last conv resolution (latent_dim = K·s²)
 
 
 @dataclass
@@ -59,9 +60,23 @@ def _widths(cfg) -> list[int]:
     return [cfg.hidden, 2 * cfg.hidden] + ([2 * cfg.hidden] if cfg.image_size == 64 else [])
 
 
+def _spatial(cfg, cond_dim: int = 0) -> int:
+    """The side s of a spatial code (``latent_channels`` > 0; 0 for an FC code); ValueError when it cannot be."""
+    k = getattr(cfg, "latent_channels", 0)
+    if not k:
+        return 0
+    s = cfg.image_size // 2 ** len(_widths(cfg))
+    if cfg.latent_dim != k * s * s:
+        raise ValueError(f"a spatial code of {k} channels at {s}x{s} has latent_dim {k * s * s}, not {cfg.latent_dim}")
+    if cond_dim:
+        raise ValueError("a spatial code (latent_channels > 0) needs an unconditional model (num_classes 0)")
+    return s
+
+
 class Encoder(nn.Module):
     """Strided convs -> FC -> out_dim (2 * latent for Gaussian posteriors). With ``cond_dim`` a condition
-    vector (a one-hot label) joins the flattened conv features before the FC layers: q(z | x, y)."""
+    vector (a one-hot label) joins the flattened conv features before the FC layers: q(z | x, y). With
+    ``latent_channels`` a 3x3 conv replaces the FC layers: a spatial code, flattened to out_dim."""
 
     def __init__(self, cfg, out_dim: int, cond_dim: int = 0):
         super().__init__()
@@ -71,6 +86,8 @@ class Encoder(nn.Module):
             c = w
         s = cfg.image_size // 2 ** len(_widths(cfg))
         head = [nn.Linear(c * s * s + cond_dim, cfg.fc_dim), nn.SiLU(), nn.Linear(cfg.fc_dim, out_dim)]
+        if _spatial(cfg, cond_dim):
+            head = [nn.Unflatten(1, (c, s, s)), nn.Conv2d(c, out_dim // (s * s), 3, 1, 1), nn.Flatten()]
         self.cond_dim = cond_dim
         if cond_dim:
             self.net, self.head = nn.Sequential(*layers, nn.Flatten()), nn.Sequential(*head)
@@ -92,6 +109,9 @@ class Decoder(nn.Module):
         self.s = cfg.image_size // 2 ** len(ws)
         self.fc = nn.Sequential(nn.Linear(in_dim, cfg.fc_dim), nn.SiLU(), nn.Linear(cfg.fc_dim, ws[0] * self.s ** 2),
                                 nn.SiLU())
+        if _spatial(cfg, in_dim - cfg.latent_dim):  # a spatial code: 3x3 conv instead of the FC layers
+            self.fc = nn.Sequential(nn.Unflatten(1, (cfg.latent_channels, self.s, self.s)),
+                                    nn.Conv2d(cfg.latent_channels, ws[0], 3, 1, 1), nn.SiLU())
         layers = []
         for a, b in zip(ws, ws[1:] + [cfg.channels]):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1), nn.SiLU()]
