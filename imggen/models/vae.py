@@ -85,9 +85,10 @@ class Encoder(nn.Module):
             layers += [nn.Conv2d(c, w, 4, 2, 1), nn.SiLU()]
             c = w
         s = cfg.image_size // 2 ** len(_widths(cfg))
-        head = [nn.Linear(c * s * s + cond_dim, cfg.fc_dim), nn.SiLU(), nn.Linear(cfg.fc_dim, out_dim)]
         if _spatial(cfg, cond_dim):
             head = [nn.Unflatten(1, (c, s, s)), nn.Conv2d(c, out_dim // (s * s), 3, 1, 1), nn.Flatten()]
+        else:
+            head = [nn.Linear(c * s * s + cond_dim, cfg.fc_dim), nn.SiLU(), nn.Linear(cfg.fc_dim, out_dim)]
         self.cond_dim = cond_dim
         if cond_dim:
             self.net, self.head = nn.Sequential(*layers, nn.Flatten()), nn.Sequential(*head)
@@ -107,11 +108,12 @@ class Decoder(nn.Module):
         super().__init__()
         ws = _widths(cfg)[::-1]
         self.s = cfg.image_size // 2 ** len(ws)
-        self.fc = nn.Sequential(nn.Linear(in_dim, cfg.fc_dim), nn.SiLU(), nn.Linear(cfg.fc_dim, ws[0] * self.s ** 2),
-                                nn.SiLU())
         if _spatial(cfg, in_dim - cfg.latent_dim):  # a spatial code: 3x3 conv instead of the FC layers
             self.fc = nn.Sequential(nn.Unflatten(1, (cfg.latent_channels, self.s, self.s)),
                                     nn.Conv2d(cfg.latent_channels, ws[0], 3, 1, 1), nn.SiLU())
+        else:
+            self.fc = nn.Sequential(nn.Linear(in_dim, cfg.fc_dim), nn.SiLU(),
+                                    nn.Linear(cfg.fc_dim, ws[0] * self.s ** 2), nn.SiLU())
         layers = []
         for a, b in zip(ws, ws[1:] + [cfg.channels]):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1), nn.SiLU()]
