@@ -174,7 +174,7 @@ def emoji_features(x: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor
     """Images (N, 1|3, H, W) in [-1, 1] -> (the emoji net's block features (N, 224), category probabilities (N,
     categories)). The block features (each conv block's mean activation per channel, standardised by the train
     split) see blur and colour; its penultimate features, which the category head reads, barely do (5x5 binomial
-    blur: 1.6x the real-vs-real FD on those, 5x on the block features; bench/results/emoji.md)."""
+    blur: 1.5x the real-vs-real FD on those, 4.9x on the block features; bench/results/emoji.md)."""
     net = emoji_net()
     feats, probs = [], []
     for i in range(0, len(x), batch_size):
