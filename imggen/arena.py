@@ -45,6 +45,7 @@ class Entry:
     seconds: float = 0.0  # wall time of its sampler for these images
     metrics: dict[str, str] = field(default_factory=dict)  # headline label -> formatted value, card order
     error: str | None = None  # why it has no images
+    classes: tuple[str, ...] = ()  # the model's class names (digits "0".."9", emoji categories), index = label
 
     def recipe(self, n: int, seed: int) -> dict:
         """What reproduces these images (the Sample tab's keys: model, n, seed, class, truncation)."""
@@ -91,7 +92,7 @@ def sample_model(name: str, n: int, seed: int) -> Entry:
     t0 = time.perf_counter()
     x = m.sample(n, seed=seed, **({"labels": labels} if labels else {}))
     seconds = time.perf_counter() - t0
-    return Entry(name, m.family, x, labels, seconds, headline(m.card.get("metrics")))
+    return Entry(name, m.family, x, labels, seconds, headline(m.card.get("metrics")), classes=m.classes)
 
 
 @functools.lru_cache(maxsize=64)

@@ -199,6 +199,17 @@ def emoji_arrays() -> dict[str, np.ndarray]:
     return arrays
 
 
+def builtin_classes(name: str) -> tuple[str, ...]:
+    """The class names of a built-in dataset by name (emoji: categories, read without the images; MNIST: digits);
+    () for anything else or when the emoji data is missing."""
+    if name in ("mnist5k", "mnist"):
+        return DIGIT_CLASSES
+    if name not in EMOJI_DATASETS or not EMOJI_PATH.exists():
+        return ()
+    with np.load(EMOJI_PATH, allow_pickle=False) as f:
+        return tuple(f["categories"].tolist())
+
+
 def _emoji(name: str, split: str, size: int, channels: int, limit: int | None) -> ImageData:
     a = emoji_arrays()
     idx = np.flatnonzero(a["split"] == (split == "test"))

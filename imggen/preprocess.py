@@ -121,8 +121,9 @@ def _from_array(a: np.ndarray) -> Image.Image:
     return Image.fromarray(a)
 
 
-def to_mode(im: Image.Image, channels: int) -> Image.Image:
-    """Grayscale (1) or RGB (3); transparency is composited onto black, 16-bit scaled to 8-bit."""
+def to_mode(im: Image.Image, channels: int, background: int = 0) -> Image.Image:
+    """Grayscale (1) or RGB (3); transparency is composited onto ``background`` (0 black, 255 white), 16-bit
+    scaled to 8-bit."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(im, dtype=np.float64)
         hi = 65535.0 if a.max() > 255 else 255.0
@@ -133,27 +134,42 @@ def to_mode(im: Image.Image, channels: int) -> Image.Image:
     if im.mode in ("P", "PA") or "transparency" in im.info:
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA", "La", "RGBa"):
-        bg = Image.new("RGBA", im.size, (0, 0, 0, 255))
+        bg = Image.new("RGBA", im.size, (background,) * 3 + (255,))
         im = Image.alpha_composite(bg, im.convert("RGBA"))
     return im.convert("L" if channels == 1 else "RGB")
 
 
-def image_to_tensor(src, size: int, channels: int = 1) -> torch.Tensor:
-    """Any image -> (C, size, size) float tensor in [-1, 1]: centre-crop to square, then resize."""
-    im = to_mode(open_image(src, draft=4 * size), channels)  # a phone JPEG decodes at reduced scale
-    im = ImageOps.fit(im, (size, size), method=Image.Resampling.BICUBIC if min(im.size) > size else Image.Resampling.BILINEAR)
+def image_to_tensor(src, size: int, channels: int = 1, *, background: int = 0, pad: bool = False) -> torch.Tensor:
+    """Any image -> (C, size, size) float tensor in [-1, 1]: centre-crop to square (``pad``: pad to square with
+    ``background`` instead, keeping the whole picture), then resize; transparency composited onto ``background``."""
+    im = to_mode(open_image(src, draft=4 * size), channels, background)  # a phone JPEG decodes at reduced scale
+    method = Image.Resampling.BICUBIC if min(im.size) > size else Image.Resampling.BILINEAR
+    if pad:
+        fill = background if channels == 1 else (background,) * 3
+        im = ImageOps.pad(im, (max(im.size),) * 2, color=fill).resize((size, size), method, reducing_gap=3.0)
+    else:
+        im = ImageOps.fit(im, (size, size), method=method)
     a = from_uint8(np.asarray(im))
     return a[None] if channels == 1 else a.permute(2, 0, 1)
 
 
 def model_input(src, channels: int, size: int) -> torch.Tensor:
     """Any upload or drawing -> (C, size, size) in [0, 1], the input every tab gives a model: MNIST's digit pipeline
-    (:func:`prepare_digit`) for 1x28 models, a plain resize otherwise. An imggen PNG that carries its exact input
-    (``"input"`` in its recipe, e.g. a Complete or Reconstruct output) gives that input back unchanged."""
+    (:func:`prepare_digit`) for 1x28 models; for colour (3-channel) models the whole picture, transparency
+    composited onto white (colour training data, emoji, sits on white) and padded with white to a square, resized
+    to ``size``; a plain centre-crop and resize otherwise. An imggen PNG that carries its exact input (``"input"``
+    in its recipe, e.g. a Complete or Reconstruct output) gives that input back unchanged."""
+    if channels not in (1, 3):
+        raise ValueError(f"a model input has 1 (grey) or 3 (RGB) channels, not {channels}")
     exact = recipe_input(src, (channels, size, size))
     if exact is not None:
         return exact
-    x = prepare_digit(src) if (channels, size) == (1, 28) else image_to_tensor(src, size, channels)
+    if (channels, size) == (1, 28):
+        x = prepare_digit(src)
+    elif channels == 3:
+        x = image_to_tensor(src, size, 3, background=255, pad=True)
+    else:
+        x = image_to_tensor(src, size, channels)
     return to01(x)
 
 

@@ -203,6 +203,20 @@ def list_models(family: str | None = None, owner=_NO_OWNER) -> dict[str, dict]:
     return out
 
 
+def class_names(card: dict) -> tuple[str, ...]:
+    """A conditional model's class names, one per class index, from a :func:`list_models` card: the card's
+    ``classes`` (the training loop stores a labelled dataset's names), else those of the built-in data it was
+    trained on (``emoji32``: the emoji categories), else "0", "1", ... (digits); () for an unconditional model."""
+    n = int((card.get("config") or {}).get("num_classes", 0) or 0)
+    names = card.get("classes")
+    if not names and card.get("data"):
+        from .data import builtin_classes
+
+        names = builtin_classes(card["data"])
+    names = tuple(map(str, names or ()))
+    return names if n and len(names) == n and len(set(names)) == n else tuple(str(i) for i in range(n))
+
+
 class LoadedModel:
     """A model ready for inference; the public API speaks images in [0, 1] and seeds."""
 
@@ -217,6 +231,11 @@ class LoadedModel:
         other = copy.copy(self)
         other.name = name
         return other
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Its class names (:func:`class_names`; () when unconditional)."""
+        return class_names({**self.meta["card"], "config": self.meta["config"]})
 
     @property
     def device(self) -> torch.device:

@@ -180,6 +180,8 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
             meta = with_history(meta, state.init)
         card = {"status": msg, "data": data.name, "parameters": sum(p.numel() for p in net.parameters()),
                 "train_seconds": round(elapsed(), 1), "hardware": describe(device, cfg.use_amp)}
+        if getattr(net.config, "num_classes", 0) and data.classes and data.classes != DIGIT_CLASSES:
+            card["classes"] = list(data.classes)  # what the Sample tab's class picker shows (not 0, 1, ...)
         return str(checkpoint.save(net, path, family=family, config=asdict(net.config),
                                    name=name or Path(path).stem, metrics=state.metrics, recipe=meta, card=card))
 

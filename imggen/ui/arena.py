@@ -45,16 +45,25 @@ def _view(entries: list[arena.Entry], n: int, seed: int, cached: bool = False):
         rows.append({"model": e.name, "family": e.family, "sampling s": round(e.seconds, 3), **e.metrics})
     labels = [label for _, label, _ in arena.HEADLINE if any(label in r for r in rows)]
     table = pd.DataFrame(rows, columns=["model", "family", "sampling s", *labels]).fillna("—")
-    cond = ", ".join(f"`{e.name}`" for e in entries if e.labels)
+    groups: dict[tuple, list[str]] = {}  # the same classes, one sentence: digit models, emoji models
+    for e in entries:
+        if e.labels:
+            groups.setdefault(e.classes, []).append(f"`{e.name}`")
+    cond = "; ".join(f"({', '.join(names)}) show the classes {_cycle(c)} in turn" for c, names in groups.items())
     info = (f"**Seed {seed}** · {n} image{'s' * (n > 1)} per model · {len(gallery)} model"
             f"{'s' * (len(gallery) != 1)}, {sum(e.seconds for e in entries):.1f} s of sampling in all. "
-            + (f"Conditional models ({cond}) show the classes 0, 1, … 9 in turn. " if cond else "")
+            + (f"Conditional models {cond}. " if cond else "")
             + "Sampling time: the wall time of each model's sampler on this server"
             + (" when these images were first drawn (page-open view; Generate measures again)." if cached
                else ", this call."))
     if failed:
         info += "\n\n**Not shown:** " + "; ".join(failed)
     return gallery, table, info
+
+
+def _cycle(classes: tuple[str, ...]) -> str:
+    """The class names a conditional model's grid cycles through, short: "0, 1, … 9"."""
+    return ", ".join(classes) if len(classes) <= 3 else f"{', '.join(classes[:2])}, … {classes[-1]}"
 
 
 def open_choices(models, current=None):

@@ -102,6 +102,17 @@ def prepare_input(model_name, source, drawing, upload, sample_seed):
 
 
 def _readings(images: torch.Tensor) -> list[str]:
+    """What a classifier reads in each image: the digit classifier on 28-px grey, the emoji net's category on 32-px
+    colour ("–" for other shapes)."""
+    if images.shape[1] == 3 and images.shape[-1] == 32:
+        from ..data import builtin_classes
+        from ..metrics import EMOJINET_PATH, emoji_features
+
+        names = builtin_classes("emoji32")
+        if not EMOJINET_PATH.exists() or not names:
+            return ["–"] * len(images)
+        p, c = emoji_features(from01(images))[1].max(1)
+        return [f"{names[ci]} ({pi:.0%})" for ci, pi in zip(c.tolist(), p.tolist())]
     if images.shape[1] != 1 or images.shape[-1] != 28:
         return ["–"] * len(images)
     from ..metrics import classify

@@ -62,7 +62,7 @@ def reconstruct(source: str, drawing, upload, models: list[str] | None, anomaly_
                 raise ValueError(f"{name} has no encoder and cannot reconstruct images.")
             xm = x if tuple(x.shape[1:]) == _shape(m.config) else model_input(src, m.config)
             r = m.reconstruct(xm)
-            recs.append(r if r.shape == x.shape else torch.zeros_like(x))
+            recs.append(r)
             rows.append((name, m.family, (r - xm).pow(2).mean().item(), (r - xm).abs().mean().item()))
         score_md, pct = "", None
         if anomaly_model:
@@ -81,9 +81,19 @@ def reconstruct(source: str, drawing, upload, models: list[str] | None, anomaly_
               "input": pack_tensor(x[0])}
     table = "| model | family | MSE | MAE |\n|---|---|---|---|\n" + "\n".join(
         f"| {n} | {f} | {mse:.4f} | {mae:.4f} |" for n, f, mse, mae in rows)
-    strip = common.png_output(torch.cat(recs), recipe, scale=4, nrow=len(recs))
+    strip = common.png_output(side_by_side(recs), recipe, scale=4, nrow=len(recs))
     caption = "Left to right: preprocessed input, " + ", ".join(models) + ". Errors on [0, 1] pixels.\n\n"
     return common.png_output(x[0], {**recipe, "image": "preprocessed"}, scale=8), strip, caption + table + score_md, pct
+
+
+def side_by_side(images: list[torch.Tensor]) -> torch.Tensor:
+    """(1, C, H, W) images of different models -> one (N, C, H, W) batch: grey ones in colour when any is in colour,
+    all at the largest size (a 28-px digit model beside a 32-px colour one)."""
+    c = max(x.shape[1] for x in images)
+    size = max(x.shape[-1] for x in images)
+    out = [x.expand(-1, c, -1, -1) if x.shape[1] != c else x for x in images]
+    return torch.cat([x if x.shape[-1] == size else torch.nn.functional.interpolate(x, size=(size, size),
+                                                                                     mode="nearest") for x in out])
 
 
 def _shape(config) -> tuple[int, int, int]:
@@ -93,7 +103,8 @@ def _shape(config) -> tuple[int, int, int]:
 def render() -> None:
     gr.Markdown("Draw a digit or upload a photo/scan of one. It is preprocessed the way MNIST was made "
                 "(grayscale, ink made white on black, cropped, fitted into 20×20, centred by mass in 28×28), then "
-                "reconstructed by each autoencoder. A likelihood model (a VAE's bound, the random forest's exact "
+                "reconstructed by each autoencoder. Colour models (e.g. `vae-emoji32`) get the picture itself: "
+                "transparency on white, padded to a square, resized to their size. A likelihood model (a VAE's bound, the random forest's exact "
                 "value) tells how typical the drawing is.")
     with gr.Row():
         with gr.Column():
@@ -110,7 +121,7 @@ def render() -> None:
                                        capability="log_likelihood", elem_id="rec-anomaly-model", prefer=("vae-mnist",))
             btn = gr.Button("Reconstruct", variant="primary", elem_id="rec-btn")
         with gr.Column():
-            pre = common.image_output("Preprocessed input (28×28)", elem_id="rec-input")
+            pre = common.image_output("Preprocessed input (the first model's size)", elem_id="rec-input")
             out = common.image_output("Reconstructions", elem_id="rec-output")
             pct = gr.Number(label="Typicality percentile among test digits", interactive=False, elem_id="rec-pct",
                             visible=False)  # shown once there is a score (an empty Number reads "0" in the page)

@@ -44,13 +44,13 @@ def _options(name: str | None) -> tuple[list[str], str, bool, dict[str, bool], d
     truncation slider's explanation) for a model; a checkpoint's card may recommend start values
     (``card["sampling"]``, justified on its card)."""
     card = registry.list_models().get(name or "", {})
-    ncls = card.get("config", {}).get("num_classes", 0) if card else 0
+    names = registry.class_names(card) if card else ()  # "0".."9" for digits, category names for emoji
     fam = _family(card)
     takes = fam.sampler_settings() if fam else {}
     show = {arg: arg in takes for arg in SAMPLER_ARGS}
     start = {arg: (card.get("sampling") or {}).get(arg, v) if show[arg] else v for arg, v in SAMPLER_DEFAULTS.items()}
     info = fam.truncation_info if fam else families.TRUNCATION_INFO
-    return [RANDOM, EACH, *map(str, range(ncls))], EACH if ncls else RANDOM, ncls > 0, show, start, info
+    return [RANDOM, EACH, *names], EACH if names else RANDOM, bool(names), show, start, info
 
 
 def model_options(name: str | None, restored: dict | None = None):
@@ -65,17 +65,22 @@ def model_options(name: str | None, restored: dict | None = None):
             *(gr.Slider(visible=show[arg], value=start[arg]) for arg in SAMPLER_ARGS[1:]))
 
 
-def _labels(choice: str | None, n: int, num_classes: int):
-    if not num_classes or choice in (None, "", RANDOM):
+def _labels(choice: str | None, n: int, names: tuple[str, ...] | int):
+    """Class indices for ``n`` samples from the picker's choice: a class name (or its index), each in turn, random;
+    ``names``: the model's class names (a number of classes: digits)."""
+    names = tuple(map(str, range(names))) if isinstance(names, int) else names
+    if not names or choice in (None, "", RANDOM):
         return None
     if choice == EACH:
-        return [i % num_classes for i in range(n)]
+        return [i % len(names) for i in range(n)]
+    if str(choice) in names:
+        return [names.index(str(choice))] * n
     try:
         label = int(choice)
     except ValueError:
-        raise gr.Error(f"Unknown class {choice!r}.") from None
-    if not 0 <= label < num_classes:
-        raise gr.Error(f"Class must be between 0 and {num_classes - 1}.")
+        raise gr.Error(f"Unknown class {choice!r}: pick one of {', '.join(names)}.") from None
+    if not 0 <= label < len(names):
+        raise gr.Error(f"Class must be between 0 and {len(names) - 1}.")
     return [label] * n
 
 
@@ -91,7 +96,7 @@ def draw(model: str, count, seed, class_choice, truncation, refine=0, keep=1.0) 
         m = registry.load(name)
         takes = inspect.signature(m.net.sample).parameters  # the loaded sampler's settings
         kw = {}
-        labels = _labels(class_choice, n, getattr(m.config, "num_classes", 0))
+        labels = _labels(class_choice, n, m.classes)
         if labels is not None:
             kw["labels"] = labels
         if truncation is not None and "truncation" in takes:
@@ -113,7 +118,8 @@ def sample(model, count, seed, class_choice, truncation, refine=0, keep=1.0):
     x, recipe = draw(model, count, seed, class_choice, truncation, refine, keep)
     grid_png = common.png_output(x, recipe, scale=3)
     scale = max(1, 112 // x.shape[-1])
-    gallery = [(to_pil(xi, scale=scale, recipe={**recipe, "index": i}), f"#{i}") for i, xi in enumerate(x)]
+    names = _caption_names(recipe)
+    gallery = [(to_pil(xi, scale=scale, recipe={**recipe, "index": i}), f"#{i}{names[i]}") for i, xi in enumerate(x)]
     info = f"**Seed {recipe['seed']}** · {recipe['n']} samples from `{recipe['model']}`"
     if "prior_components" in recipe:
         info += f" · latents from its fitted {recipe['prior_components']}-Gaussian mixture"
@@ -126,6 +132,13 @@ def sample(model, count, seed, class_choice, truncation, refine=0, keep=1.0):
     if recipe["class"] != RANDOM:
         info += f" · class: {recipe['class']}"
     return grid_png, gallery, info, recipe
+
+
+def _caption_names(recipe: dict) -> list[str]:
+    """Each sample's class name for the gallery captions (" · Flags"), for models whose classes are not digits."""
+    names = registry.load(recipe["model"]).classes
+    labels = _labels(recipe["class"], recipe["n"], names) if names and not names[0].isdigit() else None
+    return [f" · {names[k]}" for k in labels] if labels else [""] * recipe["n"]
 
 
 def enlarge(recipe: dict | None, index) -> object:
@@ -234,7 +247,7 @@ def render() -> None:
             choices, value, show_cls, show, start, trunc_info = _options(model.value)
             classes = gr.Dropdown(choices=choices, value=value, visible=show_cls,
                                   label="Class", elem_id="sample-class", allow_custom_value=True,  # checked in _labels
-                                  info="for conditional models: one digit, each in turn, or random")
+                                  info="for conditional models: one class (a digit, an emoji category), each in turn, or random")
             truncation = gr.Slider(MIN_TRUNCATION, MAX_TRUNCATION, value=start["truncation"], step=0.05,
                                    label="Truncation", elem_id="sample-truncation", visible=show["truncation"],
                                    info=trunc_info)
