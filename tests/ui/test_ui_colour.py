@@ -1,5 +1,5 @@
-"""Colour models in Sample, Arena, Interpolate, Reconstruct and Complete (issue 27): tiny colour models trained for two
-steps on emoji32 by the training loop into a temporary folder, so no test waits on the shipped emoji checkpoints."""
+"""Colour models in Sample, Arena, Interpolate, Reconstruct and Complete (issue 27), on tiny colour models the training
+loop makes in a temporary folder (tests/tiny_colour.py): no test waits on the shipped emoji checkpoints."""
 from __future__ import annotations
 
 import gradio as gr
@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_colour import train_tiny_colour
 
 from imggen import registry
 from imggen.convert import png_bytes
-from imggen.data import builtin_classes, emoji_arrays, load_data
+from imggen.data import builtin_classes, emoji_arrays
 from imggen.preprocess import model_input, prepare_digit
-from imggen.train import TrainConfig, train
 from imggen.ui import arena as arena_tab
 from imggen.ui import build_app, restore
 from imggen.ui import complete as cmp_tab
@@ -25,22 +25,8 @@ CATEGORIES = builtin_classes("emoji32")
 
 @pytest.fixture(scope="module")
 def colour(tmp_path_factory):
-    """{"cgan": name, "vae": name} of a tiny conditional GAN and a tiny VAE on 32-px RGB emoji, each trained for two
-    steps by the loop (which writes the card, its class names included) and registered for the process."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    d = tmp_path_factory.mktemp("colour-models")
-    data = load_data("emoji32", limit=64)
-    cfg = TrainConfig(max_steps=2, batch_size=16, eval_samples=0, num_grid=4, seed=0)
-    names = {}
-    for fam, kw in (("cgan", dict(latent_dim=8, g_width=8, d_width=8)),
-                    ("vae", dict(latent_dim=8, hidden=8, fc_dim=32))):
-        name = f"test-colour-{fam}"
-        for _ in train(fam, data, cfg, model_config=kw, out=d / f"{name}.safetensors", name=name):
-            pass
-        registry.register(name, d / f"{name}.safetensors", owner=None)
-        names[fam] = name
-    torch.set_num_threads(threads)
+    """{"cgan": name, "vae": name}: a tiny conditional GAN and a tiny VAE on 32-px RGB emoji (tests/tiny_colour.py)."""
+    names = train_tiny_colour(tmp_path_factory.mktemp("colour-models"))
     yield names
     for name in names.values():
         registry.unregister(name, owner=None)
