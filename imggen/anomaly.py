@@ -1,6 +1,7 @@
 """Anomaly score "how typical is this image": its importance-weighted log-likelihood under a VAE, as a percentile
-of the same score on held-out test images. The reference distribution is computed once per checkpoint and cached
-next to it (``checkpoints/<name>.anomaly.json``)."""
+of the same score on held-out images of the model's kind (MNIST test digits for grey 28-px models, the held-out
+emoji for colour ones). The reference distribution is computed once per checkpoint and cached next to it
+(``checkpoints/<name>.anomaly.json``)."""
 from __future__ import annotations
 
 import json
@@ -32,12 +33,33 @@ def log_likelihoods(net, images: torch.Tensor, k: int = SCORE_K, batch_size: int
     return torch.cat([net.log_likelihood(x.to(dev), k=k, generator=g).cpu() for x in images.split(batch_size)])
 
 
-def build_reference(net, test_images: torch.Tensor, k: int = SCORE_K, data: str = "") -> dict:
-    """Score every test image; keep the 1001 quantiles (0.0 %, 0.1 %, ..., 100 %) of the scores."""
+def build_reference(net, test_images: torch.Tensor, k: int = SCORE_K, data: str = "", population: str = "") -> dict:
+    """Score every test image; keep the 1001 quantiles (0.0 %, 0.1 %, ..., 100 %) of the scores. ``population``
+    names the images in words for the score's sentence ("held-out emoji")."""
     ll = log_likelihoods(net, test_images, k).double().numpy()
     q = np.quantile(ll, np.linspace(0, 1, 1001))
-    return {"k": k, "num_images": len(ll), "data": data, "mean": float(ll.mean()),
-            "quantiles": [round(float(v), 4) for v in q]}
+    return {"k": k, "num_images": len(ll), "data": data, "population": population or "held-out test images",
+            "mean": float(ll.mean()), "quantiles": [round(float(v), 4) for v in q]}
+
+
+def reference_data(config, limit: int = 2000) -> tuple[torch.Tensor, str, str]:
+    """Held-out images a model of this shape is scored against: (images in [-1, 1] (N, C, H, W), data name,
+    population in words). RGB models: the held-out emoji (split by emoji, never seen in training) at their
+    size; grey ones: the MNIST test set at their size (the first ``limit``)."""
+    from .data import EMOJI_DATASETS, load_data
+
+    if config.channels == 3:
+        name = next((n for n, s in EMOJI_DATASETS.items() if s == config.image_size), "emoji32")
+        return load_data(name, split="test", image_size=config.image_size).images, f"{name} held-out", \
+            "held-out emoji"
+    from .evaluate import test_data
+
+    return test_data(None, config.image_size, config.channels).images[:limit], "test set", "held-out test digits"
+
+
+def population(ref: dict) -> str:
+    """What a reference's percentile is among, in words (old digit references: the test digits)."""
+    return ref.get("population") or "held-out test digits"
 
 
 def reference(model, test_images: torch.Tensor | None = None) -> dict:
@@ -54,18 +76,16 @@ def reference(model, test_images: torch.Tensor | None = None) -> dict:
     shipped = bool(path) and Path(path).parent == CHECKPOINT_DIR.resolve()
     if ref_file and not shipped and ref_file.exists() and ref_file.stat().st_mtime_ns < model.key[1]:
         ref_file.unlink(missing_ok=True)  # a visitor's model retrained under its name: the old reference is stale
-    if ref_file and ref_file.exists():
-        ref = json.loads(ref_file.read_text())
-    else:
-        if test_images is None:
-            from .evaluate import test_data
-
-            c = model.config
-            test_images = test_data(None).images
-            assert test_images.shape[1:] == (c.channels, c.image_size, c.image_size), \
-                "the test set does not match the model's image shape; pass test_images"
-            test_images = test_images[:2000]  # lazy first use (models trained in the app): a 2000-image subset
-        ref = build_reference(model.net, test_images, data="test set")
+    ref = json.loads(ref_file.read_text()) if ref_file and ref_file.exists() else None
+    if ref and ref.get("weights") and ref["weights"] != _weights(path):
+        ref = None  # built for other weights (a retrained shipped model): build it again
+    if ref is None:
+        data, words = "test images", ""
+        if test_images is None:  # lazy first use (models trained in the app): up to 2000 held-out images
+            test_images, data, words = reference_data(model.config)
+        ref = build_reference(model.net, test_images, data=data, population=words)
+        if path:
+            ref["weights"] = _weights(path)
         if ref_file:
             try:
                 ref_file.write_text(json.dumps(ref))
@@ -78,6 +98,12 @@ def reference(model, test_images: torch.Tensor | None = None) -> dict:
     return ref
 
 
+def _weights(path) -> str:
+    from .latent import weights_hash
+
+    return weights_hash(path)
+
+
 def percentile(ref: dict, ll: torch.Tensor) -> torch.Tensor:
     """Share (0-100) of reference test images whose log-likelihood is at or below ``ll``."""
     q = torch.tensor(ref["quantiles"], dtype=torch.float64)
@@ -86,7 +112,8 @@ def percentile(ref: dict, ll: torch.Tensor) -> torch.Tensor:
 
 
 def typicality(model, images01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(log-likelihood nats (B,), percentile among test digits (B,)) for images in [0, 1] under a VAE-family model."""
+    """(log-likelihood nats (B,), percentile among the reference's held-out images (B,): :func:`population`) for
+    images in [0, 1] under a VAE-family model."""
     ref = reference(model)
     ll = log_likelihoods(model.net, from01(images01), ref["k"])
     return ll, percentile(ref, ll)

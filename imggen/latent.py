@@ -3,8 +3,10 @@ regressed back to z), SeFa (Shen & Zhou 2021, eigenvectors of the first layer's 
 (Shen et al. 2020, linear boundaries for measured attributes), each labelled automatically by the measured
 attribute it changes most over a sweep ("thickness ↑ r=0.93").
 
-Attributes are pure tensor functions of images in [-1, 1] (ink = bright pixels, as in MNIST). The basis is
-computed once per model and cached as JSON next to its checkpoint, keyed by the checkpoint's content hash.
+Attributes are pure tensor functions of images in [-1, 1]: for grey models the digit's (ink = bright pixels, as in
+MNIST), for colour models the shape's on its white background (hue, saturation, brightness, size, roundness:
+:mod:`imggen.attributes`), plus the class a classifier reads (digit, emoji category). The basis is computed once
+per model and cached as JSON next to its checkpoint, keyed by the checkpoint's content hash.
 """
 from __future__ import annotations
 
@@ -20,10 +22,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from . import attributes
+from .attributes import COLOUR_ATTRIBUTES
 from .convert import to01
 
 VERSION = 3  # bump when discovery changes: cached bases from older versions are recomputed
-ATTRIBUTES = ("thickness", "slant", "width", "height", "ink")
+ATTRIBUTES = ("thickness", "slant", "width", "height", "ink")  # of grey digits; colour: COLOUR_ATTRIBUTES
+CLASS_PREFIXES = ("digit ", "category ")  # classifier probabilities: "digit 3", "category Flags"
 NUM_SLIDERS = 8
 SLIDER_SPAN = 3.0  # sliders move the latent by up to this many prior standard deviations
 DISCOVER_DEFAULTS = dict(num_samples=2000, sweep_bases=32)  # used by explorer()
@@ -88,10 +93,34 @@ def is_digit_model(net: nn.Module) -> bool:
     return cfg.channels == 1 and cfg.image_size == 28 and CLASSIFIER_PATH.exists()
 
 
-def measure(x: torch.Tensor, *, digits: bool = False) -> dict[str, torch.Tensor]:
-    """Every attribute of images in [-1, 1] -> name -> (B,); ``digits`` adds "digit 0".."digit 9"
-    (classifier probabilities)."""
-    out = {k: f(x) for k, f in MEASURES.items()}
+def is_emoji_model(net: nn.Module) -> bool:
+    """Colour (RGB) images: the shipped emoji net can read their category."""
+    from .metrics import EMOJINET_PATH
+
+    return net.config.channels == 3 and EMOJINET_PATH.exists()
+
+
+def category_names() -> tuple[str, ...]:
+    """The emoji net's category names (the built-in emoji data's), or "0".."K-1" without the data."""
+    from .data import builtin_classes
+    from .metrics import emoji_net
+
+    names = builtin_classes("emoji32")
+    k = emoji_net().config.num_categories
+    return names if len(names) == k else tuple(map(str, range(k)))
+
+
+def measure(x: torch.Tensor, *, digits: bool = False, categories: bool = False) -> dict[str, torch.Tensor]:
+    """Every attribute of images in [-1, 1] -> name -> (B,): the digit attributes for grey images, the colour
+    ones (:data:`COLOUR_ATTRIBUTES`) for RGB; ``digits`` adds "digit 0".."digit 9" (classifier probabilities),
+    ``categories`` "category <name>" for each emoji category (the emoji net's probabilities)."""
+    colour = x.shape[1] == 3
+    out = {k: f(x) for k, f in (attributes.MEASURES if colour else MEASURES).items()}
+    if categories:
+        from .metrics import emoji_features
+
+        probs = emoji_features(x)[1]  # the net resizes other sizes to its own
+        out.update({f"category {n}": probs[:, c] for c, n in enumerate(category_names())})
     if digits:
         from .metrics import classify
 
@@ -216,19 +245,25 @@ def _lda(z: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
     return torch.linalg.solve(cov, a.mean(0) - b.mean(0)).float()
 
 
+def _class_prefix(name: str) -> str | None:
+    return next((p for p in CLASS_PREFIXES if name.startswith(p)), None)
+
+
 def interfacegan(z: torch.Tensor, attrs: dict[str, torch.Tensor], quantile: float = 0.3,
                  min_count: int = 20) -> dict[str, torch.Tensor]:
-    """InterFaceGAN boundaries: for scalar attributes, top vs bottom ``quantile`` of samples; for "digit c",
-    samples read as c vs the rest. name -> (D,) direction pointing to more of the attribute."""
+    """InterFaceGAN boundaries: for scalar attributes, top vs bottom ``quantile`` of samples (hue: of its offsets
+    from the mean hue); for a class ("digit c", "category Flags"), samples read as it vs the rest. name -> (D,)
+    direction pointing to more of the attribute."""
     out = {}
-    pred = None
-    if "digit 0" in attrs:
-        pred = torch.stack([attrs[f"digit {c}"] for c in range(10)], 1).argmax(1)
+    groups = {p: [n for n in attrs if n.startswith(p)] for p in CLASS_PREFIXES}
+    pred = {p: torch.stack([attrs[n] for n in names], 1).argmax(1) for p, names in groups.items() if names}
     for name, a in attrs.items():
-        if name.startswith("digit "):
-            pos = pred == int(name.split()[1])
+        prefix = _class_prefix(name)
+        if prefix:
+            pos = pred[prefix] == groups[prefix].index(name)
             neg = ~pos
         else:
+            a = attributes.offsets(name, a)
             lo, hi = torch.quantile(a.double(), quantile), torch.quantile(a.double(), 1 - quantile)
             pos, neg = a >= hi, a <= lo
         if pos.sum() >= min_count and neg.sum() >= min_count:
@@ -238,17 +273,19 @@ def interfacegan(z: torch.Tensor, attrs: dict[str, torch.Tensor], quantile: floa
 
 # ---- labelling ----------------------------------------------------------------------------------------------
 def sweep_stats(net: nn.Module, dirs: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None,
-                alphas: torch.Tensor, digits: bool, scale: float = 1.0) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+                alphas: torch.Tensor, digits: bool, scale: float = 1.0,
+                categories: bool = False) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """For every attribute, the Pearson r and the regression slope (per slider unit = ``scale`` latent units)
-    between the step along each direction and the attribute, centred per base latent: name -> (r, slope), (K,)."""
+    between the step along each direction and the attribute, centred per base latent (hue: around its circular
+    mean, so a sweep through red is not a jump of 360°): name -> (r, slope), (K,)."""
     K, (M, D), A = len(dirs), z.shape, len(alphas)
     zz = z[None, :, None] + scale * alphas[None, None, :, None] * dirs[:, None, None]  # (K, M, A, D)
     lab = None if labels is None else labels[None, :, None].expand(K, M, A).reshape(-1)
-    vals = measure(decode(net, zz.reshape(-1, D), lab), digits=digits)
+    vals = measure(decode(net, zz.reshape(-1, D), lab), digits=digits, categories=categories)
     ac = (alphas - alphas.mean()).double()
     out = {}
     for name, v in vals.items():
-        v = v.double().view(K, M, A)
+        v = attributes.offsets(name, v.double().view(K, M, A), dim=2)
         v = v - v.mean(2, keepdim=True)
         num = (v * ac).sum((1, 2))
         den = (v.pow(2).sum((1, 2)) * M * ac.pow(2).sum()).sqrt()
@@ -262,7 +299,8 @@ def label_directions(stats: dict[str, tuple[torch.Tensor, torch.Tensor]], spread
     its r and effect; "none" where no attribute moves by ``min_effect`` spreads per unit step."""
     names = list(stats)
     r = torch.stack([stats[a][0] for a in names], 1).nan_to_num(0.0)  # (K, A)
-    effect = torch.stack([stats[a][1].abs() / spread[a].float().std().clamp_min(1e-8) for a in names], 1)
+    effect = torch.stack([stats[a][1].abs() / attributes.offsets(a, spread[a].float()).std().clamp_min(1e-8)
+                          for a in names], 1)
     best = effect.nan_to_num(0.0).argmax(1)
     k = torch.arange(len(best))
     labels = [names[b] if effect[i, b] >= min_effect else "none" for i, b in zip(k.tolist(), best.tolist())]
@@ -299,7 +337,7 @@ class Directions:
 
 def choose_sliders(dirs: Directions, k: int = NUM_SLIDERS, max_cos: float = 0.9) -> list[int]:
     """Greedy by r x effect, never two nearly parallel directions: the best direction for each scalar attribute
-    (thickness, slant, ...), then unsupervised ones (GANSpace/SeFa) with new labels, then any new label, then
+    (thickness, slant, ... or hue, saturation, ...), then unsupervised ones (GANSpace/SeFa) with new labels, then any new label, then
     the rest (unlabelled last)."""
     order = sorted(range(len(dirs.r)), key=lambda i: (dirs.attributes[i] == "none", -dirs.r[i] * dirs.effect[i], i))
     chosen: list[int] = []
@@ -307,7 +345,7 @@ def choose_sliders(dirs: Directions, k: int = NUM_SLIDERS, max_cos: float = 0.9)
     def new_label(i):
         return dirs.attributes[i] != "none" and dirs.attributes[i] not in {dirs.attributes[j] for j in chosen}
 
-    passes = [lambda i, a=a: new_label(i) and dirs.attributes[i] == a for a in ATTRIBUTES]  # in this order
+    passes = [lambda i, a=a: new_label(i) and dirs.attributes[i] == a for a in ATTRIBUTES + COLOUR_ATTRIBUTES]
     passes += [lambda i: new_label(i) and not dirs.names[i].startswith("boundary"), new_label, lambda i: True]
     for accept in passes:
         for i in order:
@@ -326,22 +364,54 @@ def discover(net: nn.Module, *, num_samples: int = 2000, num_pca: int = 4, num_s
     C = num_classes(net)
     z = prior_latents(net, num_samples, g)
     labels = torch.arange(num_samples) % C if C else None
-    digits = is_digit_model(net)
-    attrs = measure(decode(net, z, labels), digits=digits)
+    digits, categories = is_digit_model(net), is_emoji_model(net) and not C  # a cGAN's category is its input
+    attrs = measure(decode(net, z, labels), digits=digits, categories=categories)
     found = [(f"GANSpace PC{i + 1}", v) for i, v in enumerate(ganspace(net, z[:1000], None if labels is None else labels[:1000], num_pca))]
     found += [(f"SeFa {i + 1}", v) for i, v in enumerate(sefa(net, num_sefa))]
-    scalar = {a: v for a, v in attrs.items() if not (C and a.startswith("digit"))}  # class is an input when C > 0
+    scalar = {a: v for a, v in attrs.items() if not (C and _class_prefix(a))}  # class is an input when C > 0
     found += [(f"boundary {a}", v) for a, v in interfacegan(z, scalar).items()]
+    found = [(n, v) for n, v in found if torch.isfinite(v).all() and v.norm() > 1e-8]  # a constant attribute: none
     names = [n for n, _ in found]
-    vecs = torch.stack([v / v.norm().clamp_min(1e-12) for _, v in found])
+    vecs = torch.stack([v / v.norm() for _, v in found])
     zb, lb = z[:sweep_bases], None if labels is None else labels[:sweep_bases]
-    stats = sweep_stats(net, vecs, zb, lb, torch.linspace(-2, 2, 5), digits, step_scale(net))
+    stats = sweep_stats(net, vecs, zb, lb, torch.linspace(-2, 2, 5), digits, step_scale(net), categories)
     attr_names, r, effect = label_directions(stats, attrs)
     vecs = vecs * torch.where(r < 0, -1.0, 1.0)[:, None]  # orient: the slider increases its attribute
     dirs = Directions(vecs.contiguous(), names, attr_names, [round(abs(float(v)), 4) for v in r],
                       effect=[round(float(v), 4) for v in effect.nan_to_num(0.0)])
     dirs.sliders = choose_sliders(dirs)
     return dirs
+
+
+@torch.no_grad()
+def direction_quality(net: nn.Module, dirs: Directions, *, num_samples: int = 1000, sweep_bases: int = 64,
+                      seed: int = 1) -> list[dict]:
+    """How well each direction moves its attribute, on latents other than those it was found with (``seed``):
+    per direction, the effect (change per slider unit, in spreads of the attribute over ``num_samples`` samples)
+    and r on every attribute, and its *selectivity*: the effect on its own attribute (the labelled one; for
+    "boundary X", X) over the largest effect on any other attribute (> 1: it moves its attribute most)."""
+    net.eval()
+    g = torch.Generator().manual_seed(seed)
+    C = num_classes(net)
+    z = prior_latents(net, num_samples, g)
+    labels = torch.arange(num_samples) % C if C else None
+    digits, categories = is_digit_model(net), is_emoji_model(net) and not C
+    spread = measure(decode(net, z, labels), digits=digits, categories=categories)
+    zb, lb = z[:sweep_bases], None if labels is None else labels[:sweep_bases]
+    stats = sweep_stats(net, dirs.vectors, zb, lb, torch.linspace(-2, 2, 5), digits, step_scale(net), categories)
+    rows = []
+    for i, found in enumerate(dirs.names):
+        effect = {a: float(stats[a][1][i]) / float(attributes.offsets(a, spread[a].float()).std().clamp_min(1e-8))
+                  for a in stats}
+        own = found.removeprefix("boundary ") if found.startswith("boundary ") else dirs.attributes[i]
+        other = max((abs(v), a) for a, v in effect.items() if a != own)
+        mine = abs(effect.get(own, 0.0))
+        rows.append({"direction": found, "label": dirs.attributes[i], "attribute": own, "slider": i in dirs.sliders,
+                     "effect": round(effect.get(own, 0.0), 4), "r": round(float(stats[own][0][i]), 4) if own in stats
+                     else 0.0, "runner_up": other[1], "runner_up_effect": round(other[0], 4),
+                     "selectivity": round(mine / max(other[0], 1e-8), 3),
+                     "effects": {a: round(v, 4) for a, v in effect.items()}})
+    return rows
 
 
 # ---- cache --------------------------------------------------------------------------------------------------
@@ -402,6 +472,27 @@ class Explorer:
     @property
     def num_sliders(self) -> int:
         return len(self.dirs.sliders)
+
+    def class_names(self) -> tuple[str, ...]:
+        """What each class of a conditional model is: emoji categories for a colour model with as many classes,
+        else the class numbers ("0".."K-1", the digits of a digit model)."""
+        names = category_names() if is_emoji_model(self.net) else ()
+        return names if len(names) == self.num_classes else tuple(map(str, range(self.num_classes)))
+
+    def describe(self) -> str:
+        """Markdown: how the directions were found and a table of the sliders (label, method, effect)."""
+        d = self.dirs
+        rows = "\n".join(f"| {k + 1} | {d.label(i)} | {d.names[i]} | {d.effect[i]:.2f} |"
+                         for k, i in enumerate(d.sliders))
+        colour = self.net.config.channels == 3
+        what = ("the shape on its white background: dominant hue (degrees), saturation, brightness, size (share of "
+                "the image), roundness (4πA/P², 1 = a disc), or the emoji category the emoji net reads" if colour
+                else "stroke thickness, slant, width, height, ink, or the digit the classifier reads")
+        return ("Directions found once per model (GANSpace = PCA of early features, SeFa = first-layer weights, "
+                "boundary = InterFaceGAN for a measured attribute); each is labelled by the attribute it changes "
+                f"most over a sweep ({what}), *r* = correlation with the step, *effect* = change per slider unit "
+                "in spreads of that attribute over samples.\n\n| slider | label | found by | effect |\n"
+                "|---|---|---|---|\n" + rows)
 
     def base(self, start) -> torch.Tensor:
         """The (1, D) latent the sliders move from: a seed's, or a given latent (e.g. an inverted image's)."""
