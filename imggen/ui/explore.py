@@ -78,12 +78,7 @@ def back_to_seed(name, seed, label, *values):
 
 
 def describe(ex: latent.Explorer) -> str:
-    d = ex.dirs
-    rows = "\n".join(f"| {k + 1} | {d.label(i)} | {d.names[i]} | {d.effect[i]:.2f} |" for k, i in enumerate(d.sliders))
-    return ("Directions found once per model (GANSpace = PCA of early features, SeFa = first-layer weights, "
-            "boundary = InterFaceGAN for a measured attribute); each is labelled by the attribute it changes most "
-            "over a sweep, *r* = correlation with the step, *effect* = change per slider unit in spreads of that "
-            "attribute over samples.\n\n| slider | label | found by | effect |\n|---|---|---|---|\n" + rows)
+    return ex.describe()
 
 
 def load_model(name, seed, label, inv, *values, progress=gr.Progress()):
@@ -99,7 +94,8 @@ def load_model(name, seed, label, inv, *values, progress=gr.Progress()):
     if label is not None and not 0 <= label < K:
         label = 0
     which = gr.update(choices=[(f"{k + 1}: {lab}", k) for k, lab in enumerate(labels)], value=0)
-    klass = gr.update(choices=["auto", *map(str, range(K))], value="auto", visible=bool(K))
+    names = ex.class_names()
+    klass = gr.update(choices=["auto", *[(n, str(k)) for k, n in enumerate(names)]], value="auto", visible=bool(K))
     compare, note = gr.update(), gr.update()
     if inv and inv["model"] != name:
         target = inv.get("target")
@@ -109,7 +105,8 @@ def load_model(name, seed, label, inv, *values, progress=gr.Progress()):
             inv, note = None, (f"Your digit was inverted for {inv['model']}; {name} takes other images, so the sliders "
                                "start from the seed again. Press **Invert** to invert a digit for it.")
     png, recipe = _image(ex, name, _start(name, seed, inv), _values(values), label)
-    cls = gr.update(visible=bool(K), maximum=max(K - 1, 0), **({"value": label} if K else {}))
+    cls = gr.update(visible=bool(K), maximum=max(K - 1, 0), **({"value": label} if K else {}),
+                    info=", ".join(f"{k}: {n}" for k, n in enumerate(names)) if K and names[0] != "0" else None)
     return (*sliders, cls, which, describe(ex), png, recipe, inv, compare, note, klass)
 
 
@@ -261,7 +258,8 @@ def style_mix(name, row_seeds, col_seeds, layers, truncation):
 
 def render() -> None:
     gr.Markdown("Move through a generator's latent space along directions found automatically and labelled by "
-                "what they change (stroke thickness, slant, width, height, ink, digit class). The image updates "
+                "what they change (digits: stroke thickness, slant, width, height, ink, digit class; colour models: "
+                "hue, saturation, brightness, size, roundness, emoji category). The image updates "
                 "while you drag; the recipe below reproduces it exactly.")
     with gr.Row():
         with gr.Column(scale=1):
