@@ -17,6 +17,11 @@ UPLOADS = tuple(LABELS)  # every example, for a single upload input
 PAIRS = (("photo-3-ruled.jpg", "scan-8.png"), ("drawing-2.png", "photo-7-shadow.jpg"),
          ("photo-4-perspective.jpg", "photo-5-squared.jpg"))  # Interpolate's endpoint pairs
 
+COLOUR = {"emoji/grinning-face.png": "emoji: 😀 grinning face",  # colour uploads (assets/examples/emoji/, Noto)
+          "emoji/pouting-face.png": "emoji: 😡 pouting face"}
+COLOUR_PAIRS = (("emoji/grinning-face.png", "emoji/pouting-face.png"),)
+COLOUR_MODEL = "vae-emoji32"  # the shipped colour VAE the colour examples run with (offered when it is there)
+
 
 def path(name: str) -> str:
     """Absolute path of a shipped example file."""
@@ -35,4 +40,4 @@ KW = dict(cache_examples=False, api_visibility="private", examples_per_page=len(
 
 def labels(names) -> list[str]:
     """What the examples table shows for ``names`` (a gr.File input lists files by name otherwise)."""
-    return [LABELS[n] for n in names]
+    return [LABELS.get(n) or COLOUR[n] for n in names]

@@ -134,6 +134,13 @@ def render() -> None:
                      [a[2], a[0], b[2], b[0]], label="Examples: walk from one upload to another",
                      example_labels=[" → ".join(examples.labels(p)) for p in examples.PAIRS], **examples.KW,
                      elem_id="int-examples")
+    inputs, boxes = [model, *a, *b, mode, steps, fps], [ex]
+    if examples.COLOUR_MODEL in common.model_choices(capability="decode"):  # 😀 → 😡 with the colour VAE
+        boxes.append(gr.Examples([[examples.COLOUR_MODEL, examples.path(x), "Upload", examples.path(y), "Upload"]
+                           for x, y in examples.COLOUR_PAIRS], [model, a[2], a[0], b[2], b[0]],
+                          label=f"Colour: walk from one emoji to another with {examples.COLOUR_MODEL}",
+                          example_labels=[" → ".join(examples.labels(p)) for p in examples.COLOUR_PAIRS],
+                          **examples.KW, elem_id="int-colour-examples"))
     strip = common.image_output("Frames", elem_id="int-strip")
     with gr.Row():
         video = gr.Video(label="MP4", elem_id="int-mp4", interactive=False)
@@ -142,7 +149,7 @@ def render() -> None:
         mmap = common.image_output("Latent manifold (2-D models)", elem_id="int-map")
     info = gr.Markdown(elem_id="int-info")
     model.change(path_choices, model, mode, api_visibility="private", queue=False)
-    btn.click(walk, [model, *a, *b, mode, steps, fps], [strip, gif, video, mmap, info], api_name="interpolate")
-    ex.load_input_event.then(walk, [model, *a, *b, mode, steps, fps], [strip, gif, video, mmap, info],
-                             api_visibility="private")
+    btn.click(walk, inputs, [strip, gif, video, mmap, info], api_name="interpolate")
+    for box in boxes:
+        box.load_input_event.then(walk, inputs, [strip, gif, video, mmap, info], api_visibility="private")
     return common.named(locals())

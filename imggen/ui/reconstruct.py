@@ -117,6 +117,11 @@ def render() -> None:
                              example_labels=examples.labels(examples.UPLOADS), **examples.KW, elem_id="rec-examples")
             models = gr.Dropdown(choices=recon_choices(), value=default_models(), multiselect=True,
                                  allow_custom_value=True, label="Autoencoders", elem_id="rec-models")
+            colour = examples.COLOUR_MODEL in recon_choices()  # emoji uploads with the shipped colour VAE
+            cex = gr.Examples([[examples.path(f), "Upload", [examples.COLOUR_MODEL]] for f in examples.COLOUR],
+                              [upload, source, models], label=f"Colour: emoji with {examples.COLOUR_MODEL}",
+                              example_labels=examples.labels(examples.COLOUR), **examples.KW,
+                              elem_id="rec-colour-examples") if colour else None
             am = common.model_dropdown("Typicality model (VAE / random forest / pixel GPT)",
                                        capability="log_likelihood", elem_id="rec-anomaly-model", prefer=("vae-mnist",))
             btn = gr.Button("Reconstruct", variant="primary", elem_id="rec-btn")
@@ -132,4 +137,8 @@ def render() -> None:
     ex.load_input_event.then(reconstruct, [source, drawing, upload, models, am], [pre, out, info, pct],
                              api_visibility="private") \
         .success(lambda p: gr.Number(visible=p is not None), pct, pct, api_visibility="private", queue=False)
+    if cex is not None:  # no typicality: the likelihood models' reference images are digits
+        cex.load_input_event.then(lambda s, d, u, m: reconstruct(s, d, u, m, None), [source, drawing, upload, models],
+                                  [pre, out, info, pct], api_visibility="private") \
+            .success(lambda p: gr.Number(visible=p is not None), pct, pct, api_visibility="private", queue=False)
     return common.named(locals())
