@@ -36,7 +36,8 @@ CARD = {  # the card's prose for each recipe (imggen/cards.py takes card["about"
               "reconstruction, interpolation and completion of 32 px emoji.",
         limits="Trained for a CPU time box: reconstructions are somewhat blurry (thin lines and small details "
                "smear). The spatial code keeps reconstructions local and sharp, but N(0, I) samples are "
-               "texture-like, not emoji: sample from it only for illustration. Inputs should be 32 px RGB "
+               "texture-like, not emoji, and interpolating between two emoji is close to a cross-fade: it is "
+               "for reconstruction and completion first. Inputs should be 32 px RGB "
                "emoji-like images on white. Likelihoods are those of a Gaussian decoder on continuous RGB values: "
                "comparable only with models that use the same decoder."),
 }
