@@ -227,6 +227,10 @@ def from_prompt(model, text, count, seed):
     n = common.whole_number(count, "Count", 1, MAX_COUNT)
     seed = common.to_seed(seed)
     with common.user_errors():
+        classes = registry.load(name).classes
+        if classes and classes != tuple(map(str, range(10))):  # "a thick 7" would silently mean class 7
+            raise ValueError(f"Prompts describe digits; {name} draws other classes ({', '.join(classes[:3])}, …): "
+                             "pick a digit model here, or use the class picker above.")
         x, p, notes = prompt.generate(name, text, n, seed)
     recipe = {"tab": "sample/prompt", "model": name, "prompt": text, "n": n, "seed": seed,
               "label": p.label, "moves": p.moves}

@@ -89,6 +89,8 @@ def test_sample_colour_class_names_and_restore(colour, tmp_path):
     assert "class: Flags" in info and all(c.endswith("· Flags") for _, c in gallery)
     with pytest.raises(gr.Error, match="Unknown class 'Robots'.*Flags"):
         sm.sample(name, 3, 7, "Robots", 1.0)
+    with pytest.raises(gr.Error, match="Prompts describe digits.*class picker"):
+        sm.from_prompt(name, "a thick 7", 2, 0)
     _, gallery, _, _ = sm.sample("cgan-mnist", 2, 0, "3", 1.0)
     assert [c for _, c in gallery] == ["#0", "#1"]  # digit captions as before
     # the grid PNG dropped on the restore box: Sample comes back with the same model, class and pixels
