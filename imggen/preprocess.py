@@ -174,8 +174,8 @@ def model_input(src, channels: int, size: int) -> torch.Tensor:
 
 
 def recipe_input(src, shape: tuple[int, int, int]) -> torch.Tensor | None:
-    """The exact input stored in an imggen PNG's recipe when it has ``shape`` (else None; never raises for files
-    that are not imggen PNGs)."""
+    """The exact input stored in an imggen PNG's recipe when it has ``shape`` (its ``input``, or one of its
+    ``inputs``: those of models of other shapes); else None (never raises for files that are not imggen PNGs)."""
     if not isinstance(src, (str, os.PathLike, bytes, bytearray, Image.Image)):
         return None
     from .convert import read_recipe, unpack_tensor
@@ -187,8 +187,13 @@ def recipe_input(src, shape: tuple[int, int, int]) -> torch.Tensor | None:
             fp = io.BytesIO(src) if isinstance(src, (bytes, bytearray)) else open(src, "rb")
             with fp, Image.open(fp) as im:
                 rec = read_recipe(im) if im.format == "PNG" else {}
-        packed = rec.get("input") if isinstance(rec, dict) else None
-        return None if packed is None else unpack_tensor(packed, shape=shape)
+        if not isinstance(rec, dict):
+            return None
+        extra = rec.get("inputs") if isinstance(rec.get("inputs"), list) else []  # models of other shapes
+        for packed in [rec.get("input"), *extra[:8]]:
+            if isinstance(packed, dict) and list(packed.get("shape") or []) == list(shape):
+                return unpack_tensor(packed, shape=shape)
+        return None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
 

@@ -56,11 +56,11 @@ def reconstruct(source: str, drawing, upload, models: list[str] | None, anomaly_
         src = input_source(source, drawing, upload)
         nets = [registry.load(common.require_model(m)) for m in models]
         x = model_input(src, nets[0].config)
-        recs, rows = [x], []
+        recs, rows, inputs = [x], [], {_shape(nets[0].config): x}
         for name, m in zip(models, nets):
             if not hasattr(m.net, "reconstruct"):
                 raise ValueError(f"{name} has no encoder and cannot reconstruct images.")
-            xm = x if tuple(x.shape[1:]) == _shape(m.config) else model_input(src, m.config)
+            xm = _input_for(inputs, src, m.config)
             r = m.reconstruct(xm)
             recs.append(r)
             rows.append((name, m.family, (r - xm).pow(2).mean().item(), (r - xm).abs().mean().item()))
@@ -70,7 +70,7 @@ def reconstruct(source: str, drawing, upload, models: list[str] | None, anomaly_
             if not hasattr(am.net, "log_likelihood"):
                 raise ValueError(f"{anomaly_model} has no likelihood; pick a VAE, the random forest or the "
                                  "pixel GPT for the typicality score.")
-            xa = x if tuple(x.shape[1:]) == _shape(am.config) else model_input(src, am.config)
+            xa = _input_for(inputs, src, am.config)
             ll, p = anomaly.typicality(am, xa)
             pct = round(p.item(), 1)
             score_md = (f"\n\n**How typical is your drawing?** log-likelihood {ll.item():.1f} nats under "
@@ -78,12 +78,19 @@ def reconstruct(source: str, drawing, upload, models: list[str] | None, anomaly_
                         + ("Looks like an ordinary digit." if pct >= 5 else "Unusual for a handwritten digit "
                            "(a scribble, a letter, or a digit written very differently)."))
     recipe = {"tab": "reconstruct", "source": source, "models": models, "typicality_model": anomaly_model or None,
-              "input": pack_tensor(x[0])}
+              "input": pack_tensor(x[0]), "inputs": [pack_tensor(v[0]) for v in list(inputs.values())[1:]]}
     table = "| model | family | MSE | MAE |\n|---|---|---|---|\n" + "\n".join(
         f"| {n} | {f} | {mse:.4f} | {mae:.4f} |" for n, f, mse, mae in rows)
     strip = common.png_output(side_by_side(recs), recipe, scale=4, nrow=len(recs))
     caption = "Left to right: preprocessed input, " + ", ".join(models) + ". Errors on [0, 1] pixels.\n\n"
     return common.png_output(x[0], {**recipe, "image": "preprocessed"}, scale=8), strip, caption + table + score_md, pct
+
+
+def _input_for(inputs: dict, src, config) -> torch.Tensor:
+    """The upload prepared for a model of this shape, once per shape (``inputs``: shape -> (1, C, H, W))."""
+    if _shape(config) not in inputs:
+        inputs[_shape(config)] = model_input(src, config)
+    return inputs[_shape(config)]
 
 
 def side_by_side(images: list[torch.Tensor]) -> torch.Tensor:

@@ -135,6 +135,10 @@ def test_reconstruct_colour_upload_beside_a_digit_model(colour, faces, tmp_path)
     assert a[:8, :8].min() > 240  # transparent corners on white
     assert colourful(strip) and strip.size[0] > 2.5 * strip.size[1]  # input, colour model, digit model
     assert colour["vae"] in info and "vae-mnist" in info and pct is None
+    path = tmp_path / "strip.png"
+    path.write_bytes(png_bytes(strip))  # dropped back: each model gets its own exact input from the recipe
+    ups, tab, status = restore.restore(build_app().imggen_io, str(path))
+    assert tab == "reconstruct" and "identical pixels" in status
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     with pytest.raises(gr.Error, match="Not an image"):
