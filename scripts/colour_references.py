@@ -35,7 +35,7 @@ def build(name: str, path) -> dict:
     if hasattr(model.net, "log_likelihood"):
         t = time.time()
         images, data, words = anomaly.reference_data(model.config)
-        ref = anomaly.build_reference(model.net, images, data=data, population=words)
+        ref = anomaly.build_reference(model.net, images, data=data, population=words, with_complexity=True)
         ref["weights"] = out["weights"]
         anomaly.reference_path(path).write_text(json.dumps(ref))
         out["anomaly"] = {"file": str(anomaly.reference_path(path)), "num_images": ref["num_images"],
