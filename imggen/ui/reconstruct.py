@@ -73,10 +73,13 @@ def reconstruct(source: str, drawing, upload, models: list[str] | None, anomaly_
             xa = _input_for(inputs, src, am.config)
             ll, p = anomaly.typicality(am, xa)
             pct = round(p.item(), 1)
+            among = anomaly.population(anomaly.reference(am))  # "held-out test digits", "held-out emoji"
+            digits = "digit" in among
             score_md = (f"\n\n**How typical is your drawing?** log-likelihood {ll.item():.1f} nats under "
-                        f"`{anomaly_model}` — higher than **{pct:.1f} %** of held-out test digits. "
-                        + ("Looks like an ordinary digit." if pct >= 5 else "Unusual for a handwritten digit "
-                           "(a scribble, a letter, or a digit written very differently)."))
+                        f"`{anomaly_model}` — higher than **{pct:.1f} %** of {among}. "
+                        + ("Looks like an ordinary " + ("digit." if digits else "one of them.") if pct >= 5
+                           else "Unusual for a handwritten digit (a scribble, a letter, or a digit written very "
+                           "differently)." if digits else "Unusual among them."))
     recipe = {"tab": "reconstruct", "source": source, "models": models, "typicality_model": anomaly_model or None,
               "input": pack_tensor(x[0]), "inputs": [pack_tensor(v[0]) for v in list(inputs.values())[1:]]}
     table = "| model | family | MSE | MAE |\n|---|---|---|---|\n" + "\n".join(
@@ -135,7 +138,7 @@ def render() -> None:
         with gr.Column():
             pre = common.image_output("Preprocessed input (the first model's size)", elem_id="rec-input")
             out = common.image_output("Reconstructions", elem_id="rec-output")
-            pct = gr.Number(label="Typicality percentile among test digits", interactive=False, elem_id="rec-pct",
+            pct = gr.Number(label="Typicality percentile among held-out images", interactive=False, elem_id="rec-pct",
                             visible=False)  # shown once there is a score (an empty Number reads "0" in the page)
             info = gr.Markdown(elem_id="rec-info")
     upload.upload(lambda: "Upload", None, source, api_visibility="private", queue=False)

@@ -139,6 +139,8 @@ def test_reconstruct_colour_upload_beside_a_digit_model(colour, faces, tmp_path)
     path.write_bytes(png_bytes(strip))  # dropped back: each model gets its own exact input from the recipe
     ups, tab, status = restore.restore(build_app().imggen_io, str(path))
     assert tab == "reconstruct" and "identical pixels" in status
+    _, _, info, pct = rec_tab.reconstruct("Upload", None, faces[1], [colour["vae"]], colour["vae"])
+    assert 0 <= pct <= 100 and "%** of held-out emoji" in info and "digit" not in info.split("How typical")[1]
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     with pytest.raises(gr.Error, match="Not an image"):
