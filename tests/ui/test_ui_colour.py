@@ -2,6 +2,8 @@
 loop makes in a temporary folder (tests/tiny_colour.py): no test waits on the shipped emoji checkpoints."""
 from __future__ import annotations
 
+import json
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -9,9 +11,9 @@ import torch
 from PIL import Image
 from tiny_colour import train_tiny_colour
 
-from imggen import registry
+from imggen import anomaly, registry
 from imggen.convert import png_bytes
-from imggen.data import builtin_classes, emoji_arrays
+from imggen.data import builtin_classes, emoji_arrays, load_data
 from imggen.preprocess import model_input, prepare_digit
 from imggen.ui import arena as arena_tab
 from imggen.ui import build_app, restore
@@ -139,6 +141,10 @@ def test_reconstruct_colour_upload_beside_a_digit_model(colour, faces, tmp_path)
     path.write_bytes(png_bytes(strip))  # dropped back: each model gets its own exact input from the recipe
     ups, tab, status = restore.restore(build_app().imggen_io, str(path))
     assert tab == "reconstruct" and "identical pixels" in status
+    vae = registry.load(colour["vae"])  # a small reference (64 held-out emoji, k=8) instead of the 752-image one
+    ref = anomaly.build_reference(vae.net, load_data("emoji32", split="test", limit=64).images, k=8,
+                                  population="held-out emoji")
+    anomaly.reference_path(registry.resolve(colour["vae"])).write_text(json.dumps(ref))
     _, _, info, pct = rec_tab.reconstruct("Upload", None, faces[1], [colour["vae"]], colour["vae"])
     assert 0 <= pct <= 100 and "%** of held-out emoji" in info and "digit" not in info.split("How typical")[1]
     bad = tmp_path / "bad.png"
