@@ -8,7 +8,7 @@ import torch
 
 from .. import invert, latent, registry
 from ..convert import to01
-from . import common, examples, reconstruct
+from . import browser_decode, common, examples, reconstruct
 
 TITLE = "Explore"
 ID = "explore"
@@ -329,7 +329,8 @@ def render() -> None:
     loaded = [*sliders, cls, which, info, image, recipe, inverted, inv_compare, inv_note, inv_class]
     model.change(load_model, [*keys, inverted, *sliders], loaded, api_name="explore_load")
     common.on_load(load_model, [*keys, inverted, *sliders], loaded)
-    gr.on([s.change for s in sliders] + [cls.change], edit, [*keys, inverted, *sliders], [image, recipe],
+    live = browser_decode.attach(model, seed, cls, inverted, sliders, image)  # drags decode in the page
+    gr.on([live.submit, cls.change], edit, [*keys, inverted, *sliders], [image, recipe],
           trigger_mode="always_last", show_progress="hidden", api_name="explore_update")
     gr.on([seed.change, back_btn.click], back_to_seed, [*keys, *sliders], [image, recipe, inverted, inv_note],
           trigger_mode="always_last", show_progress="hidden", api_name="explore_seed")

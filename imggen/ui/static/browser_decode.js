@@ -1,0 +1,119 @@
+// Explore: decode the sliders' latent in the page with onnxruntime-web (the body of a gr.HTML js_on_load;
+// `element`, `props`, `trigger` and `watch` come from Gradio). props.value is the package the server sends when the
+// model, seed, class or inverted digit changes: {url, ort_dir, base, label, num_sliders, channels, height, width,
+// conditional, key}. Slider changes call window.imggenBD.draw(values) (JS-only events: no server request); a
+// burst of changes ends with one trigger('submit') that asks the server for the PNG and the recipe.
+const SYNC_MS = 300;  // the server renders the PNG + recipe once the sliders rest this long
+const bd = window.imggenBD = window.imggenBD || {};
+bd.element = element; bd.trigger = trigger;
+bd.frames = bd.frames || 0; bd.mode = bd.mode || "starting";
+const note = (text) => { const n = element.querySelector(".bd-note"); if (n) n.textContent = text; };
+const pkg = () => { try { return JSON.parse(props.value || "null"); } catch (e) { return null; } };
+
+function runtime(dir) {  // onnxruntime-web from the app's own static files (no CDN)
+  if (bd.ort) return bd.ort;
+  bd.ort = new Promise((resolve, reject) => {
+    if (typeof WebAssembly !== "object") { reject(new Error("WebAssembly is unavailable in this browser")); return; }
+    const s = document.createElement("script");
+    s.src = dir + "ort.wasm.min.js";
+    s.onload = () => {
+      window.ort.env.wasm.wasmPaths = dir;
+      window.ort.env.wasm.numThreads = 1;  // no cross-origin isolation on a Space: one thread, no worker
+      resolve(window.ort);
+    };
+    s.onerror = () => reject(new Error("could not load onnxruntime-web"));
+    document.head.appendChild(s);
+  });
+  return bd.ort;
+}
+
+bd.sessions = bd.sessions || {};
+function session(p) {
+  if (!bd.sessions[p.url]) {
+    bd.sessions[p.url] = runtime(p.ort_dir).then((ort) => ort.InferenceSession.create(p.url, {
+      executionProviders: ["wasm"], graphOptimizationLevel: "all"}));
+  }
+  return bd.sessions[p.url];
+}
+
+function sliderValues(n) {  // the sliders as the page shows them now
+  const out = [];
+  for (let k = 0; k < n; k++) {
+    const el = document.querySelector(`#exp-s${k} input[type=range]`);
+    out.push(el ? Number(el.value) : 0);
+  }
+  return out;
+}
+
+async function decode(p, values) {
+  const ort = await runtime(p.ort_dir);
+  const s = await session(p);
+  const alpha = new Float32Array(p.num_sliders);
+  for (let k = 0; k < p.num_sliders; k++) alpha[k] = Math.round(Number(values[k] || 0) * 100) / 100;
+  const feeds = {base: new ort.Tensor("float32", Float32Array.from(p.base), [1, p.base.length]),
+                 alpha: new ort.Tensor("float32", alpha, [1, p.num_sliders])};
+  if (p.conditional) feeds.label = new ort.Tensor("int64", BigInt64Array.from([BigInt(p.label || 0)]), [1]);
+  const out = (await s.run(feeds)).image.data;
+  const {channels: C, height: H, width: W} = p, px = new Uint8ClampedArray(4 * H * W);
+  for (let i = 0; i < H * W; i++) {
+    for (let c = 0; c < 3; c++) {
+      const x = out[(C === 1 ? 0 : c) * H * W + i];
+      px[4 * i + c] = Math.round(255 * Math.min(1, Math.max(0, x)));
+    }
+    px[4 * i + 3] = 255;
+  }
+  return new ImageData(px, W, H);
+}
+
+let pending = null, busy = false;
+async function pump() {  // at most one decode in flight; the newest values win
+  if (busy || pending === null) return;
+  busy = true;
+  const p = pkg(), values = pending;
+  pending = null;
+  try {
+    if (p && p.url) {
+      const img = await decode(p, values);
+      const cv = element.querySelector("canvas");
+      if (cv) {
+        cv.width = img.width; cv.height = img.height;
+        cv.getContext("2d").putImageData(img, 0, 0);
+        cv.dataset.values = values.join(",");
+        cv.dataset.key = p.key;
+      }
+      bd.frames += 1;
+      if (bd.mode !== "browser") { bd.mode = "browser"; note("Decoded in your browser (WebAssembly): dragging needs no server."); }
+      if (bd.firstFrameAt === undefined && bd.pickedAt !== undefined) bd.firstFrameAt = performance.now();
+    }
+  } catch (e) {
+    bd.mode = "server";
+    note(`Server rendering: ${e.message || e}. The image updates through the server while you drag.`);
+  } finally {
+    busy = false;
+    if (pending !== null) requestAnimationFrame(pump);
+  }
+}
+
+bd.draw = (values) => {
+  const p = pkg();
+  values = values && values.length ? values : sliderValues(p ? p.num_sliders : 0);
+  if (bd.mode === "server") { trigger("submit"); return; }  // fallback: today's server path
+  pending = values;
+  requestAnimationFrame(pump);
+  clearTimeout(bd.syncTimer);
+  bd.syncTimer = setTimeout(() => trigger("submit"), SYNC_MS);  // PNG + recipe once the drag rests
+};
+
+watch("value", () => {
+  const p = pkg();
+  if (!p || !p.url) return;
+  bd.pickedAt = performance.now(); bd.firstFrameAt = undefined;
+  pending = sliderValues(p.num_sliders);
+  requestAnimationFrame(pump);
+});
+if (typeof WebAssembly !== "object") {
+  bd.mode = "server";
+  note("WebAssembly is unavailable in this browser: the server renders every slider move.");
+} else if (pkg() && pkg().url) {
+  pending = sliderValues(pkg().num_sliders); requestAnimationFrame(pump);
+}
