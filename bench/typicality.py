@@ -1,7 +1,8 @@
 """Does the colour typicality score mean something? A colour VAE's percentile (imggen.anomaly: IWAE log-likelihood
 among the held-out emoji of its shipped reference) for held-out emoji, training emoji and images that are not
 emoji: MNIST digits drawn dark on white, uniform noise, flat colour squares on white, blurred emoji, a blank white
-image. Per set: median percentile, share scored "unusual" (< 5 %) and AUROC of held-out emoji vs that set.
+image. Per set: median percentile, share scored "unusual" (< 5 %) and AUROC of held-out emoji vs that set, for the
+shipped score (log-likelihood + complexity) and for the log-likelihood alone.
 Writes bench/results/typicality-colour.{json,md}.
 
     python -m bench.typicality --model vae-emoji32 --images 200
@@ -59,13 +60,17 @@ def main(argv=None):
     ref = anomaly.reference(model)
     res = {"model": a.model, "weights": latent.weights_hash(path), "reference": {k: v for k, v in ref.items()
                                                                                  if k != "quantiles"}, "sets": []}
-    held_ll = None
+    held = None
     for name, x in sets(a.images, model.config.image_size, torch.Generator().manual_seed(0)).items():
         ll, pct = anomaly.typicality(model, to01(x))
-        held_ll = ll if held_ll is None else held_ll
+        score = ll.double() + (anomaly.complexity(x) if ref.get("score") == "log-likelihood + complexity" else 0)
+        assert torch.equal(anomaly.percentile(ref, score), pct)
+        held = (score, ll) if held is None else held
+        first = name == "held-out emoji"
         row = {"set": name, "images": len(x), "median_ll": float(ll.median()), "median_percentile":
                float(pct.median()), "unusual_share": float((pct < 5).float().mean()),
-               "auroc_vs_heldout": None if name == "held-out emoji" else auroc(held_ll, ll)}
+               "auroc_vs_heldout": None if first else auroc(held[0], score),
+               "auroc_ll_only": None if first else auroc(held[1], ll)}
         res["sets"].append(row)
         print(json.dumps(row), flush=True)
     out = Path(a.out)
@@ -75,12 +80,12 @@ def main(argv=None):
              f"IWAE k={ref['k']}. *percentile* = share of the reference's held-out emoji with a log-likelihood at "
              "or below the image's; *unusual* = percentile < 5 (what the Reconstruct tab calls unusual); *AUROC* = "
              "P(a held-out emoji scores higher than an image of the set).\n",
-             "| set | images | median log-lik (nats) | median percentile | unusual (< 5 %) | AUROC held-out vs set |",
-             "|---|---|---|---|---|---|"]
+             "| set | images | median log-lik (nats) | median percentile | unusual (< 5 %) | AUROC held-out vs set | "
+             "AUROC, log-likelihood alone |", "|---|---|---|---|---|---|---|"]
     for r in res["sets"]:
-        au = "" if r["auroc_vs_heldout"] is None else f"{r['auroc_vs_heldout']:.3f}"
+        au, au_ll = ("" if r[k] is None else f"{r[k]:.3f}" for k in ("auroc_vs_heldout", "auroc_ll_only"))
         lines.append(f"| {r['set']} | {r['images']} | {r['median_ll']:.1f} | {r['median_percentile']:.1f} | "
-                     f"{100 * r['unusual_share']:.0f} % | {au} |")
+                     f"{100 * r['unusual_share']:.0f} % | {au} | {au_ll} |")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
