@@ -79,7 +79,7 @@ async function pump() {  // at most one decode in flight; the newest values win
         cv.width = img.width; cv.height = img.height;
         cv.getContext("2d").putImageData(img, 0, 0);
         cv.dataset.values = values.join(",");
-        cv.dataset.key = p.key;
+        cv.dataset.key = p.key; cv.dataset.model = p.model;
       }
       bd.frames += 1;
       if (bd.mode !== "browser") { bd.mode = "browser"; note("Decoded in your browser (WebAssembly): dragging needs no server."); }
@@ -93,6 +93,17 @@ async function pump() {  // at most one decode in flight; the newest values win
     if (pending !== null) requestAnimationFrame(pump);
   }
 }
+
+bd.capacity = async (ms) => {  // decodes + draws per second, back to back, for `ms` (the bench's ceiling)
+  const p = pkg(), cv = element.querySelector("canvas"), t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < ms) {
+    const v = Array.from({length: p.num_sliders}, (_, k) => Math.round(300 * Math.sin(n / 7 + k)) / 100);
+    cv.getContext("2d").putImageData(await decode(p, v), 0, 0);
+    n += 1;
+  }
+  return n * 1000 / (performance.now() - t0);
+};
 
 bd.draw = (values) => {
   const p = pkg();
