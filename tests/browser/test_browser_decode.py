@@ -115,3 +115,36 @@ def test_without_webassembly_the_server_renders_and_says_so(app_url):
             expect(recipe).to_have_value(re.compile(r":0:1\.5(,|$)"), timeout=60_000)
         finally:
             browser.close()
+
+
+def test_colour_conditional_model_pixels_match(app_url):
+    """A colour model with classes (RGB canvas, the label input): the page's pixels are the server's."""
+    from playwright.sync_api import sync_playwright
+
+    from imggen.ui import browser_decode, common
+
+    name = next((n for n in ("cgan-emoji32", "vae-emoji32") if n in common.model_choices(capability="decode")), None)
+    if name is None:
+        pytest.skip("no colour model is registered")
+    with sync_playwright() as p:
+        browser, page = open_explore(p, app_url)
+        try:
+            page.wait_for_function("() => { const c = document.querySelector('%s');"
+                                   " return c && c.dataset.key; }" % CANVAS, timeout=120_000)
+            page.locator("#exp-model input").click()
+            page.get_by_role("option", name=name, exact=True).click()
+            page.wait_for_function("(n) => document.querySelector('%s').dataset.model === n" % CANVAS, arg=name,
+                                   timeout=180_000)
+            page.wait_for_timeout(1000)
+            box = page.locator("#exp-s1 input[type=number]")
+            box.fill("-1.75")
+            box.press("Enter")
+            page.wait_for_function("() => document.querySelector('%s').dataset.values.split(',')[1] === '-1.75'"
+                                   % CANVAS, timeout=60_000)
+            st = canvas_state(page)
+            vals = [float(v) for v in st["values"].split(",")]
+            server = browser_decode.server_pixels(name, 0, vals, 0 if "cgan" in name else None).numpy().astype(int)
+            page_px = np.array(st["px"], dtype=int).reshape(st["h"], st["w"], 4)[..., :3]
+            assert server.ndim == 3 and page_px.shape == server.shape and np.abs(page_px - server).max() <= 1
+        finally:
+            browser.close()
