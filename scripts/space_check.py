@@ -36,6 +36,7 @@ ARGS = {
     "/explore_reset": {},
     "/explore_sweep": {},
     "/explore_recipe": {"text": lambda c: c["/explore_update"][1]},
+    "/explore_package": {},  # the in-browser decoder's package (JSON: ONNX URL, shapes, the seed's latent)
     "/complete_input": {"drawing": None, "upload": None},
     "/complete": {"drawing": None, "upload": None, "editor": None, "n": 2},
     "/reconstruct": {"source": "Upload", "drawing": None, "upload": lambda c: c["digit"]},
