@@ -35,9 +35,12 @@ def package_info(name, seed, label, inv) -> str:
     with common.user_errors():
         name = common.require_model(name)
         ex = latent.explorer(name)
-        pkg = export.package(name)
         start = inv["z"] if inv and inv.get("model") == name else common.to_seed(seed)
         base = ex.base(start)
+    try:
+        pkg = export.package(name)
+    except Exception as e:  # noqa: BLE001 - a decoder the exporter cannot write: the page falls back to the server
+        return json.dumps({"model": name, "error": f"{name} could not be exported for the browser ({e})"})
     m = pkg.meta
     klass = (inv.get("label") if inv and inv.get("model") == name and inv.get("label") is not None else label)
     try:

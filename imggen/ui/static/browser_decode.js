@@ -117,7 +117,9 @@ bd.draw = (values) => {
 
 watch("value", () => {
   const p = pkg();
+  if (p && p.error) { bd.mode = "server"; note(`Server rendering: ${p.error}.`); return; }
   if (!p || !p.url) return;
+  if (bd.mode === "server" && typeof WebAssembly === "object") bd.mode = "starting";  // a new model: try again
   bd.pickedAt = performance.now(); bd.firstFrameAt = undefined;
   pending = sliderValues(p.num_sliders);
   requestAnimationFrame(pump);
