@@ -24,6 +24,8 @@ from .convert import to01
 OPSET = 17  # fixed: onnxruntime-web 1.30 runs it, and the legacy exporter writes it
 EXPORT_VERSION = 1  # bump when the graph or sidecar changes: cached packages are rebuilt
 CACHE_DIR = Path(os.environ.get("IMGGEN_BROWSER_CACHE", Path(__file__).resolve().parent.parent / "runs" / "browser"))
+MAX_CACHED = 64  # packages kept on disk (visitors' models come and go; ~2 MB each), the least recently built dropped
+MAX_IN_MEMORY = 24
 
 
 class SliderDecoder(nn.Module):
@@ -102,17 +104,35 @@ def package(name: str) -> Package:
     ex = latent.explorer(name)
     fkey = registry.file_key(registry.resolve(name))
     with _lock:
-        if fkey in _packages:
+        if fkey in _packages and _packages[fkey].onnx_path.exists():  # (pruned from disk: built again)
             return _packages[fkey]
         stem = f"{ex.dirs.key or latent.weights_hash(registry.resolve(name))}-e{EXPORT_VERSION}"
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         onnx_path, json_path = CACHE_DIR / f"{stem}.onnx", CACHE_DIR / f"{stem}.json"
         meta = sidecar(ex, str(name))
-        if not onnx_path.exists():
+        if onnx_path.exists():
+            onnx_path.touch()  # recently used: pruned last
+        else:
             export(ex, onnx_path)
+            prune(keep=onnx_path)
         json_path.write_text(json.dumps(meta))
         pkg = _packages[fkey] = Package(onnx_path, meta)
+        while len(_packages) > MAX_IN_MEMORY:
+            _packages.pop(next(iter(_packages)))
         return pkg
+
+
+def prune(keep: Path | None = None, limit: int | None = None) -> int:
+    """Drop the oldest packages beyond ``limit`` (default :data:`MAX_CACHED`) from the cache; how many went."""
+    limit = MAX_CACHED if limit is None else limit
+    onnx = sorted(CACHE_DIR.glob("*.onnx"), key=lambda f: f.stat().st_mtime, reverse=True)
+    gone = 0
+    for f in onnx[limit:]:
+        if f != keep:
+            f.unlink(missing_ok=True)
+            f.with_suffix(".json").unlink(missing_ok=True)
+            gone += 1
+    return gone
 
 
 def explorable() -> list[str]:

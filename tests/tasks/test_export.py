@@ -104,6 +104,8 @@ def test_package_cached_and_rebuilt_when_weights_change(tmp_path, monkeypatch):
     assert p1.onnx_path.parent == tmp_path / "cache" and p1.onnx_path.exists()
     assert json.loads(p1.onnx_path.with_suffix(".json").read_text())["key"] == p1.meta["key"]
     assert export.package(str(ckpt)) is p1  # memory
+    p1.onnx_path.unlink()  # pruned from disk while remembered: built again
+    assert export.package(str(ckpt)).onnx_path.exists()
     monkeypatch.setattr(export, "_packages", {})
     calls = []
     monkeypatch.setattr(export, "export", lambda *a: calls.append(a))
@@ -135,3 +137,15 @@ def test_shipped_models_browser_package_gives_server_pixels(name):
     ex = latent.explorer(name)
     s = ort.InferenceSession(str(pkg.onnx_path), providers=["CPUExecutionProvider"])
     assert _max_diff(s, ex, _cases(ex, 4)) <= 1
+
+
+def test_prune_keeps_the_newest_packages(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setattr(export, "CACHE_DIR", tmp_path)
+    for i in range(5):
+        (tmp_path / f"k{i}.onnx").write_bytes(b"x")
+        (tmp_path / f"k{i}.json").write_text("{}")
+        os.utime(tmp_path / f"k{i}.onnx", (1000 + i, 1000 + i))
+    assert export.prune(limit=2) == 3
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["k3.json", "k3.onnx", "k4.json", "k4.onnx"]
