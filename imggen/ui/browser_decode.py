@@ -74,11 +74,6 @@ def attach(model, seed, cls, inverted, sliders, image) -> gr.HTML:
     return panel
 
 
-def explorable_names() -> list[str]:
-    """Models whose Explore tab can decode in the browser (all with a decoder)."""
-    return export.explorable()
-
-
 def server_pixels(name: str, seed: int, values, label=None) -> torch.Tensor:
     """The server's uint8 image for the same state, (H, W) or (H, W, 3) (for tests and the bench)."""
     from ..convert import to_uint8
