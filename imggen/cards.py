@@ -341,8 +341,9 @@ def card_text(path: str | Path) -> str:
             r = json.loads(typical.read_text())
             q = r["quantiles"]
             how = f", IWAE k={r['k']}" if "iwae_nll" in m else ""
+            what = "digits" if data.startswith("mnist") else "images"
             lines.append(f"| typicality reference (`{typical.name}`) | log-likelihood of {r['num_images']:,} "
-                         f"{r['data']} digits{how}: 1 % {q[10]:.1f}, median {q[500]:.1f}, 99 % {q[990]:.1f} "
+                         f"{r['data']} {what}{how}: 1 % {q[10]:.1f}, median {q[500]:.1f}, 99 % {q[990]:.1f} "
                          "nats (the Reconstruct tab's percentile) |")
     else:
         lines.append(f"None stored yet: `python -m imggen eval {ref} --write` measures them"

@@ -40,8 +40,11 @@ def test_shipped_card_is_what_the_writer_writes_now(name):
                     "## Limits"):
         assert f"\n{section}\n" in text, section
     assert f"python -m imggen card {name} --write" in text
-    if name != "classifier-mnist":  # trained by scripts/train_classifier.py, not the training loop
-        assert f"python -m imggen train {checkpoint.read_metadata(path)['family']} --data mnist" in text
+    meta = checkpoint.read_metadata(path)
+    if meta["card"].get("reproduce"):  # trained and measured by a script (scripts/train_emoji.py): its commands
+        assert all(cmd in text for cmd in meta["card"]["reproduce"])
+    elif name != "classifier-mnist":  # trained by scripts/train_classifier.py, not the training loop
+        assert f"python -m imggen train {meta['family']} --data mnist" in text
 
 
 def test_cards_quote_the_stored_metrics_and_sampling():
