@@ -16,7 +16,8 @@ from . import common
 
 STATIC = Path(__file__).resolve().parent / "static"
 ORT_DIR = STATIC / "onnxruntime-web"
-JS = (STATIC / "browser_decode.js").read_text()
+CORE = (STATIC / "bd_core.js").read_text()  # runtime, sessions, decode, latentAt: shared with Interpolate's scrub
+JS = CORE + (STATIC / "browser_decode.js").read_text()
 TEMPLATE = ('<div class="bd"><canvas id="exp-bd-canvas" width="1" height="1"></canvas>'
             '<span class="bd-note">Loading the in-browser decoder…</span></div>')
 CSS = ("canvas { width: 224px; height: 224px; image-rendering: pixelated; background: #000; display: block; } "

@@ -15,7 +15,7 @@ from ..interpolate import (has_style_space, latent_walk, manifold_map, manifold_
 from ..convert import grid, pack_tensor, to_pil
 from ..preprocess import model_input
 from ..latent import seed_latent
-from . import common, examples
+from . import common, examples, interpolate_scrub
 
 TITLE = "Interpolate"
 ID = "interpolate"
@@ -66,6 +66,13 @@ def manifold_with_path(model, codes: torch.Tensor, recipe: dict):
 def walk(model_name, a_source, a_seed, a_upload, a_drawing, b_source, b_seed, b_upload, b_drawing,
          mode: str, steps, fps, progress=gr.Progress()):
     """-> (strip PNG, GIF path, MP4 path, manifold map PNG or None, info markdown)."""
+    return walk_and_scrub(model_name, a_source, a_seed, a_upload, a_drawing, b_source, b_seed, b_upload,
+                          b_drawing, mode, steps, fps, progress)[:5]
+
+
+def walk_and_scrub(model_name, a_source, a_seed, a_upload, a_drawing, b_source, b_seed, b_upload, b_drawing,
+                   mode: str, steps, fps, progress=gr.Progress()):
+    """:func:`walk`'s outputs + the scrub state (endpoint latents, path, class, rendered frames) for the page."""
     name = common.require_model(model_name)
     steps = common.whole_number(steps, "Steps", 2, MAX_STEPS)
     fps = common.number(fps, "Frames per second", 1, 30)
@@ -88,7 +95,8 @@ def walk(model_name, a_source, a_seed, a_upload, a_drawing, b_source, b_seed, b_
             f"{codes[-1].norm():.2f}"
             + (" — the map shows the decoded 2-D latent space; the path runs from green to blue." if mmap else "")
             + ("" if mp4 else " No MP4: this server lacks the imageio-ffmpeg package; the GIF has the same frames."))
-    return strip, gif, mp4, mmap, info
+    scrub = interpolate_scrub.state(name, codes, frames, mode)
+    return strip, gif, mp4, mmap, info, scrub
 
 
 PATHS = [("slerp (z)", "slerp"), ("lerp (z)", "lerp")]
@@ -148,8 +156,11 @@ def render() -> None:
                        buttons=["download", "fullscreen"])  # a file path is served as is: the GIF plays in the page
         mmap = common.image_output("Latent manifold (2-D models)", elem_id="int-map")
     info = gr.Markdown(elem_id="int-info")
+    scrub, scrub_panel = interpolate_scrub.attach()  # the scrub slider decodes in the page
+    outs = [strip, gif, video, mmap, info, scrub]
     model.change(path_choices, model, mode, api_visibility="private", queue=False)
-    btn.click(walk, inputs, [strip, gif, video, mmap, info], api_name="interpolate")
-    for box in boxes:
-        box.load_input_event.then(walk, inputs, [strip, gif, video, mmap, info], api_visibility="private")
+    ev = [btn.click(walk_and_scrub, inputs, outs, api_name="interpolate")]
+    ev += [box.load_input_event.then(walk_and_scrub, inputs, outs, api_visibility="private") for box in boxes]
+    for e in ev:
+        e.then(interpolate_scrub.package_json, scrub, scrub_panel, api_visibility="private", show_progress="hidden")
     return common.named(locals())

@@ -10,31 +10,7 @@ bd.frames = bd.frames || 0; bd.mode = bd.mode || "starting";
 const note = (text) => { const n = element.querySelector(".bd-note"); if (n) n.textContent = text; };
 const pkg = () => { try { return JSON.parse(props.value || "null"); } catch (e) { return null; } };
 
-function runtime(dir) {  // onnxruntime-web from the app's own static files (no CDN)
-  if (bd.ort) return bd.ort;
-  bd.ort = new Promise((resolve, reject) => {
-    if (typeof WebAssembly !== "object") { reject(new Error("WebAssembly is unavailable in this browser")); return; }
-    const s = document.createElement("script");
-    s.src = dir + "ort.wasm.min.js";
-    s.onload = () => {
-      window.ort.env.wasm.wasmPaths = dir;
-      window.ort.env.wasm.numThreads = 1;  // no cross-origin isolation on a Space: one thread, no worker
-      resolve(window.ort);
-    };
-    s.onerror = () => reject(new Error("could not load onnxruntime-web"));
-    document.head.appendChild(s);
-  });
-  return bd.ort;
-}
-
-bd.sessions = bd.sessions || {};
-function session(p) {
-  if (!bd.sessions[p.url]) {
-    bd.sessions[p.url] = runtime(p.ort_dir).then((ort) => ort.InferenceSession.create(p.url, {
-      executionProviders: ["wasm"], graphOptimizationLevel: "all"}));
-  }
-  return bd.sessions[p.url];
-}
+const core = window.imggenCore;  // static/bd_core.js, prepended
 
 function sliderValues(n) {  // the sliders as the page shows them now
   const out = [];
@@ -45,24 +21,10 @@ function sliderValues(n) {  // the sliders as the page shows them now
   return out;
 }
 
-async function decode(p, values) {
-  const ort = await runtime(p.ort_dir);
-  const s = await session(p);
-  const alpha = new Float32Array(p.num_sliders);
-  for (let k = 0; k < p.num_sliders; k++) alpha[k] = Math.round(Number(values[k] || 0) * 100) / 100;
-  const feeds = {base: new ort.Tensor("float32", Float32Array.from(p.base), [1, p.base.length]),
-                 alpha: new ort.Tensor("float32", alpha, [1, p.num_sliders])};
-  if (p.conditional) feeds.label = new ort.Tensor("int64", BigInt64Array.from([BigInt(p.label || 0)]), [1]);
-  const out = (await s.run(feeds)).image.data;
-  const {channels: C, height: H, width: W} = p, px = new Uint8ClampedArray(4 * H * W);
-  for (let i = 0; i < H * W; i++) {
-    for (let c = 0; c < 3; c++) {
-      const x = out[(C === 1 ? 0 : c) * H * W + i];
-      px[4 * i + c] = Math.round(255 * Math.min(1, Math.max(0, x)));
-    }
-    px[4 * i + 3] = 255;
-  }
-  return new ImageData(px, W, H);
+function decode(p, values) {
+  const alpha = [];
+  for (let k = 0; k < p.num_sliders; k++) alpha.push(Math.round(Number(values[k] || 0) * 100) / 100);
+  return core.decode(p, p.base, alpha, p.label);
 }
 
 let pending = null, busy = false;
