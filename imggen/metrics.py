@@ -22,11 +22,15 @@ CONFIDENT = 0.8  # max softmax probability that counts as "confidently classifie
 @functools.lru_cache(maxsize=1)
 def classifier() -> DigitClassifier:
     """The shipped MNIST classifier (eval mode, CPU)."""
-    if not CLASSIFIER_PATH.exists():
-        raise FileNotFoundError(f"{CLASSIFIER_PATH} is missing; train it with python scripts/train_classifier.py")
-    meta = checkpoint.read_metadata(CLASSIFIER_PATH)
-    model = DigitClassifier(ClassifierConfig(**meta["config"]))
-    checkpoint.load_weights(model, CLASSIFIER_PATH)
+    return _shipped_net(CLASSIFIER_PATH, ClassifierConfig, DigitClassifier, "scripts/train_classifier.py")
+
+
+def _shipped_net(path: Path, config_cls, model_cls, script: str) -> torch.nn.Module:
+    """A shipped metrics network (config from its metadata, weights loaded, eval mode)."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; train it with python {script}")
+    model = model_cls(config_cls(**checkpoint.read_metadata(path)["config"]))
+    checkpoint.load_weights(model, path)
     return model.eval()
 
 
@@ -161,12 +165,7 @@ def emoji_net():
     """The shipped emoji feature network (eval mode, CPU): category + subcategory CNN on 32-px RGB."""
     from .models.emojinet import EmojiNet, EmojiNetConfig
 
-    if not EMOJINET_PATH.exists():
-        raise FileNotFoundError(f"{EMOJINET_PATH} is missing; train it with python scripts/train_emojinet.py")
-    meta = checkpoint.read_metadata(EMOJINET_PATH)
-    model = EmojiNet(EmojiNetConfig(**meta["config"]))
-    checkpoint.load_weights(model, EMOJINET_PATH)
-    return model.eval()
+    return _shipped_net(EMOJINET_PATH, EmojiNetConfig, EmojiNet, "scripts/train_emojinet.py")
 
 
 @torch.no_grad()
