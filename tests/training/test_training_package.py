@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from imggen import checkpoint, families, registry
-from imggen.data import ImageData
+from imggen.data import EMOJI_DATASETS, ImageData
 from imggen.training import Precision, Snapshot, TrainConfig, TrainState, WarmStart, recipes, train
 from imggen.training.trainers import make_trainer
 
@@ -78,7 +78,9 @@ def test_every_recipe_builds_and_configures():
     for name in recipes.names():
         r = recipes.get(name)
         TrainConfig(**r.train)
-        registry.build(r.family, **r.model)
+        size = EMOJI_DATASETS.get(r.data)  # the loop takes channels and size from the data: built-in sets here
+        shape = {"channels": 3, "image_size": size} if size else {"channels": 1, "image_size": 28}
+        registry.build(r.family, **{**shape, **r.model})
     with pytest.raises(ValueError, match="unknown recipe"):
         recipes.get("quick-nothing")
 
