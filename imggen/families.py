@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from .losses import GAN_TRAIN_KEYS
 from .models.arf import ARF, ARFConfig
 from .models.classifier import ClassifierConfig, DigitClassifier
+from .models.dalle import Dalle, DalleConfig
 from .models.gan import CGAN, DCGAN, CGANConfig, DCGANConfig
 from .models.gpt import PixelGPT, PixelGPTConfig
 from .models.stylegan import StyleGAN, StyleGANConfig
 from .models.vae import AE, CVAE, VAE, VAEGAN, AEConfig, CVAEConfig, VAEConfig, VAEGANConfig
-from .training.trainers import (AETrainer, ARFTrainer, GANTrainer, PixelGPTTrainer, VAEGANTrainer,
+from .training.trainers import (AETrainer, ARFTrainer, DalleTrainer, GANTrainer, PixelGPTTrainer, VAEGANTrainer,
                                 VAETrainer)
 
 SAMPLER_DEFAULTS = {"truncation": 1.0, "keep": 1.0, "refine_steps": 0}  # optional sampler settings: plain values
@@ -146,6 +147,24 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                  "known tokens and re-weights draws by the known pixels that follow.",
            limits="Binary pixels only: part of its FD against grey test digits is the binarization itself. "
                   "Sampling is token by token, so it is the slowest sampler here (see the benchmarks)."),
+    Family("dalle", DalleConfig, Dalle, DalleTrainer, "Text → image (DALL-E)",
+           presets={k: {"width": 32, "lr": 1e-3} for k in PRESETS},  # width = tokenizer hidden and n_embd
+           plots=Plots(("loss/recon", "loss/nll"), ("codes_used",), "share of the codebook used per batch "
+                                                                   "(tokenizer phase)"),
+           epochs_info="passes over the training images: the first half trains the tokenizer, the rest the "
+                       "transformer",
+           unused_train_keys=GAN_TRAIN_KEYS | {"beta", "betas"},
+           about="A small DALL-E (Ramesh et al. 2021): a VQ-VAE with an EMA codebook and dead-code restart turns a "
+                 "32-px image into 8×8 codes of 512; a causal transformer (the pixel GPT's blocks, KV cache) reads "
+                 "the caption's words, padded to a fixed length, then the codes. Trained with caption augmentation "
+                 "(fields and words dropped, order shuffled, synonyms) and the caption dropped for 15 % of steps, "
+                 "so sampling uses classifier-free guidance; candidates can be re-ranked by how much the caption "
+                 "raised their likelihood. `sample(n, prompt=...)`, `tokenize_prompt`, `complete` (token "
+                 "in-painting).",
+           limits="Trained for a CPU time box on 6,820 emoji: images are blurrier than the tokenizer's "
+                  "reconstructions, and prompts far from the training captions (words it never saw are listed "
+                  "as unknown) give generic emoji. It knows emoji names, categories, subcategories, styles "
+                  "(noto, twemoji) and skin tones; colour words only as they occur in names."),
     Family("stylegan", StyleGANConfig, StyleGAN, GANTrainer, "Style-based GAN (StyleGAN)", gan=True,
            plots=_GAN_PLOTS, unused_train_keys=_GAN_UNUSED,
            truncation_info="each style is pulled toward the average style, w = w̄ + ψ(w − w̄): "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -147,6 +147,9 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
     model, trainer, step0 = state.model, state.trainer, state.step
     if getattr(getattr(model, "config", None), "num_classes", 0) == len(DIGIT_CLASSES):
         data = data.by_digit()  # a digit model's class 3 learns from a folder "3", not from the 4th folder
+    if hasattr(trainer, "bind_data"):  # text models: the trainer keeps the captions, the labels become indices
+        trainer.bind_data(data)
+        data = replace(data, labels=torch.arange(len(data)))
     loader = data.loader(batch_for(model, cfg.batch_size, len(data)), seed=cfg.seed + step0 + distributed.rank())
     steps_per_epoch = max(1, len(loader))
     total = planned_steps(cfg, steps_per_epoch, step0)

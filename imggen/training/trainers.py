@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from .. import distributed
 from ..losses import GANLoss, d_loss
 from ..models.arf import ARF, binarize, leaf_mixture
+from ..models.dalle import Dalle, build_vocab
 from ..models.gan import _GAN
 from ..models.gpt import PixelGPT
 from ..models.vae import AE, VAE, VAEGAN
@@ -252,6 +253,99 @@ class PixelGPTTrainer:
         if "class_nll" in out:
             res["loss/class"] = out["class_nll"].item()
         return res
+
+    def inference_model(self):
+        return self.model
+
+
+# ==== text -> image (DALL-E) ============================================================================
+class DalleTrainer:
+    """Two phases, one step at a time: the VQ-VAE tokenizer (pixel MSE + commitment, EMA codebook) for the
+    model's ``tokenizer_steps`` (0: the first half of the planned run; counted in the checkpoint, so a model
+    warm-started from a trained one goes
+    straight on with the transformer), then the transformer on the frozen tokenizer's codes of each batch with
+    its captions (the loop hands their indices as labels, see :meth:`bind_data`), augmented: the caption dropped
+    (``caption_drop``, for classifier-free guidance), its category / subcategory / style / skin-tone fields each
+    dropped at 50 %, words dropped at 10 %, the word order shuffled at 30 % and synonyms swapped in at 20 %.
+    AdamW with the pixel GPT's warm-up and cosine schedule for the transformer, Adam for the tokenizer."""
+
+    WARMUP = 200
+
+    def __init__(self, model: Dalle, cfg, precision: Precision):
+        self.model, self.cfg, self.steps = model, cfg, 0
+        self.captions: tuple = ()
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.opt_tok = torch.optim.Adam(model.tokenizer.parameters(), lr=cfg.lr)
+        self.opt = None  # the transformer's: built at its first step (bind_data may resize the embedding)
+
+    def bind_data(self, data) -> None:
+        """The training data's captions, by image index; an untrained model without a vocabulary gets one built
+        from them."""
+        m, cfg = self.model, self.cfg
+        if not m.config.tokenizer_steps and not int(m.tokenizer_step):  # auto: the first half of the run
+            planned = cfg.max_steps or cfg.epochs * max(1, len(data) // max(1, min(cfg.batch_size, len(data))))
+            m.config.tokenizer_steps = max(1, planned // 2)
+        self.captions = tuple(getattr(data, "captions", ()) or ())
+        if self.captions and not self.model.config.vocab:
+            self.model.set_vocab(build_vocab(self.captions))
+            self.opt = None
+
+    def _transformer_opt(self):
+        m = self.model
+        params = [p for n, p in m.named_parameters() if not n.startswith("tokenizer.")]
+        decay = [p for p in params if p.ndim >= 2]
+        other = [p for p in params if p.ndim < 2]
+        return torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0}],
+                                 lr=self.cfg.lr, betas=(0.9, 0.99))
+
+    def augment(self, caption: str) -> list[int]:
+        """A training caption's ids after the augmentations above (may be empty: the unconditional caption)."""
+        from ..models.dalle import SYNONYMS, words
+
+        m, g = self.model, self.generator
+        r = lambda: torch.rand((), generator=g).item()  # noqa: E731
+        if r() < m.config.caption_drop:
+            return []
+        fields = caption.split(",")
+        fields = fields[:1] + [f for f in fields[1:] if r() >= 0.5]
+        ws = [w for f in fields for w in words(f)]
+        ws = [w for w in ws if r() >= 0.1] or ws[:1]
+        if r() < 0.3:
+            ws = [ws[i] for i in torch.randperm(len(ws), generator=g).tolist()]
+        groups = {w: grp for grp in SYNONYMS for w in grp}
+        ws = [groups[w][int(torch.randint(len(groups[w]), (), generator=g))] if w in groups and r() < 0.2 else w
+              for w in ws]
+        return m.caption_ids(" ".join(ws))
+
+    def step(self, x, y):
+        m = self.model
+        if int(m.tokenizer_step) < m.config.tokenizer_steps:
+            m.tokenizer.train()
+            out = m.tokenizer.loss(x.float(), m.config.commitment)
+            self.opt_tok.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            self.opt_tok.step()
+            m.tokenizer_step += 1
+            return {"loss/recon": out["recon"].item(), "loss/commit": out["commit"].item(),
+                    "codes_used": float(out["codes_used"])}
+        if self.opt is None:
+            self.opt = self._transformer_opt()
+        m.train()
+        m.tokenizer.eval()
+        self.steps += 1
+        for grp in self.opt.param_groups:
+            grp["lr"] = PixelGPTTrainer.lr(self, self.steps)
+        tokens = m.encode_tokens(x)
+        idx = y.tolist() if self.captions else []
+        caps = [self.augment(self.captions[i]) if 0 <= i < len(self.captions) else [] for i in idx] or \
+            [[] for _ in range(len(x))]
+        text = torch.stack([m.text_ids(c) for c in caps])
+        out = m.loss(text, tokens)
+        self.opt.zero_grad(set_to_none=True)
+        out["nll"].backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        self.opt.step()
+        return {"loss/nll": out["nll"].item(), "bits_per_code": out["nll"].item() / math.log(2)}
 
     def inference_model(self):
         return self.model
