@@ -1,0 +1,90 @@
+"""The text -> image trainer (imggen.training.trainers.DalleTrainer) through the training loop on tiny captioned
+data: the vocabulary comes from the captions, the tokenizer trains first (half the run by default, or the steps
+the config names), then the transformer on the captions (the loop hands their indices as labels), and the
+caption augmentation. Seconds."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from imggen import checkpoint, registry
+from imggen.data import ImageData
+from imggen.models.dalle import SYNONYMS, build_vocab, words
+from imggen.train import TrainConfig, TrainState, train
+from imggen.training.precision import Precision
+from imggen.training.trainers import DalleTrainer
+
+TINY = dict(hidden=8, codes=16, code_dim=8, n_layer=1, n_head=2, n_embd=16, text_len=8)
+CAPTIONS = ("red heart, smileys & emotion, heart, noto", "blue heart, smileys & emotion, heart, twemoji",
+            "cat face, animals & nature, animal-mammal, noto", "dog face, animals & nature, animal-mammal, noto")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def data(n: int = 8) -> ImageData:
+    x = torch.rand(n, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    return ImageData(x, torch.arange(n) % 2, "captioned", classes=("a", "b"),
+                     captions=tuple(CAPTIONS[i % 4] for i in range(n)))
+
+
+def cfg(**kw) -> TrainConfig:
+    return TrainConfig(**{"epochs": 1, "batch_size": 4, "lr": 1e-3, "max_steps": 4, "num_grid": 2,
+                          "eval_samples": 0, "device": "cpu", **kw})
+
+
+def test_loop_trains_tokenizer_then_transformer_with_the_captions(tmp_path, monkeypatch):
+    seen = []
+    real_loss = registry.family_classes("dalle")[1].loss
+    monkeypatch.setattr(registry.family_classes("dalle")[1], "loss",
+                        lambda self, text, tokens: seen.append(text.clone()) or real_loss(self, text, tokens))
+    state = TrainState()
+    events = list(train("dalle", data(), cfg(), model_config=TINY, state=state, out=tmp_path / "t.safetensors"))
+    m = state.model
+    assert events[-1].kind == "end" and events[-1].step == 4
+    assert m.config.vocab.split() == build_vocab(CAPTIONS) and m.config.tokenizer_steps == 2  # half of 4 steps
+    assert int(m.tokenizer_step) == 2 and len(seen) == 2  # two tokenizer steps, then two transformer steps
+    steps = [e.losses for e in events if e.losses]
+    assert "loss/recon" in steps[0] and "loss/nll" in steps[-1]
+    # the transformer's captions are the batch's own (augmented) ones: every word is a caption word or a synonym
+    near = {w for c in CAPTIONS for w in words(c)}
+    near |= {s for g in SYNONYMS if near & set(g) for s in g}
+    caption_words = {m.word_ids[w] for w in near}
+    used = {int(i) for t in seen for i in t.flatten()} - {0, 2}  # not <pad> / <sep>
+    assert used and used <= caption_words
+    meta = checkpoint.read_metadata(tmp_path / "t.safetensors")
+    assert meta["config"]["vocab"] == m.config.vocab and meta["config"]["tokenizer_steps"] == 2
+
+
+def test_a_trained_tokenizer_is_not_trained_again(tmp_path):
+    state = TrainState()
+    list(train("dalle", data(), cfg(), model_config=TINY, state=state, out=tmp_path / "a.safetensors"))
+    net, meta = registry.warm_start(tmp_path / "a.safetensors", "dalle")
+    before = {k: v.clone() for k, v in net.tokenizer.state_dict().items()}
+    events = list(train("dalle", data(), cfg(max_steps=3), model=net, out=tmp_path / "b.safetensors"))
+    assert all("loss/nll" in e.losses for e in events if e.losses)
+    after = net.tokenizer.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # frozen (its codebook included)
+
+
+def test_caption_augmentation():
+    from imggen.registry import build
+
+    m = build("dalle", **TINY, caption_drop=0.0)
+    t = DalleTrainer(m, cfg(), Precision.for_run(torch.device("cpu"), False))
+    t.bind_data(data())
+    caption = "red heart, smileys & emotion, heart, noto"
+    outs = [t.augment(caption) for _ in range(300)]
+    names = [[w for w in m.config.words if m.word_ids[w] in o] for o in outs]
+    assert all(o for o in outs)  # no caption dropped at caption_drop 0
+    assert any("noto" not in n for n in names) and any("noto" in n for n in names)  # fields dropped at 50 %
+    assert any("love" in n for n in names)  # "heart" swapped for its synonym
+    full = m.caption_ids(caption)
+    assert any(o != full and sorted(o) == sorted(full) for o in outs)  # the word order shuffled
+    m.config.caption_drop = 1.0
+    assert t.augment(caption) == []
