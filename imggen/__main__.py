@@ -1,4 +1,4 @@
-"""Command line: python -m imggen {list,sample,train,fit-prior,eval,card,bench} ..."""
+"""Command line: python -m imggen {list,sample,generate,train,fit-prior,eval,card,bench} ..."""
 from __future__ import annotations
 
 import argparse
@@ -36,6 +36,18 @@ def _cmd_sample(a):
 
     Path(a.out).write_bytes(png_bytes(im))
     print(f"wrote {a.out} ({a.n} samples, seed {a.seed})")
+
+
+def _cmd_generate(a):
+    from .convert import grid, png_bytes, to_pil
+    from .registry import load
+    from .text2image import generate
+
+    opts = {k: getattr(a, k) for k in ("temperature", "top_k", "guidance", "candidates") if getattr(a, k) is not None}
+    gen = generate(load(a.model), a.prompt, a.n, a.seed, **opts)
+    Path(a.out).write_bytes(png_bytes(to_pil(grid(gen.images), scale=a.scale, recipe=gen.recipe)))
+    unknown = f"; unknown words: {', '.join(gen.unknown)}" if gen.unknown else ""
+    print(f"wrote {a.out} ({a.n} images of {a.prompt!r}, seed {a.seed}{unknown})")
 
 
 def _cmd_train(a):
@@ -172,6 +184,14 @@ def main(argv=None):
                    help="DCGANs: keep this fraction of latents, the least steep (Jacobian truncation)")
     s.add_argument("--scale", type=int, default=2), s.add_argument("--out", default="samples.png")
     s.set_defaults(fn=_cmd_sample)
+    g = sub.add_parser("generate", help="text -> image: write a PNG grid for a prompt (a text model)")
+    g.add_argument("prompt"), g.add_argument("--model", default="dalle-emoji32")
+    g.add_argument("-n", "--n", type=int, default=16), g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--temperature", type=float, default=None), g.add_argument("--top-k", type=int, default=None)
+    g.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (1 = off)")
+    g.add_argument("--candidates", type=int, default=None, help="draws per image, the best-explained one kept")
+    g.add_argument("--scale", type=int, default=4), g.add_argument("--out", default="generated.png")
+    g.set_defaults(fn=_cmd_generate)
     t = sub.add_parser("train", help="train a model family on a dataset")
     t.add_argument("family", nargs="?", help="the model family (optional with --recipe)")
     t.add_argument("--recipe", default=None, metavar="NAME",

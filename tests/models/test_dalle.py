@@ -174,3 +174,34 @@ def test_checkpoint_round_trip_keeps_vocabulary_and_checks_config(tmp_path):
         checkpoint.check_config(m.family, bad, path)
     with pytest.raises(checkpoint.CheckpointError, match="not a str"):
         checkpoint.check_config(m.family, {**meta["config"], "vocab": 5}, path)
+
+
+def test_generate_api_and_cli_write_a_png_with_its_recipe(tmp_path, capsys):
+    from imggen.__main__ import main
+    from imggen.convert import read_recipe
+    from imggen.text2image import complete, generate
+
+    m = tiny()
+    path = checkpoint.save(m, tmp_path / "t2i.safetensors", family=m.family, config=dataclasses.asdict(m.config))
+    loaded = registry.load(str(path))
+    gen = generate(loaded, "a purple heart", n=3, seed=2, guidance=2.0, top_k=5)
+    assert gen.images.shape == (3, 3, 32, 32) and gen.unknown == ["purple"]
+    assert gen.recipe == {"model": "t2i", "prompt": "a purple heart", "seed": 2, "n": 3, "guidance": 2.0, "top_k": 5}
+    with pytest.raises(ValueError, match="unknown sampling options"):
+        generate(loaded, "heart", truncation=0.5)
+    out = complete(loaded, gen.images[:1], torch.ones(1, 1, 32, 32), n=2, seed=0, prompt="red heart")
+    assert out.shape == (1, 2, 3, 32, 32) and 0 <= out.min() <= out.max() <= 1
+    png = tmp_path / "g.png"
+    main(["generate", "a purple heart", "--model", str(path), "--n", "4", "--seed", "1", "--guidance", "2",
+          "--out", str(png)])
+    assert "unknown words: purple" in capsys.readouterr().out
+    assert read_recipe(str(png)) == {"model": "t2i", "prompt": "a purple heart", "seed": 1, "n": 4, "guidance": 2.0}
+
+
+def test_generate_refuses_a_model_without_a_vocabulary():
+    from imggen.text2image import generate
+
+    vae = registry.LoadedModel(registry.build("vae", latent_dim=4, hidden=8), "v", {"family": "vae", "card": {},
+                                                                                   "metrics": {}, "recipe": {}})
+    with pytest.raises(ValueError, match="text -> image model"):
+        generate(vae, "a red heart")
