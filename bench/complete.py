@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from bench.common import RESULTS
 from imggen import registry
 from imggen.complete import LEARNED, auto_method, card_settings, complete_batch, mask_preset
+from imggen.convert import to01
 from imggen.data import load_data
 from imggen.latent import weights_hash
 from imggen.metrics import classify
@@ -62,7 +63,7 @@ def score(out: torch.Tensor, x: torch.Tensor, labels: torch.Tensor, m: torch.Ten
     B, n = out.shape[:2]
     flat = out.reshape(B * n, *out.shape[2:])
     pred = classify(flat)[1].argmax(1).view(B, n)
-    o01, x01 = (out + 1) / 2, ((x + 1) / 2)[:, None].expand_as(out)
+    o01, x01 = to01(out), to01(x)[:, None].expand_as(out)
     hole = m[:, None].expand_as(out).bool()
     k = hole.flatten(2).sum(2).clamp_min(1)  # (B, n) missing pixels
     mse = ((o01 - x01) ** 2 * hole).flatten(2).sum(2) / k

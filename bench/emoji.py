@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from imggen import checkpoint, metrics, registry
+from imggen.convert import to01
 from imggen.data import load_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,7 +106,7 @@ def model_row(path: Path, real: torch.Tensor, labels: torch.Tensor, floor: dict,
            "hardware": card.get("hardware"), "samples": n, "ms_per_sample": round(ms, 2), **r}
     if callable(getattr(m.net, "reconstruct", None)) and getattr(m.net, "encode", None) is not None:
         test = load_data(f"emoji{size}" if size in (32, 64) else "emoji32", split="test", image_size=size)
-        x01 = (test.images + 1) / 2
+        x01 = to01(test.images)
         with torch.no_grad():  # a conditional autoencoder is given each image's own category
             rec_x = torch.cat([m.reconstruct(x01[i:i + 250], **({"labels": test.labels[i:i + 250]} if conditional
                                                                  else {})) for i in range(0, len(x01), 250)])

@@ -17,6 +17,7 @@ import torch
 
 from bench.common import RESULTS, machine, save
 from imggen import invert, registry
+from imggen.convert import to01
 from imggen.data import load_data
 
 MODELS = ("vae-mnist", "cvae-mnist", "ae-mnist", "vaegan-mnist", "vae2d-mnist", "dcgan-mnist", "cgan-mnist",
@@ -27,7 +28,7 @@ def digits(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """n held-out test digits (a fixed permutation of mnist5k's test split), (n, 1, 28, 28) in [0, 1]."""
     d = load_data("mnist5k", split="test")
     perm = torch.randperm(len(d), generator=torch.Generator().manual_seed(seed))[:n]
-    return (d.images[perm] + 1) / 2, d.labels[perm]
+    return to01(d.images[perm]), d.labels[perm]
 
 
 def run(name: str, x: torch.Tensor, y: torch.Tensor) -> dict:

@@ -139,7 +139,7 @@ def prepare(image, mask, size: int | None = None, channels: int | None = None) -
     m = _as_mask(mask, x01.shape[-2:])
     size = size or min(x01.shape[-2:])
     x01, m = _fit(x01, size, "image"), _fit(m, size, "mask")
-    return x01 * 2 - 1, (m > 0.3).float()
+    return from01(x01), (m > 0.3).float()
 
 
 # ---- blending ------------------------------------------------------------------------------------------
@@ -322,7 +322,7 @@ def complete_biharmonic(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
 
     outs = []
     for xi, mi in zip(x.cpu(), m.cpu()):
-        img = ((xi + 1) / 2).permute(1, 2, 0).double().numpy()
+        img = to01(xi).permute(1, 2, 0).double().numpy()
         res = inpaint_biharmonic(img, mi[0].bool().numpy(), channel_axis=-1)
         outs.append(from01(torch.from_numpy(res).permute(2, 0, 1)))
     return torch.where(m.cpu().bool(), torch.stack(outs).clamp(-1, 1), x.cpu())
@@ -408,7 +408,7 @@ def run_completion(model, image, mask, method: str = "auto", n: int = 4, seed: i
         raise ValueError(f"the {method!r} method needs a model with {LEARNED[method][1]}; a {family or 'this'} "
                          f"model completes with {auto_method(net, family)!r} (or auto)")
     g = torch.Generator().manual_seed(int(seed))
-    masked = ((torch.where(m.bool(), torch.zeros_like(x), x) + 1) / 2)
+    masked = to01(torch.where(m.bool(), torch.zeros_like(x), x))
     note = ""
     if not m.any():
         out, note = x.expand(n, -1, -1, -1), "The mask is empty: nothing is missing, so the image comes back unchanged."

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .. import families, prompt, registry
-from ..convert import pack_tensor, to_pil
+from ..convert import pack_tensor, to01, to_pil
 from ..data import default_mnist_root, load_data
 from ..preprocess import model_input
 from . import common, examples
@@ -167,7 +167,7 @@ def reference_scores(name: str, key: tuple = ()) -> tuple[np.ndarray, np.ndarray
     test = load_data("mnist" if default_mnist_root() else "mnist5k", split="test", image_size=c.image_size,
                      channels=c.channels, limit=REFERENCE_N)
     with torch.no_grad():
-        real = torch.sigmoid(m.discriminate((test.images + 1) / 2)).numpy()
+        real = torch.sigmoid(m.discriminate(to01(test.images))).numpy()
         fake = torch.sigmoid(m.discriminate(m.sample(len(test), seed=0))).numpy()
     return real, fake
 
