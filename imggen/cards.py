@@ -43,6 +43,8 @@ METRICS = (  # (key, label, value) for the held-out metrics a card lists, in thi
     ("recon_mse", "reconstruction MSE", lambda m: f"{m['recon_mse']:.4f} ([0, 1] pixels, all test images)"),
     ("psnr", "reconstruction PSNR", lambda m: f"**{m['psnr']:.2f} dB** (of the mean MSE" + (
         f"; mean of per-image PSNRs {m['psnr_mean']:.2f} dB" if "psnr_mean" in m else "") + ")"),
+    ("codebook_usage", "codebook usage", lambda m: f"{100 * m['codebook_usage']:.1f} % of the codes used by the "
+                                                   "test images"),
     ("recon_nll", "reconstruction NLL", lambda m: f"{m['recon_nll']:.2f} nats per image"),
 )
 HF_METRICS = {"test_accuracy": "accuracy", "fd": "classifier-fd", "coverage": "coverage",
@@ -136,6 +138,10 @@ BENCHES = {  # results file -> (families it reports on, None = any; rows that co
         for w in _named(res, name, "walks")]),
     "gpt.json": (("pixelgpt", "arf"), lambda res, name, meta: _settings(res, name)),
     "arf.json": (("arf",), _arf),
+    "text2image.json": (None, lambda res, name, meta: [
+        (f"{r['set']}: {r['prompt']}", f"category {_pct(r['category'])}, subcategory {_pct(r['subcategory'])}, "
+                                       f"FD {r['fd']:.1f}, P/R {r['precision']:.3f}/{r['recall']:.3f}")
+        for r in res["rows"]] if res.get("model") == name else []),
     "prompt.json": (None, lambda res, name, meta: [
         (f"prompts ({len(rs)})", "label accuracy " + "-".join(dict.fromkeys(
             f"{f(r['label_accuracy'] for r in rs) * 100:.1f}" for f in (min, max))) + " %")
@@ -311,7 +317,8 @@ def card_text(path: str | Path) -> str:
     data = rec.get("data") or card.get("data") or "mnist"
     params = card.get("parameters") or sum(math.prod(s) for s in checkpoint.tensor_shapes(path).values())
     lines = ["---", f"license: {LICENSE}", "library_name: imggen",
-             f"pipeline_tag: {'unconditional-image-generation' if generator else 'image-classification'}",
+             "pipeline_tag: " + ("text-to-image" if callable(getattr(model_cls, "tokenize_prompt", None)) else
+                                 "unconditional-image-generation" if generator else "image-classification"),
              f"datasets: [{data}]",
              f"tags: [{', '.join(dict.fromkeys(('imggen', family, data.rstrip('0123456789k'), 'safetensors')))}]",
              f"metrics: [{', '.join(dict.fromkeys(v for k, v in HF_METRICS.items() if k in held_out))}]", "---",
@@ -321,7 +328,7 @@ def card_text(path: str | Path) -> str:
              f"| file | `{_rel(path)}` ({path.stat().st_size / 1e6:.1f} MB; config, recipe and metrics in its "
              "metadata) |",
              f"| parameters | {params:,}" + ("" if card.get("parameters") else " (every tensor in the file)") + " |",
-             f"| config | `{json.dumps(cfg)}` |", "",
+             f"| config | `{json.dumps(_short(cfg))}` |", "",
              "## Data", "",
              f"Trained on {rec.get('data') or card.get('data')} ({rec.get('train_images', 0):,} training images)"
              + (f"; evaluated on {held_out['test_set']}, never trained on" if held_out else "") + ". "
@@ -354,7 +361,9 @@ def card_text(path: str | Path) -> str:
                   "NAME`): each describes the weights of the run that wrote its file.", "",
                   "| source | setting | figures |", "|---|---|---|",
                   *[f"| `{f}` | {s} | {fig} |" for f, s, fig in bench]]
-    lines += ["", "## Recommended sampling", "", *_sampling(name, ref, cfg, card, generator)]
+    text_model = callable(getattr(model_cls, "tokenize_prompt", None))
+    lines += ["", "## Recommended sampling", "", *(_prompting(ref) if text_model else
+                                                   _sampling(name, ref, cfg, card, generator))]
     lines += ["", "## Limits", "", card.get("limits") or fam.limits or f"Trained and measured on {rec.get('data', 'its data')} only."]
     if _has_history(name):
         lines += ["", f"Earlier runs, dead ends and dated measurements: [{HISTORY}](../{HISTORY}#{name})."]
@@ -378,6 +387,19 @@ def _sampling(name: str, ref: str, cfg: dict, card: dict, generator: bool) -> li
                             [d for d in res.get("direct", []) if d["model"] == name])
         out += ["", line + " (`jacobian.json`)"] if line else []
     return out
+
+
+def _prompting(ref: str) -> list[str]:
+    """How to prompt a text -> image model."""
+    return [f"`imggen.load(\"{ref}\").sample(16, seed=0, prompt=\"a red heart\")` (classifier-free guidance 3 by "
+            "default; `guidance`, `temperature`, `top_k`, `candidates`), or `python -m imggen generate \"a red "
+            f"heart\" --model {ref}`; `imggen.text2image.generate` also lists the prompt's unknown words. Prompt "
+            "figures: `bench/results/text2image.md`."]
+
+
+def _short(cfg: dict) -> dict:
+    """The config for a card: long texts (a caption vocabulary) as their word count."""
+    return {k: f"<{len(v.split()):,} words>" if isinstance(v, str) and len(v) > 120 else v for k, v in cfg.items()}
 
 
 def _has_history(name: str) -> bool:
