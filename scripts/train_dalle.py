@@ -115,12 +115,13 @@ def train_transformer(a) -> None:
                   f"{ev.steps_per_s:.2f} steps/s", flush=True)
         if time.time() - last[0] > 60 * a.snapshot_minutes:
             last[0] = time.time()
-            print("snapshot", snap.save(OUT, f"snapshot at step {ev.step}"), flush=True)
+            print("snapshot", snap.save(a.out, f"snapshot at step {ev.step}"), flush=True)
 
-    for ev in train(r.family, data, cfg, model=model, out=OUT, name=OUT.stem, init=init, callbacks=[snapshot]):
+    out = Path(a.out)
+    for ev in train(r.family, data, cfg, model=model, out=out, name=out.stem, init=init, callbacks=[snapshot]):
         if ev.kind != "step":
             print(f"[{ev.kind}] step {ev.step} epoch {ev.epoch:.2f} {ev.losses} {ev.message}", flush=True)
-    finish(OUT, tinfo, a)
+    finish(out, tinfo, a)
 
 
 def finish(out: Path, tinfo: dict, a) -> None:
@@ -150,6 +151,7 @@ def main():
     p.add_argument("--snapshot-every", type=int, default=500, help="tokenizer: steps between held-out checks")
     p.add_argument("--snapshot-minutes", type=float, default=5, help="transformer: minutes between snapshots")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default=str(OUT), help="transformer: the checkpoint to write")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     (train_tokenizer if a.phase == "tokenizer" else train_transformer)(a)
