@@ -19,18 +19,21 @@ import torch.nn.functional as F
 
 from .convert import from01, from_uint8, to01
 
-METHODS = ("auto", "vae", "gan", "arf", "gpt", "telea", "biharmonic")
+METHODS = ("auto", "vae", "gan", "arf", "gpt", "tokens", "telea", "biharmonic")
 LEARNED = {  # learned method -> (what the model needs for it, in words)
     "vae": ("encode", "an encoder (AE/VAE/CVAE/VAE-GAN)"), "gan": ("decode", "a generator or decoder"),
     "arf": ("complete", "exact conditional sampling (the random forest)"),
-    "gpt": ("complete", "conditional sampling token by token (the pixel GPT)")}
+    "gpt": ("complete", "conditional sampling token by token (the pixel GPT)"),
+    "tokens": ("tokenize_prompt", "token in-painting of image codes (a text -> image model)")}
 # Best method per family, from bench/complete.py (classifier accuracy of completions on half masks, see
 # bench/results/complete.md): on vae-mnist, encode/decode + latent optimisation 89.2 % vs GAN-style inversion
 # 88.2 % (bottom half, 200 test digits), so encoder families use "vae"; GANs have only "gan".
 # The random forest (arf) samples the missing pixels exactly from its leaves' posterior given the known ones; the
 # pixel GPT samples them token by token with the known ones forced, re-weighted by how well it predicts them.
+# A text -> image model (dalle) redraws the image codes that touch a missing pixel, the others forced ("tokens"),
+# optionally guided by a prompt.
 # Each family's "auto" method is its ``completion`` in imggen/families.py.
-SAMPLING_METHODS = ("arf", "gpt")  # methods that are a family's own conditional sampler (that family's only)
+SAMPLING_METHODS = ("arf", "gpt", "tokens")  # a family's own conditional sampler (that family's only)
 MASK_PRESETS = ("left", "right", "top", "bottom", "centre", "strokes")
 
 
@@ -375,7 +378,7 @@ def card_settings(card: dict, method: str) -> dict:
     """Settings a completion method takes from the model's card: the random forest and the pixel GPT complete at
     the truncation they sample with (``card["sampling"]``); other methods take none."""
     t = (card.get("sampling") or {}).get("truncation")
-    return {"truncation": t} if method in SAMPLING_METHODS and t is not None else {}
+    return {"truncation": t} if method in ("arf", "gpt") and t is not None else {}
 
 
 def auto_method(net, family: str | None) -> str:
@@ -420,8 +423,9 @@ def run_completion(model, image, mask, method: str = "auto", n: int = 4, seed: i
 
         C = _num_classes(net)
         labels = torch.randint(0, C, (n,), generator=g) if C else None
+        prompt = {"prompt": kw["prompt"]} if kw.get("prompt") else {}  # a text model draws the prompt
         out = decode(net.eval(), prior_latents(net, n, g), labels) if hasattr(net, "decode") else \
-            net.eval().sample(n, generator=g).cpu()
+            net.eval().sample(n, generator=g, **prompt).cpu()
         note = "The mask covers the whole image: these are plain samples from the model (nothing was known)."
     else:
         if net is not None:

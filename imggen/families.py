@@ -147,7 +147,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                  "known tokens and re-weights draws by the known pixels that follow.",
            limits="Binary pixels only: part of its FD against grey test digits is the binarization itself. "
                   "Sampling is token by token, so it is the slowest sampler here (see the benchmarks)."),
-    Family("dalle", DalleConfig, Dalle, DalleTrainer, "Text → image (DALL-E)",
+    Family("dalle", DalleConfig, Dalle, DalleTrainer, "Text → image (DALL-E)", completion="tokens",
            presets={k: {"width": 32, "lr": 1e-3} for k in PRESETS},  # width = tokenizer hidden and n_embd
            plots=Plots(("loss/recon", "loss/nll"), ("codes_used",), "share of the codebook used per batch "
                                                                    "(tokenizer phase)"),
