@@ -169,8 +169,10 @@ def train(family: str, data: ImageData, cfg: TrainConfig = TrainConfig(), *, mod
     def grid_now():
         net = trainer.inference_model()
         g_fixed.manual_seed(cfg.seed + 777)
+        draw = getattr(trainer, "grid_samples", None)  # a trainer's own fixed grid (a text model: fixed prompts)
         with torch.no_grad():
-            return grid(to01(net.sample(cfg.num_grid, generator=g_fixed).float().cpu()))
+            x = draw(cfg.num_grid, g_fixed) if draw else net.sample(cfg.num_grid, generator=g_fixed)
+            return grid(to01(x.float().cpu()))
 
     def write(path: str | Path, msg: str) -> str | None:
         if distributed.rank() != 0:

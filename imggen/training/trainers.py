@@ -270,10 +270,12 @@ class DalleTrainer:
     AdamW with the pixel GPT's warm-up and cosine schedule for the transformer, Adam for the tokenizer."""
 
     WARMUP = 200
+    GRID, GRID_PROMPTS = 64, 8  # the Train tab's grid: fixed training images, the names of the first 8 as prompts
 
     def __init__(self, model: Dalle, cfg, precision: Precision):
         self.model, self.cfg, self.steps = model, cfg, 0
         self.captions: tuple = ()
+        self.grid_images, self.grid_prompts = None, None  # set by bind_data
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.opt_tok = torch.optim.Adam(model.tokenizer.parameters(), lr=cfg.lr)
         self.opt = None  # the transformer's: built at its first step (bind_data may resize the embedding)
@@ -289,6 +291,20 @@ class DalleTrainer:
         if self.captions and not self.model.config.vocab:
             self.model.set_vocab(build_vocab(self.captions))
             self.opt = None
+        idx = torch.linspace(0, len(data) - 1, min(len(data), self.GRID)).long()  # fixed images for the grid
+        self.grid_images = data.images[idx]
+        self.grid_prompts = [self.captions[i].split(",")[0].strip() for i in idx[:self.GRID_PROMPTS].tolist()] \
+            if self.captions else None
+
+    @torch.no_grad()
+    def grid_samples(self, n: int, generator) -> torch.Tensor:
+        """The Train tab's fixed grid, in [-1, 1]: while the tokenizer trains, its reconstructions of fixed
+        training images; then the transformer's samples for the names of the first 8 of them (image i draws prompt
+        i mod 8: one prompt per column of an 8-wide grid)."""
+        m = self.model
+        if int(m.tokenizer_step) < m.config.tokenizer_steps and self.grid_images is not None:
+            return m.reconstruct(self.grid_images[:n])
+        return m.sample(n, generator=generator, prompt=self.grid_prompts)
 
     def _transformer_opt(self):
         m = self.model
