@@ -11,12 +11,14 @@ from ..device import set_app_threads
 from . import arena, common, models_tab, restore
 from . import train_tab
 from . import sample
+from . import text2image
 from . import interpolate, reconstruct
 from . import complete as complete_tab, explore
 
 # Each tab module has TITLE, ID and render(); add yours with one line ABOVE models_tab (kept last).
 TABS = [
     sample,
+    text2image,
     explore,
     complete_tab,
     reconstruct,

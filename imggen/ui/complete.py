@@ -13,7 +13,9 @@ from .. import registry
 from ..complete import MASK_PRESETS, METHODS, auto_method, card_settings, mask_preset, run_completion
 from ..convert import from01, pack_tensor, to_uint8
 from ..preprocess import ImageInputError, model_input
+from ..text2image import is_text_model
 from . import common, examples
+from .text2image import check_prompt
 
 TITLE = "Complete"
 ID = "complete"
@@ -123,9 +125,11 @@ def _readings(images: torch.Tensor) -> list[str]:
 
 
 def complete(model_name, source, drawing, upload, sample_seed, editor, preset, preset_seed, method, n, seed,
-             progress=gr.Progress()):
-    """-> (masked input PNG, completions PNG, markdown: method, note, classifier readings)."""
+             prompt="", progress=gr.Progress()):
+    """-> (masked input PNG, completions PNG, markdown: method, note, classifier readings); ``prompt`` guides a text
+    model's token in-painting (other models ignore it)."""
     model = _model(model_name)
+    prompt = check_prompt(prompt) if is_text_model(model) else ""
     if method not in METHODS:
         raise gr.Error(f"Unknown method {method!r}; pick one of {', '.join(METHODS)}.")
     n = common.whole_number(n, "The number of completions", 1, MAX_N)
@@ -135,17 +139,22 @@ def complete(model_name, source, drawing, upload, sample_seed, editor, preset, p
         x = source_image(model, source, drawing, upload, sample_seed)
         mask = combined_mask(editor, preset, preset_seed, x.shape[-1])
         method = auto_method(model.net, model.family) if method == "auto" else method
+        prompt = prompt if method == "tokens" else ""  # only token in-painting reads a prompt
         kw = {**card_settings(model.card, method), **METHOD_KW.get(method, {})}
+        kw.update({"prompt": prompt} if prompt else {})
         res = run_completion(model, x, mask, method, n=n, seed=seed, **kw)
     strokes = stroke_mask(editor, x.shape[-1])
     recipe = {"tab": "complete", "model": model_name, "source": source, "preset": preset,
               "preset_seed": preset_seed, "method": res.method, "n": n, "seed": seed,
               "sample_seed": sample_seed if source == "Model sample" else None, "input": pack_tensor(x),
               "strokes": pack_tensor(strokes) if strokes.any() else None}
+    if prompt:
+        recipe["prompt"] = prompt
     masked = common.png_output(res.masked[0], {**recipe, "image": "masked input"}, scale=8)
     outs = common.png_output(res.images, recipe, scale=4, nrow=min(n, 4))
     reads = _readings(torch.cat([x[None], res.images]))
-    md = (f"**Method:** {res.method} · {res.seconds:.2f} s · seed {seed} · {int(res.mask.sum())} of "
+    md = (f"**Method:** {res.method}" + (f" · prompt “{prompt}”" if prompt else "")
+          + f" · {res.seconds:.2f} s · seed {seed} · {int(res.mask.sum())} of "
           f"{res.mask.numel()} pixels missing\n\n" + (f"> {res.note}\n\n" if res.note else "")
           + "| image | classifier reads |\n|---|---|\n| input (before masking) | " + reads[0] + " |\n"
           + "\n".join(f"| completion {i + 1} | {r} |" for i, r in enumerate(reads[1:])))
@@ -158,7 +167,7 @@ def show_and_complete(model_name, source, drawing, upload, sample_seed, preset, 
     PNG, markdown), completed with the preset alone."""
     editor = prepare_input(model_name, source, drawing, upload, sample_seed)
     return (editor, *complete(model_name, source, drawing, upload, sample_seed, None, preset, preset_seed, method,
-                              n, seed, progress))
+                              n, seed, progress=progress))
 
 
 @functools.lru_cache(maxsize=8)
@@ -186,11 +195,17 @@ def _fresh(im):
     return out
 
 
+def _text_model(name) -> bool:
+    """Whether the picked model takes a prompt (a text -> image model: its prompt box shows)."""
+    return bool(name) and name in common.model_choices(capability="tokenize_prompt")
+
+
 def render() -> None:
     gr.Markdown("Hide part of an image and let a model fill it in. ① Pick the input and press **Show input**; "
                 "② paint the missing region with the brush (or pick a preset); ③ **Complete**. Learned methods "
                 "(VAE, GAN inversion, the random forest's exact conditional sampling) give several different "
-                "completions; Telea and biharmonic are classical baselines.")
+                "completions; a text → image model redraws the image codes under the mask, guided by a prompt if "
+                "you give one; Telea and biharmonic are classical baselines.")
     with gr.Row():
         with gr.Column():
             model = common.model_dropdown("Model", capability="decode|complete", elem_id="cmp-model",
@@ -217,6 +232,8 @@ def render() -> None:
             with gr.Row():
                 method = gr.Dropdown(list(METHODS), value="auto", label="Method", elem_id="cmp-method")
                 n = gr.Slider(1, MAX_N, value=4, step=1, label="Completions", elem_id="cmp-n")
+            prompt = gr.Textbox(label="Prompt (text → image models: what the redrawn region should show)",
+                                placeholder="a red heart", elem_id="cmp-prompt", visible=_text_model(model.value))
             seed = common.seed_input(0, elem_id="cmp-seed")
             go = gr.Button("③ Complete", variant="primary", elem_id="cmp-go")
         with gr.Column():
@@ -225,8 +242,10 @@ def render() -> None:
             info = gr.Markdown(elem_id="cmp-info")
     upload.upload(lambda: "Upload", None, source, api_visibility="private", queue=False)
     show.click(prepare_input, [model, source, drawing, upload, sample_seed], editor, api_name="complete_input")
-    go.click(complete, [model, source, drawing, upload, sample_seed, editor, preset, preset_seed, method, n, seed],
-             [masked, outs, info], api_name="complete")
+    model.change(lambda name: gr.Textbox(visible=_text_model(name)), model, prompt, api_visibility="private",
+                 queue=False)  # the prompt box shows for text models
+    go.click(complete, [model, source, drawing, upload, sample_seed, editor, preset, preset_seed, method, n, seed,
+                        prompt], [masked, outs, info], api_name="complete")
     fresh = [model, source, drawing, upload, sample_seed, preset, preset_seed, method, n, seed]
     ex.load_input_event.then(show_and_complete, fresh, [editor, masked, outs, info], api_visibility="private")
     common.on_load(opened, fresh, [editor, masked, outs, info])  # start values: the dropdown opens on its model

@@ -120,6 +120,16 @@ def _prompt(io, recipe, path):
             "pimg": img, "pinfo": md, "prompt_section": gr.Accordion(open=True)}, sample.ID
 
 
+def _text2image(io, recipe, path):
+    from . import text2image as t2i
+
+    name = _model_available(recipe)
+    args = {k: recipe.get(k, d) for k, d in (("prompt", ""), ("n", 16), ("seed", 0), ("temperature", 1.0),
+                                              ("top_k", 0), ("guidance", 3.0), ("candidates", 1))}
+    grid_img, gallery, info = t2i.generate(name, *args.values())
+    return {"model": name, **args, "grid_img": grid_img, "gallery": gallery, "info": info}, t2i.ID
+
+
 def _detect(io, recipe, path):
     from . import sample
 
@@ -176,12 +186,13 @@ def _complete(io, recipe, path):
     preset = recipe.get("preset") or complete.NO_PRESET
     masked, outs, md = complete.complete(name, source, None, path, recipe.get("sample_seed"), editor, preset,
                                          recipe.get("preset_seed", 0), recipe.get("method", "auto"), recipe.get("n"),
-                                         recipe.get("seed"))
+                                         recipe.get("seed"), recipe.get("prompt", ""))
     return {"model": name, "source": source, "upload": path if source == "Upload" else gr.skip(),
             "sample_seed": recipe.get("sample_seed") if source == "Model sample" else gr.skip(),
             "editor": editor, "preset": preset, "preset_seed": recipe.get("preset_seed", 0),
             "method": recipe.get("method", "auto"), "n": recipe.get("n"), "seed": recipe.get("seed"),
-            "masked": masked, "outs": outs, "info": md}, complete.ID
+            "masked": masked, "outs": outs, "info": md,
+            "prompt": gr.Textbox(value=recipe.get("prompt", ""), visible=complete._text_model(name))}, complete.ID
 
 
 def _reconstruct(io, recipe, path):
@@ -232,6 +243,7 @@ def _train(io, recipe, path):
 
 
 HANDLERS = {"sample": _sample, "arena": _arena, "sample/prompt": _prompt, "sample/detect": _detect,
+            "text2image": _text2image,
             "explore": _explore, "complete": _complete, "reconstruct": _reconstruct, "interpolate": _interpolate,
             "train": _train}
 

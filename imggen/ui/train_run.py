@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import checkpoint, families, jobs, registry, storage
 from ..data import EMOJI_DATASETS, EMOJI_PATH, IMAGE_EXTS, MAX_FOLDER_IMAGES, default_mnist_root
+from ..text2image import is_text_model
 from ..train import TrainConfig, steps_per_epoch
 from ..training import recipes
 from . import common, train_jobs
@@ -59,6 +60,15 @@ def preset_values(family_label: str, preset: str) -> dict:
     family = family_of(family_label) or next(iter(family_labels().values()))  # unknown: the tab's first family
     v = families.preset_settings(family, PRESET_KINDS.get(preset, "quick"))
     return {**v, "augment": False, "d_steps": 1, "beta": 1.0, "max_images": 4500, "grid_every": 0, "depth": 0}
+
+
+def family_data(family_label: str) -> tuple:
+    """A text -> image family learns from captions: picking it selects the captioned emoji (32 px, colour)."""
+    fam = family_of(family_label)
+    if fam is None or not is_text_model(families.get(fam).model):
+        return gr.skip(), gr.skip(), gr.skip()
+    source = next(iter(DATA_EMOJI))
+    return (source, *data_format(source))
 
 
 def data_format(source: str) -> tuple[int, str] | None:
@@ -201,6 +211,9 @@ def start_training(family, data_source, zip_file, image_size, color, max_images,
     if fam is None:
         raise gr.Error(f"Unknown model family {family!r}; pick one of {', '.join(family_labels())}.")
     check_settings(epochs, batch_size, lr, lr_d, latent_dim, width, d_steps, depth, grid_every, beta)
+    if is_text_model(families.get(fam).model) and data_source not in DATA_EMOJI:
+        raise gr.Error(f"{family} learns from captions: pick the emoji data ({', '.join(DATA_EMOJI)}); MNIST and "
+                       "uploaded images have none.")
     name = check_name(name, fam)
     init, init_path = "", None
     if start_from == CONTINUE:

@@ -15,8 +15,9 @@ from . import common
 from .train_jobs import arm, service, stop_training, stream, workspace  # noqa: F401 (the tab's API)
 from .train_run import (CONTINUE, CUSTOM, DATA_5K, DATA_EMOJI, DATA_FULL, DATA_ZIP, MAX_DEPTH,  # noqa: F401
                         MAX_EPOCHS, MAX_PRIOR_COMPONENTS, MAX_UPLOAD_MB, NEW, PRIOR_COMPONENTS, QUALITY, QUICK,
-                        check_settings, data_format, family_labels, fit_run_prior, init_settings, make_config,
-                        model_overrides, preset_values, publish_model, resume_training, run_data, start_training)
+                        check_settings, data_format, family_data, family_labels, fit_run_prior, init_settings,
+                        make_config, model_overrides, preset_values, publish_model, resume_training, run_data,
+                        start_training)
 
 TITLE = "Train"
 ID = "train"
@@ -181,6 +182,7 @@ def render() -> None:
                 max_images, grid_every, depth]
     for trigger in (family.input, preset.input):  # user edits only: a programmatic update never resets settings
         trigger(_apply_preset, [family, preset], settings, api_visibility="private", queue=False)
+    family.input(family_data, family, [source, image_size, color], api_visibility="private", queue=False)
     source.change(lambda s: gr.File(visible=s == DATA_ZIP), source, zip_file, api_visibility="private", queue=False)
     source.input(_data_format, source, [image_size, color], api_visibility="private", queue=False)
     start_from.change(lambda s: gr.Column(visible=s == CONTINUE), start_from, init_box, api_visibility="private",
