@@ -1,6 +1,7 @@
 """Adversarial random forest: fitting through the training loop, an exact and normalised likelihood, seeded
 binary samples, exact conditional completion, checkpoint round trip, the Complete API and the Train tab."""
 import itertools
+import re
 from dataclasses import asdict
 
 import pytest
@@ -174,7 +175,8 @@ def test_train_tab_fits_a_forest(monkeypatch, tmp_path):
     tt.arm()
     outs = list(tt.start_training(**settings(family="Adversarial random forest", max_images=300, batch_size=32,
                                              lr=1e-3, lr_d=1e-3, loss="bce", ema=False, name="tiny-arf-tab")))
-    assert "finished after 2 steps" in outs[-1][1] and "epoch 2.00/2" in "".join(o[1] for o in outs if isinstance(o[1], str))
+    status = "".join(o[1] for o in outs if isinstance(o[1], str))  # updates are coalesced when the CPU is busy
+    assert "finished after 2 steps" in outs[-1][1] and re.search(r"epoch [12]\.00/2", status), status
     assert imggen.list_models()["tiny-arf-tab"]["config"]["num_leaves"] > 1
 
 
