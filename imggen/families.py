@@ -17,10 +17,11 @@ from .models.classifier import ClassifierConfig, DigitClassifier
 from .models.dalle import Dalle, DalleConfig
 from .models.gan import CGAN, DCGAN, CGANConfig, DCGANConfig
 from .models.gpt import PixelGPT, PixelGPTConfig
+from .models.latent_arf import LatentARF, LatentARFConfig
 from .models.stylegan import StyleGAN, StyleGANConfig
 from .models.vae import AE, CVAE, VAE, VAEGAN, AEConfig, CVAEConfig, VAEConfig, VAEGANConfig
-from .training.trainers import (AETrainer, ARFTrainer, DalleTrainer, GANTrainer, PixelGPTTrainer, VAEGANTrainer,
-                                VAETrainer)
+from .training.trainers import (AETrainer, ARFTrainer, DalleTrainer, GANTrainer, LatentARFTrainer,
+                                PixelGPTTrainer, VAEGANTrainer, VAETrainer)
 
 SAMPLER_DEFAULTS = {"truncation": 1.0, "keep": 1.0, "refine_steps": 0}  # optional sampler settings: plain values
 TRUNCATION_INFO = "latent entries beyond ±2×truncation are redrawn: lower = cleaner, less varied"
@@ -135,6 +136,19 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            limits="Binary pixels only (binarized at 0.5). Exact samples are speckled (pixels are independent "
                   "within a leaf); truncation sharpens them at the cost of recall. Its likelihood is on binarized "
                   "digits: not comparable with the VAEs' grey-level bounds."),
+    Family("latentarf", LatentARFConfig, LatentARF, LatentARFTrainer, "Latent random forest (ARF on AE codes)",
+           presets={"quick": {"epochs": 1}, "quality": {"epochs": 2}},
+           epochs_info="one adversarial round over all the images' codes each",  # batch, rates, sizes do not apply
+           plots=Plots(("forest accuracy",), ("leaves",), "leaves in the mixture"), completion="vae",
+           unused_train_keys=GAN_TRAIN_KEYS | {"beta", "lr", "betas", "batch_size", "use_amp"},
+           about="Adversarial random forest in a learned space: the forest's rounds (Watson et al. 2023) run on "
+                 "the codes a shipped autoencoder gives the training digits, and its decoder turns the forest's "
+                 "codes into images. Each leaf is a box in code space with one truncated normal per coordinate "
+                 "(FORDE), so the model samples, scores an exact density of codes and samples exactly given some "
+                 "coordinates; no gradient training (the autoencoder is taken as it is).",
+           limits="Samples are only as sharp as the autoencoder's reconstructions (its decoder draws every "
+                  "image); the density is of codes, not of pixels, so it does not compare with the likelihood "
+                  "models'. Trained and measured on 28×28 MNIST only."),
     Family("pixelgpt", PixelGPTConfig, PixelGPT, PixelGPTTrainer, "Pixel GPT (autoregressive)",
            presets={"quick": {"width": 64, "lr": 1e-3}, "quality": {"width": 128, "lr": 1e-3}},  # width = n_embd
            plots=Plots(("loss/nll",), ("bits_per_dim",), "bits per pixel (training batches)"), completion="gpt",

@@ -23,6 +23,7 @@ from ..models.arf import ARF, binarize, leaf_mixture
 from ..models.dalle import Dalle, build_vocab
 from ..models.gan import _GAN
 from ..models.gpt import PixelGPT
+from ..models.latent_arf import LatentARF, fit_round, marginal_shuffle
 from ..models.vae import AE, VAE, VAEGAN
 from .precision import Precision
 
@@ -407,6 +408,42 @@ class ARFTrainer:
         return {"forest accuracy": float(rf.oob_score_), "leaves": float(len(weights))}
 
     def inference_model(self) -> ARF:
+        return self.model
+
+
+class LatentARFTrainer:
+    """The ARF's rounds on an autoencoder's codes: a new model first takes the encoder and decoder of the shipped
+    autoencoder its config names (``source``); the images are encoded once, then each ``step`` (the whole data
+    set: an epoch) fits a forest telling the real codes from the current synthetic ones, makes its leaves the
+    model's mixture and draws the next synthetic codes from it. The first synthetic set permutes each coordinate
+    on its own (the product of the marginals). Reports the forest's out-of-bag accuracy (0.5: cannot tell)."""
+
+    def __init__(self, model: LatentARF, cfg, precision: Precision):
+        self.model, self.cfg = model, cfg
+        self.rounds, self.codes, self.synthetic = 0, None, None
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        if not model.config.num_leaves:  # unfitted: start from the named autoencoder
+            from ..registry import load
+
+            model.set_autoencoder(load(model.config.source).net)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        m = self.model
+        if self.codes is None or len(self.codes) != len(x):
+            self.codes = m.codes(x.float()).numpy()
+            self.synthetic = None
+        N = len(self.codes)
+        if self.synthetic is None:
+            self.synthetic = (m.sample_codes(N, generator=self.generator).numpy() if self.rounds or
+                              m.config.num_leaves > 1 else
+                              marginal_shuffle(self.codes, np.random.default_rng(self.cfg.seed)))
+        acc = fit_round(m, self.codes, self.synthetic, seed=self.cfg.seed + self.rounds,
+                        threads=torch.get_num_threads())
+        self.synthetic = m.sample_codes(N, generator=self.generator).cpu().numpy()
+        self.rounds += 1
+        return {"forest accuracy": acc, "leaves": float(m.config.num_leaves)}
+
+    def inference_model(self) -> LatentARF:
         return self.model
 
 
