@@ -45,6 +45,10 @@ SHIPPED = {  # the phase recipes of the shipped models (scripts/train_gan.py, sc
                            train={**_AE_TRAIN, "batch_size": 64}),
     "vae2d-mnist": Recipe("vae", "VAE with a 2-d latent (a plane to explore), full MNIST", "mnist",
                           model={"latent_dim": 2}, train={**_AE_TRAIN, "batch_size": 128}),
+    "latentarf-mnist": Recipe("latentarf", "latent forest: ARF rounds on ae-mnist's codes of full MNIST, 5 trees "
+                              "x 4000 leaves, truncated-normal leaves (bench/arf.py)", "mnist",
+                              model={"source": "ae-mnist", "trees": 5, "max_leaves": 4000, "min_leaf": 3},
+                              train={"epochs": 2, "eval_samples": 1000}),
     # colour (issue 27), scripts/train_emoji.py: emoji32 is 6,820 train images, 32 px RGB on white, 10 categories
     "cgan-emoji32": Recipe("cgan", "class-conditional GAN on emoji32 categories with DiffAugment (colour, translation, "
                            "cutout) for small data; compact for 1 CPU thread (80 min)", "emoji32",
