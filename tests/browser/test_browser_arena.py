@@ -1,28 +1,11 @@
 """A real browser (Debian's chromium via Playwright) on the Arena tab: its grid is there on open, and "Open in
 Sample/Explore" switches tabs with the model selected."""
-import os
 import re
 
-import pytest
-from browser_page import CHROMIUM, open_app
+from browser_page import SLOW
 
 from imggen import arena
 from imggen.ui import common
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-SLOW = 120_000  # ms: a busy 2-core CI runner
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists() and not IN_CI,
-                       reason="/usr/bin/chromium is missing (make test installs it; in CI this test always runs)"),
-]
-
-
-@pytest.fixture(scope="module")
-def page(app_url):
-    with open_app(app_url, wait_ms=SLOW) as page:
-        yield page
 
 
 def _pick(page, elem_id: str, name: str) -> None:

@@ -1,24 +1,14 @@
 """A real browser (Debian's chromium via Playwright) on the Sample tab with a colour model (issue 27): the class picker
 offers the emoji categories by name, and a picked category draws a colour grid whose captions name it."""
 import io
-import os
 
 import numpy as np
 import pytest
-from browser_page import CHROMIUM, open_app
+from browser_page import open_app, SLOW
 from PIL import Image
 from tiny_colour import train_tiny_colour
 
 from imggen import registry
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-SLOW = 180_000  # ms: a busy 2-core machine shared by several test runs
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists() and not IN_CI,
-                       reason="/usr/bin/chromium is missing (make test installs it; in CI this test always runs)"),
-]
 
 
 @pytest.fixture(scope="module")

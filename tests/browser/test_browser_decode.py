@@ -1,27 +1,18 @@
 """Explore decodes in the browser (issue 29): dragging a slider draws new frames with no server request, and the
 page's pixels are the server's (max difference ≤ 1/255)."""
-import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_page import launch
 
-CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists() and not IN_CI, reason="/usr/bin/chromium is missing"),
-]
 
 CANVAS = "#exp-bd-canvas"
 
 
 def open_explore(p, url, args=()):
     """A Chromium page on the Explore tab with its first in-browser frame drawn."""
-    browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                args=["--no-sandbox", "--disable-gpu", "--no-first-run", *args])
+    browser = launch(p, *args)
     page = browser.new_page(viewport={"width": 1600, "height": 1100})
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_role("tab", name="Explore").click()
@@ -99,8 +90,7 @@ def test_without_webassembly_the_server_renders_and_says_so(app_url):
     if not common.model_choices(capability="decode"):
         pytest.skip("no shipped generative model yet")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1600, "height": 1100})
         page.add_init_script("delete window.WebAssembly;")
         try:

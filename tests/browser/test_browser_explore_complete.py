@@ -1,17 +1,9 @@
 """A real browser drives the Explore and Complete tabs: a slider moves the image, a completion appears."""
-import os
 import re
 from pathlib import Path
 
 import pytest
-
-CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists() and not IN_CI, reason="/usr/bin/chromium is missing"),
-]
+from browser_page import launch
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +15,7 @@ def page(app_url):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1600, "height": 1100})
         page.goto(app_url, wait_until="domcontentloaded")
         page.locator("gradio-app").wait_for()

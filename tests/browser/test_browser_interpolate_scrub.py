@@ -1,17 +1,14 @@
 """Interpolate's scrub slider decodes in the browser (issue 29): dragging it draws frames with no server request,
 the page's pixels at a t are the server's rendering of that latent (max difference ≤ 1/255), and without
 WebAssembly the page shows the nearest rendered frame and says so."""
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.browser.test_browser_decode import CHROMIUM, IN_CI, drag
+from browser_page import launch
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists() and not IN_CI, reason="/usr/bin/chromium is missing"),
-]
+from tests.browser.test_browser_decode import drag
+
 
 CANVAS = "#int-scrub-canvas"
 MODEL = "vae-mnist"
@@ -19,8 +16,7 @@ MODEL = "vae-mnist"
 
 def open_walk(p, url, init_script=None):
     """Chromium on the Interpolate tab, vae-mnist from seed 0 to seed 1 (slerp, 12 frames) walked once."""
-    browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+    browser = launch(p)
     page = browser.new_page(viewport={"width": 1600, "height": 1400})
     if init_script:
         page.add_init_script(init_script)

@@ -1,29 +1,12 @@
 """A real browser (Debian's chromium via Playwright): a PNG the page shows, downloaded as the visitor would get it
 and dropped on the restore box from another tab, brings its tab back with the same settings and the same pixels."""
 import io
-import os
 
 import numpy as np
-import pytest
-from browser_page import CHROMIUM, open_app
+from browser_page import SLOW
 from PIL import Image
 
 from imggen.convert import read_recipe
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-SLOW = 180_000  # ms: a busy 2-core CI runner
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists() and not IN_CI,
-                       reason="/usr/bin/chromium is missing (make test installs it; in CI this test always runs)"),
-]
-
-
-@pytest.fixture(scope="module")
-def page(app_url):
-    with open_app(app_url, wait_ms=SLOW) as page:
-        yield page
 
 
 def _png(page, selector: str) -> bytes:

@@ -1,20 +1,11 @@
 """A real browser trains a tiny DCGAN in the Train tab: Start, the fixed-seed grid changes, the model then shows up
 in another tab's model list without a reload."""
-import os
 import re
-from pathlib import Path
 
 import pytest
+from browser_page import launch
 
 from imggen.ui import train_tab as tt
-
-CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists() and not IN_CI, reason="/usr/bin/chromium is missing"),
-]
 
 
 @pytest.fixture
@@ -25,8 +16,7 @@ def page(app_url, monkeypatch, tmp_path):
     monkeypatch.setattr("imggen.ui.train_run.EVAL_SAMPLES", 100)
     monkeypatch.setattr("imggen.ui.train_run.PRIOR_SAMPLES", 600)  # a tiny G's mixture: seconds
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1600, "height": 1200})
         page.goto(app_url, wait_until="domcontentloaded")  # not networkidle: the queue keeps connections open
         page.locator("gradio-app").wait_for()
