@@ -115,6 +115,16 @@ def _arf(res: dict, name: str, meta: dict) -> list[tuple[str, str]]:
             or r["model"].startswith("mixture of Bernoullis, EM, K=1000")]
 
 
+def _emoji(r: dict) -> str:
+    """A bench/emoji.py row in one cell (colour metrics: no digit classes)."""
+    out = [f"FD {r['fd']:.3g} ({r['fd_ratio']:.2f}× floor)", f"P/R {r['precision']:.2f} / {r['recall']:.2f}"]
+    if "category_accuracy" in r:
+        out.append(f"{_pct(r['category_accuracy'])} read as the asked category")
+    if "recon_psnr" in r:
+        out.append(f"reconstruction {r['recon_psnr']:.1f} dB")
+    return ", ".join(out)
+
+
 def _named(res: dict, name: str, key: str = "rows") -> list[dict]:
     return [r for r in res.get(key, []) if r["model"] == name or r["model"].startswith(name + ",")]
 
@@ -142,6 +152,9 @@ BENCHES = {  # results file -> (families it reports on, None = any; rows that co
         (f"{r['set']}: {r['prompt']}", f"category {_pct(r['category'])}, subcategory {_pct(r['subcategory'])}, "
                                        f"FD {r['fd']:.1f}, P/R {r['precision']:.3f}/{r['recall']:.3f}")
         for r in res["rows"]] if res.get("model") == name else []),
+    "emoji.json": (None, lambda res, name, meta: [
+        (f"{r['samples']} samples vs the held-out emoji (emoji net)", _emoji(r)) for r in res["rows"]
+        if r["model"] == name and r.get("steps") == meta.get("recipe", {}).get("steps", r.get("steps"))]),
     "prompt.json": (None, lambda res, name, meta: [
         (f"prompts ({len(rs)})", "label accuracy " + "-".join(dict.fromkeys(
             f"{f(r['label_accuracy'] for r in rs) * 100:.1f}" for f in (min, max))) + " %")
