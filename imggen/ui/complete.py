@@ -232,7 +232,7 @@ def render() -> None:
             with gr.Row():
                 method = gr.Dropdown(list(METHODS), value="auto", label="Method", elem_id="cmp-method")
                 n = gr.Slider(1, MAX_N, value=4, step=1, label="Completions", elem_id="cmp-n")
-            prompt = gr.Textbox(label="Prompt (text → image models: what the redrawn region should show)",
+            prompt = gr.Textbox("", label="Prompt (text → image models: what the redrawn region should show)",
                                 placeholder="a red heart", elem_id="cmp-prompt", visible=_text_model(model.value))
             seed = common.seed_input(0, elem_id="cmp-seed")
             go = gr.Button("③ Complete", variant="primary", elem_id="cmp-go")

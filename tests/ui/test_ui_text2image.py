@@ -168,3 +168,13 @@ def test_train_grid_shows_reconstructions_then_the_fixed_prompts(tmp_path):
     tr.bind_data(data)
     assert tr.grid_prompts == [c.split(",")[0].strip() for c in data.captions[:8]]  # 64 images: the first 8
     assert tr.grid_samples(16, torch.Generator().manual_seed(0)).shape == (16, 3, 32, 32)
+
+
+def test_text2image_through_the_running_app(tiny, client):
+    from gradio_client.exceptions import AppError
+
+    grid_path, gallery, info = client.predict(tiny, "a zorblax heart", 2, 1, 1.0, 0, 3.0, 1, api_name="/text2image")
+    assert read_recipe(Image.open(grid_path))["prompt"] == "a zorblax heart" and len(gallery) == 2
+    assert "zorblax" in info
+    with pytest.raises(AppError, match="at most 200"):
+        client.predict(tiny, "y" * 201, 2, 1, 1.0, 0, 3.0, 1, api_name="/text2image")
