@@ -18,32 +18,15 @@ from imggen.ui import complete as complete_tab
 from imggen.ui import text2image as t2i
 from imggen.ui import train_tab as tt
 
-TINY = dict(hidden=8, codes=16, code_dim=8, n_layer=1, n_head=2, n_embd=16, text_len=8)
+from tiny_text import train_tiny_text
+
 NAME = "test-t2i"
-
-
-def _train(folder, name=NAME, steps=4, **cfg_over):
-    """A tiny dalle trained by the loop on 64 captioned emoji (half tokenizer, half transformer); its events."""
-    from imggen.data import load_data
-    from imggen.train import TrainConfig, train
-
-    data = load_data("emoji32", limit=64)
-    cfg = TrainConfig(**{**dict(max_steps=steps, batch_size=16, eval_samples=0, num_grid=8, seed=0), **cfg_over})
-    path = folder / f"{name}.safetensors"
-    events = list(train("dalle", data, cfg, model_config=TINY, out=path, name=name))
-    registry.register(name, path, owner=None)
-    return events
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        _train(tmp_path_factory.mktemp("t2i"))
-        yield NAME
-    finally:
-        torch.set_num_threads(threads)
+    train_tiny_text(tmp_path_factory.mktemp("t2i"), NAME)
+    return NAME
 
 
 def args(name, prompt="a red heart", n=4, seed=3, temperature=1.0, top_k=0, guidance=3.0, candidates=1):
@@ -151,12 +134,7 @@ def test_train_grid_shows_reconstructions_then_the_fixed_prompts(tmp_path):
     samples for the names of those images, one prompt per column."""
     from imggen.training.trainers import DalleTrainer
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        events = _train(tmp_path, "test-t2i-grid", steps=4, sample_every=1, num_grid=16)
-    finally:
-        torch.set_num_threads(threads)
+    events = train_tiny_text(tmp_path, "test-t2i-grid", steps=4, sample_every=1, num_grid=16)
     grids = [e.samples for e in events if e.samples is not None]
     assert len(grids) >= 3 and all(g.shape[0] == 3 for g in grids)
     assert not torch.equal(grids[0], grids[-1])
