@@ -156,3 +156,26 @@ def test_text2image_through_the_running_app(tiny, client):
     assert "zorblax" in info
     with pytest.raises(AppError, match="at most 200"):
         client.predict(tiny, "y" * 201, 2, 1, 1.0, 0, 3.0, 1, api_name="/text2image")
+
+
+@pytest.mark.slow  # ~15 s: a worker process trains it
+def test_a_tiny_dalle_trains_from_the_tab_on_emoji(monkeypatch, tmp_path):
+    """Start in the Train tab with the dalle family on emoji32: the job streams grids and registers the model, which
+    the Text → image tab then prompts."""
+    import imggen
+    from train_settings import settings
+
+    monkeypatch.setattr("imggen.ui.train_jobs.RUNS_DIR", tmp_path)
+    monkeypatch.setattr("imggen.ui.train_run.EVAL_SAMPLES", 16)
+    label = next(k for k, v in tt.family_labels().items() if v == "dalle")
+    tt.arm()
+    outs = list(tt.start_training(**settings(family=label, data_source=next(iter(tt.DATA_EMOJI)), image_size=32,
+                                             color="RGB", max_images=16, epochs=2, batch_size=8, width=16,
+                                             lr=1e-3, name="tiny-tab-t2i")))
+    assert "finished" in outs[-1][1], outs[-1][1]
+    grids = [o[0] for o in outs if isinstance(o[0], Image.Image)]
+    assert grids and grids[-1].size[0] > 32  # the fixed grid streamed
+    card = imggen.list_models()["tiny-tab-t2i"]
+    assert card["family"] == "dalle" and card["config"]["vocab"]  # a vocabulary built from the captions
+    grid_png, _, info = t2i.generate(*args("tiny-tab-t2i", "a red heart", n=2))
+    assert read_recipe(grid_png)["model"] == "tiny-tab-t2i"
