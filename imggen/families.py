@@ -165,8 +165,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            presets={k: {"width": 32, "lr": 1e-3} for k in PRESETS},  # width = tokenizer hidden and n_embd
            plots=Plots(("loss/recon", "loss/nll"), ("codes_used",), "share of the codebook used per batch "
                                                                    "(tokenizer phase)"),
-           epochs_info="passes over the training images: the first half trains the tokenizer, the rest the "
-                       "transformer",
+           epochs_info="passes over the training images: the first half trains the tokenizer (the grid shows its "
+                       "reconstructions), the rest the transformer (the grid: 8 fixed emoji names, one per column)",
            unused_train_keys=GAN_TRAIN_KEYS | {"beta", "betas"},
            about="A small DALL-E (Ramesh et al. 2021): a VQ-VAE with an EMA codebook and dead-code restart turns a "
                  "32-px image into 8×8 codes of 512; a causal transformer (the pixel GPT's blocks, KV cache) reads "

@@ -11,7 +11,7 @@ import gradio as gr
 import numpy as np
 import torch
 
-from .. import families, prompt, registry
+from .. import families, prompt, registry, text2image
 from ..convert import pack_tensor, to01, to_pil
 from ..data import default_mnist_root, load_data
 from ..preprocess import model_input
@@ -131,6 +131,8 @@ def sample(model, count, seed, class_choice, truncation, refine=0, keep=1.0):
         info += f" · refined {recipe['refine_steps']} steps toward the discriminator"
     if recipe["class"] != RANDOM:
         info += f" · class: {recipe['class']}"
+    if text2image.is_text_model(registry.load(recipe["model"])):
+        info += " · without a prompt (unconditional): prompt it in the **Text → image** tab"
     return grid_png, gallery, info, recipe
 
 

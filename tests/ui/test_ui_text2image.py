@@ -114,7 +114,7 @@ def test_tabs_that_cannot_use_a_text_model_do_not_list_it_and_the_others_work(ti
     assert tiny not in common.model_choices(capability="decode")  # Explore, Interpolate
     assert tiny not in common.model_choices(capability="sample", conditional=True)  # Sample's digit prompt box
     grid_png, gallery, info, recipe = sample.sample(tiny, 4, 0, sample.RANDOM, None)  # unconditional samples
-    assert len(gallery) == 4 and recipe["model"] == tiny
+    assert len(gallery) == 4 and recipe["model"] == tiny and "Text → image" in info  # where its prompts go
     *_, (tiles, table, _) = arena.run_arena([tiny], 2, 0)
     assert len(tiles) == 1
 
