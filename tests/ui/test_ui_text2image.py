@@ -54,7 +54,7 @@ def test_tab_returns_pngs_with_recipes_and_lists_unknown_words(tiny):
     (dict(prompt="heart " * 40), "at most 200"), (dict(prompt=5), "must be text"), (dict(n=0), "Images"),
     (dict(n=t2i.MAX_N + 1), "Images"), (dict(temperature=0), "Temperature"), (dict(temperature=9), "Temperature"),
     (dict(top_k=-1), "Top-k"), (dict(top_k=t2i.MAX_TOP_K + 1), "Top-k"), (dict(guidance=float("nan")), "Guidance"),
-    (dict(guidance=11), "Guidance"), (dict(candidates=0), "Candidates"), (dict(n=32, candidates=4), "at most 64"),
+    (dict(guidance=11), "Guidance"), (dict(candidates=0), "Candidates"), (dict(n=32, candidates=5), "at most 128"),
     (dict(seed=-1), "Seed"), (dict(name=None), "No model selected"), (dict(name="nope"), "unknown model"),
 ])
 def test_every_input_is_bounded(tiny, over, match):
