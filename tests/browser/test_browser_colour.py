@@ -1,6 +1,7 @@
 """A real browser (Debian's chromium via Playwright) on the Sample tab with a colour model (issue 27): the class picker
 offers the emoji categories by name, and a picked category draws a colour grid whose captions name it."""
 import io
+import re
 
 import numpy as np
 import pytest
@@ -50,3 +51,56 @@ def test_sample_a_colour_model_by_category(app_url, colour_cgan, artifacts):
         assert (grid.max(2) - grid.min(2) > 60).mean() > 0.02  # a colour grid, not grey digits
         page.screenshot(path=str(artifacts / "sample-colour.png"), full_page=True)
         assert page.get_by_test_id("toast-body").count() == 0 and not page.errors, page.errors
+
+
+def _colour_image(page, selector: str) -> np.ndarray:
+    """The RGB pixels of the first loaded image under ``selector`` (its download)."""
+    page.wait_for_function("sel => Array.from(document.querySelectorAll(sel + ' img')).some(e => e.complete && "
+                           "e.naturalWidth > 0)", arg=selector, timeout=SLOW)
+    src = page.locator(f"{selector} img").first.get_attribute("src")
+    return np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("RGB")).astype(int)
+
+
+def _chroma(rgb: np.ndarray) -> float:
+    """Share of pixels with a colour (max - min channel > 60): 0 for grey digits."""
+    return float((rgb.max(2) - rgb.min(2) > 60).mean())
+
+
+def test_colour_vae_in_reconstruct_interpolate_and_complete(page, artifacts):
+    """The shipped colour VAE from the page: an emoji example reconstructs and walks (😀 → 😡) in colour, and a
+    model sample is completed in colour."""
+    from playwright.sync_api import expect
+
+    from imggen.data import builtin_classes
+    from imggen.ui import common, examples
+
+    if examples.COLOUR_MODEL not in common.model_choices(capability="decode"):
+        pytest.skip(f"{examples.COLOUR_MODEL} is not shipped")
+    grin, pout = examples.labels(examples.COLOUR)
+
+    page.get_by_role("tab", name="Reconstruct").click()
+    box = page.locator("#rec-colour-examples")
+    box.scroll_into_view_if_needed()
+    box.get_by_text(grin, exact=True).click()
+    expect(page.locator("#rec-info")).to_contain_text(examples.COLOUR_MODEL, timeout=SLOW)
+    assert _chroma(_colour_image(page, "#rec-output")) > 0.05
+
+    page.get_by_role("tab", name="Interpolate").click()
+    box = page.locator("#int-colour-examples")
+    box.scroll_into_view_if_needed()
+    box.get_by_text(f"{grin} → {pout}", exact=True).click()
+    expect(page.locator("#int-model input")).to_have_value(examples.COLOUR_MODEL, timeout=SLOW)
+    expect(page.locator("#int-info")).to_contain_text("frames", timeout=SLOW)
+    assert _chroma(_colour_image(page, "#int-strip")) > 0.05
+
+    page.get_by_role("tab", name="Complete").click()
+    page.locator("#cmp-model input").click()
+    page.get_by_role("option", name=examples.COLOUR_MODEL, exact=True).click()
+    expect(page.locator("#cmp-model input")).to_have_value(examples.COLOUR_MODEL, timeout=SLOW)
+    page.wait_for_timeout(1000)  # the model change's own updates come back first
+    page.locator("#cmp-go").click()
+    cats = "|".join(re.escape(c) for c in builtin_classes("emoji32"))  # the emoji net reads the completions
+    expect(page.locator("#cmp-info")).to_contain_text(re.compile(rf"completion 1\s*({cats})"), timeout=SLOW)
+    assert _chroma(_colour_image(page, "#cmp-out")) > 0.05
+    page.screenshot(path=str(artifacts / "complete-colour.png"), full_page=True)
+    assert page.get_by_test_id("toast-body").count() == 0 and not page.errors, page.errors
