@@ -27,7 +27,8 @@ def test_tabs_open_on_their_best_shipped_model():
     demo = build_app()
     value = {b.elem_id: b.value for b in demo.blocks.values() if isinstance(b, gr.Dropdown) and b.elem_id}
     want = {"sample-model": "cgan-mnist", "detect-model": "dcgan-mnist", "exp-model": "dcgan-mnist",
-            "cmp-model": "vae-mnist", "int-model": "vae-mnist", "rec-anomaly-model": "vae-mnist"}
+            "cmp-model": "vae-mnist", "int-model": "vae-mnist", "rec-anomaly-model": "vae-mnist",
+            "t2i-model": "dalle-emoji32"}
     for elem_id, name in want.items():
         if name in registry.model_paths():
             assert value[elem_id] == name, elem_id

@@ -50,6 +50,15 @@ def test_tab_returns_pngs_with_recipes_and_lists_unknown_words(tiny):
     assert "no prompt (unconditional samples)" in plain and "Unknown" not in plain
 
 
+def test_the_tab_opens_with_a_grid_computed_once(tiny):
+    first = t2i.opened(*args(tiny, "a red heart"))
+    again = t2i.opened(*args(tiny, "a red heart"))
+    assert np.array_equal(np.asarray(first[0]), np.asarray(again[0])) and first[2] == again[2]
+    assert first[0].info["request"] != again[0].info["request"]  # fresh bytes per response, same pixels
+    assert read_recipe(first[1][0][0])["index"] == 0
+    assert t2i.opened(*args(None)) == (gr.skip(),) * 3  # no text model yet: the tab opens empty, no error
+
+
 @pytest.mark.parametrize("over, match", [
     (dict(prompt="heart " * 40), "at most 200"), (dict(prompt=5), "must be text"), (dict(n=0), "Images"),
     (dict(n=t2i.MAX_N + 1), "Images"), (dict(temperature=0), "Temperature"), (dict(temperature=9), "Temperature"),
