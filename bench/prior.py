@@ -1,16 +1,20 @@
-"""Latent priors of the shipped DCGAN side by side in one run: z ~ N(0, I) vs Gaussian mixtures with K components
-fitted to the trained generator (``DCGAN.fit_prior``: G's own samples clustered by D's features, one Gaussian
-per cluster over the latents that made them). Held-out digit metrics (classifier-FD and its floor, coverage,
+"""Latent priors of a shipped DCGAN or VAE side by side in one run: z ~ N(0, I) vs Gaussian mixtures with K
+components fitted to the trained generator (``DCGAN.fit_prior``: G's own samples clustered by D's features, one
+Gaussian per cluster over the latents that made them) or to a VAE's aggregate posterior (``VAE.fit_prior``: one
+z ~ q(z | x) per training image, EM; the "two-stage VAE"). Held-out digit metrics (classifier-FD and its floor, coverage,
 confident fraction, precision / recall) for each sampling seed, the fit's time, and optionally truncation and
 Jacobian truncation (``keep``) on top. Writes bench/results/prior.{json,md}.
 
     python -m imggen bench prior --components 30 100 300 --seeds 0 1 --threads 1
     python -m imggen bench prior --components 30 100 --fit-samples 20000 --shipped --truncation 1 0.8 --out …
+    python -m imggen bench prior --model vae-mnist --components 10 20 --fit-samples 20000 --samples 1000 \
+        --seeds 0 1 --out bench/results/prior-vae
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import inspect
 import json
 import platform
 import sys
@@ -21,6 +25,7 @@ import torch
 
 from bench.common import RESULTS, quality, summary
 from imggen import registry
+from imggen.data import load_data
 from imggen.evaluate import HeldOut, heldout
 
 
@@ -30,10 +35,14 @@ def rows_for(net, prior: str, fit_seconds: float, held: HeldOut, seeds, keeps, t
     for trunc in truncations:
         for keep in keeps:
             for seed in seeds:
+                kw = {"keep": keep} if keep != 1 else {}  # Jacobian truncation: the DCGAN's only
+                labels = None
+                if getattr(net.config, "num_classes", 0):  # cycling labels, as imggen eval samples them
+                    kw["labels"] = labels = torch.arange(len(held)) % net.config.num_classes
                 with torch.no_grad():
-                    x = net.sample(len(held), generator=torch.Generator().manual_seed(seed), keep=keep,
-                                   truncation=trunc).cpu()
-                r = held.score(x)
+                    x = net.sample(len(held), generator=torch.Generator().manual_seed(seed), truncation=trunc,
+                                   **kw).cpu()
+                r = held.score(x, labels)
                 row = {"prior": prior, "components": net.config.prior_components, "truncation": trunc, "keep": keep,
                        "seed": seed, "fit_seconds": fit_seconds, "samples": len(held), **quality(r)}
                 rows.append(row)
@@ -54,11 +63,16 @@ def run(model: str, components: list[int], fit_samples: list[int], n: int, seeds
                                                            f"{fit.get('samples', 0):,} latents", 0.0, *args)]
     base.clear_prior()  # the N(0, I) rows and the fits start from the plain generator
     rows = rows_for(base, "N(0, I)", 0.0, *args) + rows
+    kw = {}
+    if "images" in inspect.signature(base.fit_prior).parameters:  # a VAE: fitted to its training images' codes
+        train = load_data(m.meta["recipe"].get("data") or "mnist", split="train", image_size=c.image_size,
+                          channels=c.channels)
+        kw = {"images": train.images, "labels": train.labels}
     for samples in fit_samples:
         for k in components:
             net = copy.deepcopy(base)
             t = time.perf_counter()
-            info = net.fit_prior(k, samples, seed=0)
+            info = net.fit_prior(k, samples, seed=0, **kw)
             rows += [{**r, "fit": info} for r in rows_for(net, f"mixture K={k}, {samples:,} latents",
                                                           time.perf_counter() - t, *args)]
     return rows

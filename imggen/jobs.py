@@ -593,7 +593,8 @@ def _quit_all(workers: list[_Worker]) -> None:
 
 
 def _fit_prior(spec: JobSpec, data) -> dict:
-    """Fit a DCGAN checkpoint's latent mixture, measuring sampling before (N(0, I)) and after on ``data``."""
+    """Fit a checkpoint's latent mixture (a DCGAN's, or a VAE's to the aggregate posterior of ``data``),
+    measuring sampling before (N(0, I)) and after on ``data``."""
     import copy
 
     from . import registry
@@ -603,7 +604,7 @@ def _fit_prior(spec: JobSpec, data) -> dict:
     plain = registry.from_checkpoint(spec.out)
     plain.clear_prior()  # "before" is always N(0, I), also when the run was fitted already
     before = evaluate(plain, data, n, seed)
-    path, info = registry.fit_prior(spec.out, p["components"], p["samples"], seed=seed,
+    path, info = registry.fit_prior(spec.out, p["components"], p["samples"], seed=seed, data=data,
                                     measure=lambda net: evaluate(copy.deepcopy(net), data, n, seed))
     return {"ckpt_path": str(path), "info": info, "before": before,
             "after": registry.load(str(path)).card["metrics"]}

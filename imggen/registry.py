@@ -318,17 +318,29 @@ load.cache_clear = _clear_cache  # the old spelling, kept for callers that reset
 
 def fit_prior(name_or_path: str, components: int = 100, samples: int = 100_000, *, seed: int = 0,
               out: str | Path | None = None, device: str | None = None, progress=None,
-              measure=None) -> tuple[Path, dict]:
-    """Fit a DCGAN checkpoint's latent mixture prior (:meth:`DCGAN.fit_prior`) and write the checkpoint to
-    ``out`` (default: its own file, so the name loads with the mixture from then on). The card records the fit
-    under "prior"; the old metrics described N(0, I) sampling, so they are replaced by ``measure(net)`` when
-    given, else cleared (``imggen eval --write`` measures them again). Returns (path written, fit info)."""
+              measure=None, data=None) -> tuple[Path, dict]:
+    """Fit a checkpoint's latent mixture prior and write the checkpoint to ``out`` (default: its own file, so the
+    name loads with the mixture from then on): a DCGAN's to its generator (:meth:`DCGAN.fit_prior`), a VAE's to
+    the aggregate posterior of its training images (:meth:`VAE.fit_prior`; ``data``, default: the data set its
+    recipe names). Only prior buffers and metadata change. The card records the fit under "prior"; the old
+    metrics described the old prior, so they are replaced by ``measure(net)`` when given, else cleared
+    (``imggen eval --write`` measures them again). Returns (path written, fit info)."""
+    import inspect
+
     model = load(name_or_path, device=device)
     if not hasattr(model.net, "fit_prior"):
-        raise ValueError(f"{name_or_path} is a {model.family} model: a fitted latent mixture is for DCGANs "
-                         "(unconditional GANs)")
+        raise ValueError(f"{name_or_path} is a {model.family} model: a fitted latent mixture is for DCGANs and "
+                         "VAEs")
     net, meta = copy.deepcopy(model.net), model.meta  # the cached model stays as it was until the file changes
-    info = net.fit_prior(components, samples, seed=seed, progress=progress)
+    kw = {}
+    if "images" in inspect.signature(net.fit_prior).parameters:  # fitted to data, not to the model's own samples
+        if data is None:
+            from .data import load_data
+
+            data = load_data(meta["recipe"].get("data") or "mnist", split="train", image_size=net.config.image_size,
+                             channels=net.config.channels)
+        kw = {"images": data.images, "labels": getattr(data, "labels", None)}
+    info = net.fit_prior(components, samples, seed=seed, progress=progress, **kw)
     metrics = measure(net) if measure else {}
     path = checkpoint.save(net.cpu(), out or resolve(name_or_path), family=meta["family"],
                            config=asdict(net.config), name=meta["name"], recipe=meta["recipe"],

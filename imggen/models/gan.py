@@ -15,7 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..device import multinomial, randint, randn
+from ..device import randint, randn
+from .mixture import MixturePrior
 
 REFINE_STEP_SIZE = 0.01  # default step of discriminator-guided latent refinement (bench/refine.py)
 MAX_REFINE_STEPS = 100  # shipped GANs: confidence levels off by ~20 steps, FD keeps rising (bench/refine.py)
@@ -317,51 +318,19 @@ class _GAN(nn.Module):
         return self.D(x, self._soft_labels(labels, x.shape[0]) if self.num_classes else None)
 
 
-class DCGAN(_GAN):
+class DCGAN(MixturePrior, _GAN):
     """Unconditional DCGAN (Radford et al. 2016): noise → image; spectral norm, hinge loss and EMA of G by default."""
 
     family = "dcgan"
 
     def __init__(self, config: DCGANConfig = DCGANConfig()):
         super().__init__(config)
-        K, d = config.prior_components, config.latent_dim
-        if K:  # placeholders of the stored mixture's shape (checkpoints hold the fitted values)
-            self.set_prior(torch.full((K,), 1 / K), torch.zeros(K, d), torch.eye(d).expand(K, d, d).clone())
-
-    def set_prior(self, weights: torch.Tensor, means: torch.Tensor, scale_tril: torch.Tensor) -> None:
-        """Use the Gaussian mixture sum_k weights[k] N(means[k], L_k L_k^T) as the latent prior (buffers, so a
-        checkpoint stores it; ``config.prior_components`` follows)."""
-        K, d = means.shape
-        if weights.shape != (K,) or scale_tril.shape != (K, d, d) or d != self.config.latent_dim:
-            raise ValueError(f"a mixture prior needs weights (K,), means (K, {self.config.latent_dim}) and "
-                             f"scale_tril (K, d, d); got {tuple(weights.shape)}, {tuple(means.shape)}, "
-                             f"{tuple(scale_tril.shape)}")
-        dev = self.device
-        self.register_buffer("prior_weights", (weights / weights.sum()).float().to(dev))
-        self.register_buffer("prior_means", means.float().to(dev))
-        self.register_buffer("prior_scale_tril", scale_tril.float().to(dev))
-        self.config.prior_components = K
-
-    def clear_prior(self) -> None:
-        """Back to z ~ N(0, I) (training changes G, so a fitted mixture no longer describes it)."""
-        for name in ("prior_weights", "prior_means", "prior_scale_tril"):
-            self._buffers.pop(name, None)
-        self.config.prior_components = 0
+        self._prior_placeholders()
 
     def latents(self, n: int, *, generator: torch.Generator | None = None, truncation: float | None = 1.0):
         """As :meth:`_GAN.latents` for N(0, I); with a mixture prior, a component k (by weight) per latent and
         z = mean_k + L_k e, where e is that (truncated) standard noise."""
         return self.prior_transform(super().latents(n, generator=generator, truncation=truncation), generator)
-
-    def prior_transform(self, e: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Standard noise e (n, d) -> latents of this model's prior: e itself for N(0, I); with a mixture, a
-        component k per row drawn by weight (on ``generator``'s device, so a CPU generator serves a CUDA model),
-        then mean_k + L_k e."""
-        if not self.config.prior_components or len(e) == 0:
-            return e
-        k = multinomial(self.prior_weights, len(e), generator, e.device)
-        mu, L = self.prior_means.to(e.device), self.prior_scale_tril.to(e.device)
-        return mu[k] + (L[k] @ e.unsqueeze(-1)).squeeze(-1)
 
     @torch.no_grad()
     def fit_prior(self, components: int, samples: int = 100_000, *, seed: int = 0, features: int = 64,

@@ -16,6 +16,9 @@ import torch.nn.functional as F
 
 from ..device import randint, randn
 from ..losses import gaussian_kl, log_normal, recon_nll
+from .mixture import MixturePrior
+
+PRIORS = ("fitted", "normal")  # the VAEs' sampling priors: the fitted mixture (when there is one) or N(0, I)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -36,6 +39,7 @@ class AEConfig:
 @dataclass
 class VAEConfig(AEConfig):
     latent_dim: int = 32
+    prior_components: int = 0  # sampling prior: 0 = N(0, I); K = a K-component mixture fitted by VAE.fit_prior
 
 
 @dataclass
@@ -213,15 +217,71 @@ class AE(nn.Module):
                 "eval_images": len(test_images)}
 
 
-class VAE(AE):
+class VAE(MixturePrior, AE):
     """Variational autoencoder (Kingma & Welling 2014): Gaussian posterior q(z|x), standard normal prior,
-    reparameterised sampling."""
+    reparameterised sampling. With ``prior_components`` > 0 samples draw z from a Gaussian mixture fitted to
+    the aggregate posterior (:meth:`fit_prior`, a "two-stage VAE", Dai & Wipf 2019) instead of N(0, I); the
+    ELBO and likelihoods keep N(0, I), the prior the model was trained with."""
 
     def __init__(self, config: VAEConfig):
         super().__init__(config)
         self.encoder = Encoder(config, 2 * config.latent_dim)
         self.decoder = Decoder(config, config.latent_dim + getattr(config, "num_classes", 0))
         del self.z_mean, self.z_std  # the prior is N(0, I)
+        self._prior_placeholders()
+
+    def _sampling_latents(self, n, generator, truncation, prior):
+        """(n, d): standard noise scaled by ``truncation``, then the fitted mixture's transform (``prior``
+        "fitted", the default; N(0, I) when none is fitted) or none ("normal")."""
+        if prior not in PRIORS:
+            raise ValueError(f"prior must be one of {', '.join(PRIORS)}, not {prior!r}")
+        e = self._randn(n, generator) * truncation
+        return self.prior_transform(e, generator) if prior == "fitted" else e
+
+    @torch.no_grad()
+    def fit_prior(self, components: int = 20, samples: int = 20_000, *, images: torch.Tensor | None = None,
+                  labels: torch.Tensor | None = None, seed: int = 0, batch_size: int = 1000,
+                  progress=None) -> dict:
+        """Fit the sampling prior to the aggregate posterior: one z ~ q(z | x) for each of ``samples`` training
+        ``images`` (drawn at random; with their ``labels`` for a conditional encoder), then a full-covariance
+        Gaussian mixture of ``components`` by EM (sklearn). The weights stay as they are. Returns what the card
+        records under "prior"."""
+        import time
+
+        from sklearn.mixture import GaussianMixture
+
+        if images is None or not len(images):
+            raise ValueError("fitting a VAE's prior needs its training images (the aggregate posterior is theirs)")
+        d = self.config.latent_dim
+        if d > 256:
+            raise ValueError(f"a full-covariance mixture over a {d}-d latent is too big to store; this is for "
+                             "latents of at most 256 dimensions")
+        n = min(samples, len(images))
+        if not 1 <= components <= n // (2 * d):
+            raise ValueError(f"components must be between 1 and {n // (2 * d)} for {n:,} images (each Gaussian "
+                             f"needs at least {2 * d} latents), not {components}")
+        t = time.perf_counter()
+        was_training = self.training
+        self.eval()
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(len(images), generator=g)[:n]
+        zs = []
+        for i in range(0, n, batch_size):
+            b = idx[i:i + batch_size]
+            y = None if labels is None or not getattr(self.config, "num_classes", 0) else \
+                self._labels(labels[b], len(b))
+            mu, logvar = self._posterior(images[b].to(self.device), y)
+            zs.append((mu.float().cpu() + torch.randn(mu.shape, generator=g) * (0.5 * logvar.float().cpu()).exp()))
+            if progress:
+                progress(min(i + batch_size, n), n)
+        z = torch.cat(zs).double().numpy()
+        gm = GaussianMixture(components, covariance_type="full", reg_covar=1e-4, max_iter=200, random_state=seed)
+        gm.fit(z)
+        tril = torch.linalg.cholesky(torch.from_numpy(gm.covariances_).float())
+        self.set_prior(torch.from_numpy(gm.weights_).float(), torch.from_numpy(gm.means_).float(), tril)
+        self.train(was_training)
+        return {"components": components, "samples": n, "seed": seed, "fitted_to": "aggregate posterior",
+                "fit_seconds": round(time.perf_counter() - t, 1)}
 
     def encode(self, x, labels=None):
         return self._posterior(x, None)
@@ -239,8 +299,10 @@ class VAE(AE):
         return self.decode(self.encode(x)[0], labels)
 
     @torch.no_grad()
-    def sample(self, n, *, generator=None, labels=None, truncation=1.0):
-        return self.decode(self._randn(n, generator) * truncation, labels)
+    def sample(self, n, *, generator=None, labels=None, truncation=1.0, prior="fitted"):
+        """(n, C, H, W): z from the fitted mixture (``prior="fitted"``, N(0, I) when none is fitted) or from
+        N(0, I) (``prior="normal"``), scaled by ``truncation`` before the mixture's transform; decoded."""
+        return self.decode(self._sampling_latents(n, generator, truncation, prior), labels)
 
     def _decoder_in(self, z, labels):
         return z
@@ -370,8 +432,8 @@ class CVAE(VAE):
         return self._to_image(self.decoder(self._decoder_in(z, self._labels(labels, z.shape[0]))))
 
     @torch.no_grad()
-    def sample(self, n, *, generator=None, labels=None, truncation=1.0):
-        z = self._randn(n, generator) * truncation
+    def sample(self, n, *, generator=None, labels=None, truncation=1.0, prior="fitted"):
+        z = self._sampling_latents(n, generator, truncation, prior)
         if labels is None and self.config.num_classes:
             labels = randint(self.config.num_classes, (n,), generator=generator, device=self.device)
         return self.decode(z, labels)

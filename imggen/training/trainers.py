@@ -160,6 +160,7 @@ class AETrainer:
 
 class VAETrainer:
     def __init__(self, model: VAE, cfg, precision: Precision):
+        model.clear_prior()  # training moves the decoder: a fitted sampling mixture would no longer describe it
         self.model, self.cfg = model, cfg
         self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
 
@@ -180,6 +181,7 @@ class VAETrainer:
 
 class VAEGANTrainer:
     def __init__(self, model: VAEGAN, cfg, precision: Precision):
+        model.clear_prior()  # as VAETrainer
         self.model, self.cfg = model, cfg
         vae_params = [p for n, p in model.named_parameters() if not n.startswith("disc.")]
         self.opt = torch.optim.Adam(vae_params, lr=cfg.lr, betas=cfg.betas)
