@@ -141,39 +141,33 @@ class LatentARF(AE):
         var = s ** 2 * (1 + (at - bt) / Z - ((pa - pb) / Z) ** 2)
         return var.clamp_min(0) + m ** 2
 
-    def _log_pdf(self, z: torch.Tensor, leaves: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, L, d) log density of each coordinate of ``z`` (B, d) under each leaf (``leaves``: a subset)."""
-        sl = slice(None) if leaves is None else leaves
-        lo, hi, mu, s = (t[sl][None] for t in (self.leaf_lo, self.leaf_hi, self.leaf_mean, self.leaf_std))
-        z = z[:, None]
+    def _log_terms(self, z: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L): log w_l + log p(z_known | leaf l) (every coordinate known by default). The per-coordinate
+        terms are summed by matrix products: a normal's square expands into z^2, z and constant parts."""
+        k = torch.ones_like(z) if known is None else known.to(z.dtype)
+        lo, hi, mu, s = self.leaf_lo, self.leaf_hi, self.leaf_mean, self.leaf_std
         kind = self.config.leaf_density
-        if kind == "normal":
-            return -0.5 * ((z - mu) / s) ** 2 - s.log() - 0.5 * math.log(2 * math.pi)
-        inside = (z >= lo) & (z <= hi)
         if kind == "uniform":
-            out = -(hi - lo).log().expand(z.shape[0], -1, -1)
+            out = k @ -(hi - lo).log().T
         else:
-            a, b = (lo - mu) / s, (hi - mu) / s
-            logZ = _log_mass(a, b)
-            out = -0.5 * ((z - mu) / s) ** 2 - s.log() - 0.5 * math.log(2 * math.pi) - logZ
-        return torch.where(inside, out, torch.full_like(out, float("-inf")))
-
-    def _log_terms(self, z: torch.Tensor, known: torch.Tensor | None = None, chunk: int = 2048) -> torch.Tensor:
-        """(B, L): log w_l + log p(z_known | leaf l) (every coordinate known by default)."""
-        out = []
-        for i in range(0, len(self.leaf_weights), chunk):
-            idx = torch.arange(i, min(i + chunk, len(self.leaf_weights)), device=z.device)
-            lp = self._log_pdf(z, idx)
-            if known is not None:
-                lp = torch.where(known[:, None].bool(), lp, torch.zeros_like(lp))
-            out.append(self.leaf_weights[idx].log() + lp.sum(-1))
-        return torch.cat(out, 1)
+            a, b = 1 / s ** 2, mu / s ** 2
+            c = -0.5 * mu ** 2 / s ** 2 - s.log() - 0.5 * math.log(2 * math.pi)
+            if kind == "truncnorm":
+                c = c - _log_mass((lo - mu) / s, (hi - mu) / s)
+            out = -0.5 * (k * z ** 2) @ a.T + (k * z) @ b.T + k @ c.T
+        if kind != "normal":  # zero density outside a leaf's box in any known coordinate
+            outside = torch.zeros(out.shape, dtype=torch.bool, device=z.device)
+            for j in range(z.shape[1]):
+                kj = k[:, j:j + 1].bool()
+                outside |= kj & ((z[:, j:j + 1] < lo[:, j]) | (z[:, j:j + 1] > hi[:, j]))
+            out = out.masked_fill(outside, float("-inf"))
+        return self.leaf_weights.log() + out
 
     @torch.no_grad()
     def log_density(self, z: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
         """(B,) exact log p(z) of codes (B, latent_dim) under the forest's mixture, nats (-inf outside its boxes)."""
         z = z.to(self.leaf_weights.device).float()
-        batch_size = batch_size or max(1, 2 ** 22 // (len(self.leaf_weights) * z.shape[1]))
+        batch_size = batch_size or max(1, 2 ** 24 // len(self.leaf_weights))
         return torch.cat([self._log_terms(b).logsumexp(1) for b in z.split(batch_size)]) if len(z) \
             else z.new_zeros(0)
 
