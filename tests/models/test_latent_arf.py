@@ -145,3 +145,21 @@ def test_a_new_model_from_a_non_autoencoder_is_refused():
 
     with pytest.raises(ValueError, match="unconditional autoencoder"):
         LatentARF(LatentARFConfig()).set_autoencoder(DCGAN())
+
+
+@pytest.mark.slow
+def test_complete_and_reconstruct_through_the_autoencoder(trained):
+    """Complete's auto method for the family is the encoder one; known pixels stay (Poisson-blended seam)."""
+    from imggen.complete import run_completion
+    from imggen.registry import register
+
+    _, out, _ = trained
+    register("tiny-latentarf", out)
+    x = (load_data("mnist5k", split="test").images[:1] + 1) / 2
+    mask = torch.zeros(1, 1, 28, 28)
+    mask[..., 14:, :] = 1
+    res = run_completion("tiny-latentarf", x, mask, "auto", n=2, seed=0)
+    assert res.method == "vae" and res.images.shape == (2, 1, 28, 28)
+    assert torch.allclose(res.images[:, 0, :12], x[0, 0, :12].expand(2, -1, -1), atol=1e-5)
+    rec = load("tiny-latentarf").reconstruct(x)
+    assert rec.shape == x.shape and 0 <= rec.min() and rec.max() <= 1
