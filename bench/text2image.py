@@ -24,18 +24,15 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 
+from bench.common import RESULTS, machine, save
 from imggen import metrics, registry
 from imggen.convert import from01
 from imggen.data import emoji_arrays, load_data
 from imggen.models.emojinet import predict
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from bench.common import RESULTS, machine, save  # noqa: E402
 
 TARGETS = {"heldout": (0.70, 0.40), "train": (0.90, 0.70), "time_s": 2.0}  # issue 28: category, subcategory; 16 img
 COLOURS = {"red": (0.85, 0.15, 0.15), "orange": (0.96, 0.55, 0.10), "yellow": (0.98, 0.82, 0.20),

@@ -141,7 +141,7 @@ BENCHES = {  # results file -> (families it reports on, None = any; rows that co
     "jacobian.json": (("dcgan",), _jacobian),
     "prior.json": (("dcgan",), lambda res, name, meta: [(f"{r['prior']}, seed {r['seed']}", _quality(r))
                                                         for r in res["rows"]] if res.get("model") == name else []),
-    "prior-vae.json": (("vae", "cvae", "vaegan"), lambda res, name, meta: [
+    "prior-vae.json": (None, lambda res, name, meta: [
         (f"{r['prior']}, seed {r['seed']}", _quality(r)) for r in res["rows"]] if res.get("model") == name else []),
     "refine.json": (("dcgan", "cgan"), lambda res, name, meta: [
         (f"refine {r['steps']} × {r['step_size']:g}", _quality(r)) for r in _named(res, name)]),
