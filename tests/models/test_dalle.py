@@ -11,18 +11,11 @@ import torch
 from imggen import checkpoint, registry
 from imggen.models.dalle import PAD, SEP, UNK, Dalle, DalleConfig, build_vocab, words
 from imggen.models.vqvae import DEAD_COUNT, EMACodebook
+from tiny_gan import one_thread  # noqa: F401  (one_thread: an autouse fixture)
 
 CAPTIONS = ("red heart, smileys & emotion, heart, noto", "grinning face, smileys & emotion, face-smiling, twemoji",
             "cat face, animals & nature, animal-mammal, noto")
 TINY = dict(hidden=8, codes=16, code_dim=8, n_layer=1, n_head=2, n_embd=16, text_len=8)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def tiny(**kw) -> Dalle:

@@ -12,19 +12,12 @@ import torch
 from imggen import checkpoint, registry
 from imggen.data import ImageData
 from imggen.train import TrainConfig, TrainState, train
+from tiny_gan import one_thread  # noqa: F401  (one_thread: an autouse fixture)
 
 # Size knobs, by config field name (not by family): a config that has the field gets the small value. A new
 # family whose config sizes itself with other names runs at its default size; add its knobs here if that is slow.
 SMALL = dict(latent_dim=8, w_dim=8, mapping_layers=1, g_width=8, d_width=8, hidden=8, d_hidden=8, fc_dim=32,
              n_layer=1, n_head=2, n_embd=16, trees=2, max_leaves=24, feature_dim=16)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def small_config(family: str) -> dict:

@@ -8,17 +8,10 @@ import torch
 
 from imggen import checkpoint, export, latent, registry
 from imggen.convert import to_uint8
+from tiny_gan import one_thread  # noqa: F401  (one_thread: an autouse fixture)
 
 ort = pytest.importorskip("onnxruntime")
 SMALL = dict(latent_dim=8, w_dim=8, mapping_layers=1, g_width=8, d_width=8, hidden=8, fc_dim=16)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _config_fields(family):

@@ -4,7 +4,6 @@ the config names), then the transformer on the captions (the loop hands their in
 caption augmentation. Seconds."""
 from __future__ import annotations
 
-import pytest
 import torch
 
 from imggen import checkpoint, registry
@@ -13,18 +12,11 @@ from imggen.models.dalle import SYNONYMS, build_vocab, words
 from imggen.train import TrainConfig, TrainState, train
 from imggen.training.precision import Precision
 from imggen.training.trainers import DalleTrainer
+from tiny_gan import one_thread  # noqa: F401  (one_thread: an autouse fixture)
 
 TINY = dict(hidden=8, codes=16, code_dim=8, n_layer=1, n_head=2, n_embd=16, text_len=8)
 CAPTIONS = ("red heart, smileys & emotion, heart, noto", "blue heart, smileys & emotion, heart, twemoji",
             "cat face, animals & nature, animal-mammal, noto", "dog face, animals & nature, animal-mammal, noto")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def data(n: int = 8) -> ImageData:
