@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from ..device import randn
 from .gan import REFINE_STEP_SIZE, Discriminator, _GAN, _layout
 
-MAPPING_LR_MUL = 0.1  # the mapping network learns at a tenth of the rate (StyleGAN: 0.01 with its larger rate)
+MAPPING_LR_MUL = 0.1  # default mapping_lr_mul: a tenth of the rate (StyleGAN: 0.01 with its equalized, larger rate)
 W_AVG_SAMPLES = 4096  # latents whose mean style is w_avg (fixed seed, so truncation is deterministic)
 
 
@@ -31,6 +31,7 @@ class StyleGANConfig:
     latent_dim: int = 64  # z
     w_dim: int = 64  # style size
     mapping_layers: int = 4
+    mapping_lr_mul: float = MAPPING_LR_MUL  # the mapping network's learning-rate multiplier (StyleGAN: 0.01)
     g_width: int = 32  # synthesis channels at full resolution, doubled per lower resolution (at most 256)
     d_width: int = 64
     d_norm: str = "none"
@@ -109,10 +110,12 @@ class StyleGenerator(nn.Module):
     def __init__(self, c: StyleGANConfig):
         super().__init__()
         s0, k = _layout(c.image_size)
+        if not 0 < c.mapping_lr_mul <= 1:
+            raise ValueError(f"mapping_lr_mul must be in (0, 1], not {c.mapping_lr_mul}")
         self.style_mixing = c.style_mixing
         maps, d = [], c.latent_dim
         for _ in range(c.mapping_layers):
-            maps += [ScaledLinear(d, c.w_dim, lr_mul=MAPPING_LR_MUL), ScaledLeakyReLU()]
+            maps += [ScaledLinear(d, c.w_dim, lr_mul=c.mapping_lr_mul), ScaledLeakyReLU()]
             d = c.w_dim
         self.mapping = nn.Sequential(*maps)
         chans = [min(256, c.g_width * 2 ** (k - i)) for i in range(k + 1)]  # e.g. 28 px: 128, 64, 32

@@ -228,3 +228,20 @@ def test_mixing_rows_on_the_shipped_model(load_bench):
         assert r["walks"] > 0 and r["steps"] == 8 and 0 <= r["third_digit"] <= 1 and 0 <= r["unclear_frames"] <= 1
         assert r["detour"] >= 1  # a path is never shorter than the straight distance between its ends
     assert walks["w"] != walks["slerp"]
+
+
+def test_mapping_lr_mul_scales_the_stored_mapping_weights_and_is_checked():
+    """The mapping network's learning-rate multiplier (a config field, default 0.1): weights are stored divided
+    by it, so the same seed gives the same styles at any multiplier; out of (0, 1] is refused."""
+    torch.manual_seed(0)
+    slow = StyleGAN(StyleGANConfig(**TINY, mapping_lr_mul=0.01)).eval()
+    torch.manual_seed(0)
+    default = StyleGAN(StyleGANConfig(**TINY)).eval()
+    assert default.config.mapping_lr_mul == 0.1
+    w_slow, w_def = slow.G.mapping[0].weight, default.G.mapping[0].weight
+    assert torch.allclose(w_slow * 0.01, w_def * 0.1, atol=1e-6) and w_slow.abs().mean() > 5 * w_def.abs().mean()
+    z = torch.randn(4, TINY["latent_dim"], generator=gen())
+    assert torch.allclose(slow.styles(z), default.styles(z), atol=1e-5)
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="mapping_lr_mul"):
+            StyleGAN(StyleGANConfig(**TINY, mapping_lr_mul=bad))
