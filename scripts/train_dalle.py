@@ -5,10 +5,20 @@
     # 2. the transformer on the frozen tokenizer's codes, through the training loop (recipe dalle-emoji32),
     #    snapshotting checkpoints/dalle-emoji32.safetensors as it goes
     nohup .venv/bin/python scripts/train_dalle.py transformer --minutes 45 > logs/dalle-transformer.log 2>&1 &
+    # 2'. regularised, the snapshot chosen by a held-out check every 300 steps (kept in --best-out), then shipped
+    PYTHONPATH=. nohup .venv/bin/python scripts/train_dalle.py transformer --minutes 45 --dropout 0.1 \
+        --weight-decay 0.1 --max-steps 8000 --check-every 300 --check-heldout 160 --check-train 32 \
+        --out runs/dalle-emoji32-reg.safetensors > logs/dalle-reg.log 2>&1 &
+    .venv/bin/python scripts/train_dalle.py ship runs/dalle-emoji32-reg-best.safetensors --check-heldout 160 \
+        --check-train 32
 
 Phase 1 runs the tokenizer's own loss (imggen.models.vqvae.VQTokenizer.loss, the same step the DalleTrainer takes
 in its tokenizer phase) without the loop so it can print held-out PSNR and codebook usage as it goes; phase 2 is
-``imggen train --recipe dalle-emoji32`` started from phase 1's tokenizer (its steps count as done).
+``imggen train --recipe dalle-emoji32`` started from phase 1's tokenizer (its steps count as done). With
+``--check-every N`` phase 2 draws one image per prompt for a fixed check set every N steps -- held-out emoji
+prompted "name, style" (test images 128 on, so disjoint from the 128 that ``bench text2image --limit 128`` reads)
+and a few training captions -- reads them with the emoji net (bench/text2image.py's ``draw`` / ``read``) and keeps
+the snapshot with the best held-out category share in ``--best-out`` (the curve goes to ``<best-out>.checks.json``).
 """
 from __future__ import annotations
 
@@ -81,6 +91,45 @@ def train_tokenizer(a) -> None:
     print("done", step, flush=True)
 
 
+class HeldOutCheck:
+    """Every ``every`` transformer steps: one sample per check prompt (guidance 3, fixed seeds), read by the emoji
+    net; the best held-out category share so far is written to ``best_out`` with the run's metadata."""
+
+    def __init__(self, every: int, n_heldout: int, n_train: int, best_out: str, seed: int = 0):
+        from bench.text2image import names_and_styles
+        from imggen.data import load_data
+
+        test, train = load_data("emoji32", split="test"), load_data("emoji32", split="train")
+        hi = torch.linspace(128, len(test) - 1, n_heldout).long()  # bench --limit 128 reads test[:128]
+        ti = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed + 77))[:n_train]
+        self.sets = []
+        for name, data, idx in (("heldout", test, hi), ("train", train, ti)):
+            caps = [data.captions[i] for i in idx.tolist()]
+            prompts = names_and_styles(caps)[1] if name == "heldout" else caps
+            self.sets.append((name, prompts, data.images[idx], data.labels[idx], data.extras["subcategory"][idx]))
+        self.every, self.best_out, self.best, self.curve = every, best_out, -1.0, []
+
+    def __call__(self, step: int, snap) -> None:
+        from bench.text2image import draw, read
+        from imggen.registry import LoadedModel
+
+        t0, row = time.time(), {"step": step}
+        model = LoadedModel(snap.model(), "check", {"family": "dalle", "card": {}, "metrics": {}, "recipe": {}})
+        with torch.no_grad():
+            for k, (name, prompts, real, cat, sub) in enumerate(self.sets):
+                r = read(draw(model, prompts, 4242 + 100 * k, guidance=3.0), real, cat, sub)
+                row.update({f"{name}_category": r["category"], f"{name}_subcategory": r["subcategory"]})
+        row["seconds"] = round(time.time() - t0, 1)
+        if row["heldout_category"] > self.best:
+            self.best = row["heldout_category"]
+            snap.save(self.best_out, f"best held-out check at step {step} "
+                      f"({100 * self.best:.1f} % of {len(self.sets[0][1])} held-out prompts read as their category)")
+            row["kept"] = True
+        self.curve.append(row)
+        Path(self.best_out + ".checks.json").write_text(json.dumps(self.curve, indent=1))
+        print("check", json.dumps(row), flush=True)
+
+
 def train_transformer(a) -> None:
     from safetensors import safe_open
 
@@ -98,12 +147,15 @@ def train_transformer(a) -> None:
     from imggen.models.dalle import build_vocab
 
     torch.manual_seed(a.seed)
-    model = build(r.family, **{**r.model, "vocab": " ".join(build_vocab(data.captions)),
+    reg = {k: v for k, v in (("dropout", a.dropout), ("weight_decay", a.weight_decay)) if v is not None}
+    model = build(r.family, **{**r.model, **reg, "vocab": " ".join(build_vocab(data.captions)),
                                "tokenizer_steps": tinfo["steps"]})
     model.tokenizer.load_state_dict(load_file(str(TOKENIZER)))
     model.tokenizer_step.fill_(tinfo["steps"])
     cfg = TrainConfig(**{**r.train, "time_limit_s": 60 * a.minutes, "seed": a.seed, "log_every": 50,
-                         "device": "cpu"})
+                         "device": "cpu", "max_steps": a.max_steps})
+    check = HeldOutCheck(a.check_every, a.check_heldout, a.check_train, a.best_out or a.out.replace(
+        ".safetensors", "-best.safetensors"), a.seed) if a.check_every else None
     init = WarmStart(str(TOKENIZER), {"steps": tinfo["steps"], "train_seconds": tinfo["seconds"],
                                       "epochs": round(tinfo["steps"] * tinfo["batch_size"] / len(data), 3),
                                       "lr": tinfo["lr"], "batch_size": tinfo["batch_size"]})
@@ -113,6 +165,8 @@ def train_transformer(a) -> None:
         if ev.kind == "step":
             print(f"step {ev.step} {' '.join(f'{k}={v:.4f}' for k, v in ev.losses.items())} "
                   f"{ev.steps_per_s:.2f} steps/s", flush=True)
+            if check and ev.step % a.check_every == 0:
+                check(ev.step, snap)
         if time.time() - last[0] > 60 * a.snapshot_minutes:
             last[0] = time.time()
             print("snapshot", snap.save(a.out, f"snapshot at step {ev.step}"), flush=True)
@@ -124,7 +178,7 @@ def train_transformer(a) -> None:
     finish(out, tinfo, a)
 
 
-def finish(out: Path, tinfo: dict, a) -> None:
+def finish(out: Path, tinfo: dict, a, transformer: list[str] | None = None) -> None:
     """Store the tokenizer's held-out figures and the two phase commands in the checkpoint; write its card."""
     from imggen import checkpoint
     from imggen.cards import write_card
@@ -135,15 +189,47 @@ def finish(out: Path, tinfo: dict, a) -> None:
     metrics["test_set"] = "the 752 held-out emoji32 images (376 emoji never trained on, two styles)"
     cmds = [f"python scripts/train_dalle.py tokenizer --minutes {tinfo['seconds'] / 60:.0f}  # {tinfo['steps']} "
             "steps at batch 32",
-            f"python scripts/train_dalle.py transformer --minutes {a.minutes:g}",
-            "python -m imggen bench text2image"]
+            *(transformer or [f"python scripts/train_dalle.py transformer --minutes {a.minutes:g}"]),
+            "python -m imggen bench text2image --limit 128"]
     checkpoint.update_metadata(out, net, metrics=metrics, card={"reproduce": cmds})
     print("done", out, "card", write_card(out), flush=True)
 
 
+def ship(a) -> None:
+    """Write a checked snapshot (``--best-out`` of a transformer run) as the shipped checkpoint, atomically, under
+    the shipped name, with the tokenizer's figures, the check curve and the commands in its card."""
+    from imggen import checkpoint
+    from imggen.registry import from_checkpoint
+
+    src = Path(a.source)
+    meta, net = checkpoint.read_metadata(src), from_checkpoint(src)
+    with __import__("safetensors").safe_open(str(TOKENIZER), framework="pt") as f:
+        tinfo = json.loads(f.metadata()["info"])
+    curve = json.loads(Path(str(src) + ".checks.json").read_text())
+    best = max(curve, key=lambda r: r["heldout_category"])  # the first of equals: the one the run kept
+    every = curve[1]["step"] - curve[0]["step"] if len(curve) > 1 else curve[0]["step"]
+    c, rec = meta["config"], meta["recipe"]
+    card = {**meta["card"], "selection": {
+        "rule": f"the snapshot with the best held-out category share at a check every {every} steps (one image per "
+                "prompt for held-out emoji test[128:] prompted 'name, style', guidance 3, read by the emoji net)",
+        "step": best["step"], "curve": [{k: r[k] for k in ("step", "heldout_category", "train_category")}
+                                        for r in curve]}}
+    out = checkpoint.save(net, a.out, family=meta["family"], config=c, name=Path(a.out).stem,
+                          metrics=meta["metrics"], recipe=rec, card=card)
+    a.minutes = (rec.get("time_limit_s") or 60 * a.minutes) / 60
+    finish(out, tinfo, a, transformer=[
+        f"PYTHONPATH=. python scripts/train_dalle.py transformer --minutes {a.minutes:g} --dropout {c['dropout']:g} "
+        f"--weight-decay {c['weight_decay']:g} --max-steps {rec.get('max_steps')} --check-every {every} "
+        f"--check-heldout {a.check_heldout} --check-train {a.check_train} --out {str(src).replace('-best', '')}",
+        f"python scripts/train_dalle.py ship {src} --check-heldout {a.check_heldout} --check-train {a.check_train}"
+        f"  # the best of {len(curve)} held-out checks: step {best['step']}, "
+        f"{100 * best['heldout_category']:.1f} % of {a.check_heldout} held-out prompts read as their category"])
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("phase", choices=("tokenizer", "transformer"))
+    p.add_argument("phase", choices=("tokenizer", "transformer", "ship"))
+    p.add_argument("source", nargs="?", help="ship: the checked snapshot to write as --out")
     p.add_argument("--minutes", type=float, default=30)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -152,9 +238,18 @@ def main():
     p.add_argument("--snapshot-minutes", type=float, default=5, help="transformer: minutes between snapshots")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(OUT), help="transformer: the checkpoint to write")
+    p.add_argument("--dropout", type=float, default=None, help="transformer: dropout (default: the recipe's)")
+    p.add_argument("--weight-decay", type=float, default=None, help="transformer: AdamW decay (default: 0.01)")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="transformer: steps the cosine learning-rate schedule spans (default: none, constant rate)")
+    p.add_argument("--check-every", type=int, default=0,
+                   help="transformer: steps between held-out checks (a multiple of 50; 0: none)")
+    p.add_argument("--check-heldout", type=int, default=48, help="held-out prompts per check")
+    p.add_argument("--check-train", type=int, default=16, help="training captions per check")
+    p.add_argument("--best-out", default=None, help="the best checked snapshot (default: <out>-best.safetensors)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    (train_tokenizer if a.phase == "tokenizer" else train_transformer)(a)
+    {"tokenizer": train_tokenizer, "transformer": train_transformer, "ship": ship}[a.phase](a)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,7 @@ class DalleConfig:
     n_embd: int = 128
     dropout: float = 0.0
     caption_drop: float = 0.15  # training: share of captions replaced by the empty one (classifier-free guidance)
+    weight_decay: float = 0.01  # training: AdamW decay of the transformer's matrices
     tokenizer_steps: int = 0  # training: steps on the tokenizer before the transformer's (0: half the planned run)
 
     def __post_init__(self):
@@ -86,6 +87,10 @@ class DalleConfig:
                              f"{MAX_VOCAB - len(SPECIALS):,}")
         if not 0 <= self.caption_drop <= 1:
             raise ValueError(f"caption_drop is a share in [0, 1], not {self.caption_drop}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"text->image: dropout is a share in [0, 1), not {self.dropout}")
+        if self.weight_decay < 0:
+            raise ValueError(f"text->image: weight_decay must be >= 0, not {self.weight_decay}")
 
     @property
     def words(self) -> list[str]:

@@ -270,7 +270,8 @@ class DalleTrainer:
     its captions (the loop hands their indices as labels, see :meth:`bind_data`), augmented: the caption dropped
     (``caption_drop``, for classifier-free guidance), its category / subcategory / style / skin-tone fields each
     dropped at 50 %, words dropped at 10 %, the word order shuffled at 30 % and synonyms swapped in at 20 %.
-    AdamW with the pixel GPT's warm-up and cosine schedule for the transformer, Adam for the tokenizer."""
+    AdamW (decay ``weight_decay`` on its matrices) with the pixel GPT's warm-up and cosine schedule for the
+    transformer, Adam for the tokenizer."""
 
     WARMUP = 200
     GRID, GRID_PROMPTS = 64, 8  # the Train tab's grid: fixed training images, the names of the first 8 as prompts
@@ -314,7 +315,8 @@ class DalleTrainer:
         params = [p for n, p in m.named_parameters() if not n.startswith("tokenizer.")]
         decay = [p for p in params if p.ndim >= 2]
         other = [p for p in params if p.ndim < 2]
-        return torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0}],
+        return torch.optim.AdamW([{"params": decay, "weight_decay": m.config.weight_decay},
+                                  {"params": other, "weight_decay": 0}],
                                  lr=self.cfg.lr, betas=(0.9, 0.99))
 
     def augment(self, caption: str) -> list[int]:

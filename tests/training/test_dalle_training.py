@@ -80,3 +80,21 @@ def test_caption_augmentation():
     assert any(o != full and sorted(o) == sorted(full) for o in outs)  # the word order shuffled
     m.config.caption_drop = 1.0
     assert t.augment(caption) == []
+
+
+def test_regularisation_knobs_reach_the_optimiser_and_blocks_and_are_checked():
+    import pytest
+
+    from imggen.registry import build
+
+    m = build("dalle", **TINY)
+    assert m.config.weight_decay == 0.01 and m.config.dropout == 0.0  # today's behaviour by default
+    m = build("dalle", **TINY, dropout=0.2, weight_decay=0.3)
+    t = DalleTrainer(m, cfg(), Precision.for_run(torch.device("cpu"), False))
+    t.bind_data(data())
+    assert sorted(g["weight_decay"] for g in t._transformer_opt().param_groups) == [0, 0.3]
+    assert any(isinstance(x, torch.nn.Dropout) and x.p == 0.2 for x in m.blocks.modules())
+    with pytest.raises(ValueError, match="weight_decay"):
+        build("dalle", **TINY, weight_decay=-1)
+    with pytest.raises(ValueError, match="dropout"):
+        build("dalle", **TINY, dropout=1.0)
