@@ -21,8 +21,9 @@ MNIST_TRAIN = 60_000  # images in the full MNIST training set: a run on fewer na
 METRICS = (  # (key, label, value) for the held-out metrics a card lists, in this order, when stored
     ("test_accuracy", "test accuracy",
      lambda m: f"**{100 * m['test_accuracy']:.2f} %** on {m.get('test_set', 'the test set')}"),
-    ("fd", "classifier-FD", lambda m: f"**{m['fd']:.3f}** (real-vs-real floor {m['fd_floor']:.3f}, "
-                                      f"{m['fd'] / m['fd_floor']:.1f}×)" if m.get("fd_floor") else f"{m['fd']:.3f}"),
+    ("fd", "classifier-FD", lambda m: (f"**{m['fd']:.3f}** (real-vs-real floor {m['fd_floor']:.3f}, "
+                                       f"{m['fd'] / m['fd_floor']:.1f}×)" if m.get("fd_floor") else f"{m['fd']:.3f}")
+     + (f"; on the {m['features']}'s features" if "features" in m else "")),
     ("coverage", "class coverage", lambda m: f"{m['coverage']}/10" + (f" (class entropy {m['class_entropy']:.3f} "
                                                                       "bits of 3.32)" if "class_entropy" in m else "")),
     ("confident_fraction", "confident (max prob ≥ 0.8)",

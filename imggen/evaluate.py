@@ -31,20 +31,23 @@ class HeldOut:
     ``reference`` (disjoint real images of the same count: the real-vs-real floors; None: no floors).
 
     Digits (``digits`` and 1x28x28, with the shipped classifier) get the classifier metrics (Fréchet distance,
-    coverage, confident fraction, precision / recall, label accuracy); other images the sliced Wasserstein
-    distance. The classifier reads ``real`` and ``reference`` once, however many sample sets are scored.
+    coverage, confident fraction, precision / recall, label accuracy); colour emoji (``emoji``: RGB, with the
+    shipped emoji net) the same read by the emoji net (:func:`imggen.metrics.emoji_metrics`; label accuracy = the
+    share read as the category asked for); other images the sliced Wasserstein distance. The classifier reads
+    ``real`` and ``reference`` once, however many sample sets are scored.
     """
 
     def __init__(self, real: torch.Tensor, reference: torch.Tensor | None = None, *, digits: bool = True,
-                 test=None):
+                 emoji: bool = False, test=None):
         self.real, self.reference, self.test = real, reference, test  # test: the ImageData they come from
         self.digits = (digits and tuple(real.shape[1:]) == (1, 28, 28) and metrics.CLASSIFIER_PATH.exists())
+        self.emoji = emoji and real.shape[1] == 3 and metrics.EMOJINET_PATH.exists()
 
     @classmethod
     def split(cls, test, n: int) -> "HeldOut":
         """The two :func:`halves` of a test set (``n`` images each at most)."""
         real, reference = halves(test, n)
-        return cls(real, reference, digits=test.is_digits, test=test)
+        return cls(real, reference, digits=test.is_digits, emoji=test.name.startswith("emoji"), test=test)
 
     def __len__(self) -> int:
         return len(self.real)
@@ -66,6 +69,11 @@ class HeldOut:
         out = {}
         if self.digits:
             out.update(metrics.digit_scores(metrics.classify(samples), self._real_classified, self.fd_floor, labels))
+        elif self.emoji:
+            m = metrics.emoji_metrics(samples, self.real, labels, reference=self.reference, swd=False)
+            out.update({k: v for k, v in m.items() if k != "category_histogram"}, features="emoji net")
+            if "category_accuracy" in out:
+                out["label_accuracy"] = out.pop("category_accuracy")
         if swd or not self.digits:
             out["swd"] = metrics.sliced_wasserstein(samples, self.real)
             if self.reference is not None:
@@ -85,7 +93,8 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
     ``sample_kw`` (e.g. ``{"keep": 0.65}``) measures a sampler setting; the card's metrics (``write``) are plain
     sampling.
 
-    Conditional models are sampled with uniformly cycling labels and also report label accuracy.
+    Conditional models are sampled with uniformly cycling labels and also report label accuracy. ``data`` None:
+    the test digits, or a colour model's own built-in emoji data (its held-out emoji).
     Families may add their own held-out metrics via ``net.eval_metrics(test_images_in_[-1,1])``; likelihood
     models bound log p(x) by IWAE (k=1000) on ``iwae_images`` test images.
     """
@@ -94,6 +103,9 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
     if write and sample_kw:
         raise ValueError("the card's metrics are measured with plain sampling: drop the sampler settings or --write")
     model = load(name_or_path)
+    trained_on = model.meta.get("recipe", {}).get("data", "")
+    if data is None and str(trained_on).startswith("emoji"):  # colour models: their own held-out emoji
+        data = trained_on
     held = heldout(n, data, model.config.image_size, model.config.channels)  # same shape as the samples
     half = len(held)
     kw, labels = dict(sample_kw or {}), None

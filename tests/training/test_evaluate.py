@@ -35,6 +35,8 @@ def test_one_held_out_scoring_for_loop_cli_and_benches():
     per-epoch evaluate is HeldOut.score of its seeded samples against the first n eval images."""
     import torch
 
+    import torch
+
     from imggen import metrics
     from imggen.data import load_data
     from imggen.evaluate import HeldOut, heldout
@@ -56,3 +58,29 @@ def test_one_held_out_scoring_for_loop_cli_and_benches():
     with torch.no_grad():
         fake = net.sample(32, generator=g).float()
     assert evaluate(net, data, 32, seed=7) == HeldOut(data.images[:32], digits=True).score(fake)
+
+
+def test_colour_models_are_scored_on_their_own_emoji_by_the_emoji_net(tmp_path):
+    """imggen eval on a colour model compares with held-out emoji (not digits) through the emoji net: FD and its
+    floor, P/R, and label accuracy = the share read as the category asked for."""
+    import torch
+
+    from imggen import metrics
+    from imggen.evaluate import evaluate_model, heldout
+    from tiny_colour import train_tiny_colour
+
+    held = heldout(30, "emoji32", 32, 3)
+    assert held.emoji and not held.digits
+    real = held.test.images[-30:]
+    labels = held.test.labels[-30:]
+    m = held.score(real, labels)
+    ref = metrics.emoji_metrics(real, held.real, labels, reference=held.reference, swd=False)
+    assert m["fd"] == ref["fd"] and m["fd_ratio"] == ref["fd_ratio"] and m["features"] == "emoji net"
+    assert m["label_accuracy"] == ref["category_accuracy"] and "category_histogram" not in m
+    noise = held.score(torch.rand(30, 3, 32, 32) * 2 - 1)
+    assert noise["fd_ratio"] > m["fd_ratio"] and noise["precision"] < m["precision"]
+
+    name = train_tiny_colour(tmp_path, families=("cgan",))["cgan"]
+    out = evaluate_model(name, n=20, iwae_images=0)
+    assert out["test_set"] == "emoji32 test" and out["features"] == "emoji net"
+    assert 0 <= out["label_accuracy"] <= 1 and out["fd_floor"] > 0
