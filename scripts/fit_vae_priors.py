@@ -8,6 +8,7 @@ lower; the likelihood metrics (ELBO, IWAE: they use the training prior N(0, I) a
 kept, the sample metrics replaced, and the card's "prior" records both measurements.
 
     python scripts/fit_vae_priors.py vae-mnist cvae-mnist vaegan-mnist vae2d-mnist --components 20
+    python scripts/fit_vae_priors.py vae-emoji32 --components 1  # 1,024-d spatial code: one full Gaussian (4 MB)
 """
 from __future__ import annotations
 
@@ -24,13 +25,14 @@ from imggen.evaluate import heldout
 
 SAMPLE_KEYS = ("fd", "coverage", "class_entropy", "confident_fraction", "class_histogram", "precision", "recall",
                "test_set", "num_samples", "seed", "fd_floor", "fd_ratio", "swd", "swd_floor", "label_accuracy",
-               "real_confident_fraction")
+               "real_confident_fraction", "features")
 
 
 @torch.no_grad()
-def measure(net, n: int, seed: int = 0, **kw) -> dict:
-    """``imggen eval``'s sample metrics (cycling labels for a conditional model)."""
-    held = heldout(n, None, net.config.image_size, net.config.channels)
+def measure(net, n: int, seed: int = 0, data: str | None = None, **kw) -> dict:
+    """``imggen eval``'s sample metrics (cycling labels for a conditional model) against ``data``'s held-out
+    images (None: test digits)."""
+    held = heldout(n, data, net.config.image_size, net.config.channels)
     labels = None
     if getattr(net.config, "num_classes", 0):
         kw["labels"] = labels = torch.arange(len(held)) % net.config.num_classes
@@ -40,7 +42,7 @@ def measure(net, n: int, seed: int = 0, **kw) -> dict:
 
 
 def short(r: dict) -> dict:
-    return {k: r[k] for k in ("fd", "fd_ratio", "coverage", "confident_fraction", "precision", "recall")}
+    return {k: r[k] for k in ("fd", "fd_ratio", "coverage", "confident_fraction", "precision", "recall") if k in r}
 
 
 def main(argv=None):
@@ -55,13 +57,15 @@ def main(argv=None):
         m = registry.load(name)
         old = m.card["metrics"]
         n = int(old.get("num_samples") or 1000)
+        trained_on = m.meta["recipe"].get("data", "")
+        data = trained_on if trained_on.startswith("emoji") else None  # as imggen eval: colour on held-out emoji
         plain = copy.deepcopy(m.net).cpu().eval()
         plain.clear_prior()
-        before = measure(plain, n)
+        before = measure(plain, n, data=data)
         found = {}
 
         def after_fit(net):
-            found.update(measure(copy.deepcopy(net).cpu().eval(), n))
+            found.update(measure(copy.deepcopy(net).cpu().eval(), n, data=data))
             return found
 
         path = registry.resolve(name)

@@ -19,6 +19,7 @@ from ..losses import gaussian_kl, log_normal, recon_nll
 from .mixture import MixturePrior
 
 PRIORS = ("fitted", "normal")  # the VAEs' sampling priors: the fitted mixture (when there is one) or N(0, I)
+PRIOR_MAX_BYTES = 16 * 2 ** 20  # fit_prior: the fitted mixture's covariance factors (K d^2 floats) at most this
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -253,9 +254,10 @@ class VAE(MixturePrior, AE):
         if images is None or not len(images):
             raise ValueError("fitting a VAE's prior needs its training images (the aggregate posterior is theirs)")
         d = self.config.latent_dim
-        if d > 256:
-            raise ValueError(f"a full-covariance mixture over a {d}-d latent is too big to store; this is for "
-                             "latents of at most 256 dimensions")
+        if components * d * d * 4 > PRIOR_MAX_BYTES:
+            raise ValueError(f"{components} full-covariance Gaussians over a {d}-d latent take "
+                             f"{components * d * d * 4 / 2 ** 20:.0f} MB, more than a checkpoint may hold for its "
+                             f"prior ({PRIOR_MAX_BYTES // 2 ** 20} MB): use fewer components")
         n = min(samples, len(images))
         if not 1 <= components <= n // (2 * d):
             raise ValueError(f"components must be between 1 and {n // (2 * d)} for {n:,} images (each Gaussian "

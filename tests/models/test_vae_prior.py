@@ -44,6 +44,17 @@ def test_fit_prior_makes_the_mixture_the_default_sampler(digits):
         m.fit_prior(1000, 300, images=digits.images)
 
 
+def test_a_wide_latent_fits_while_its_mixture_stays_small_enough_to_store(digits):
+    """A 300-d code (a spatial code is 1,024-d) fits one full Gaussian; mixtures past PRIOR_MAX_BYTES are refused."""
+    from imggen.models.vae import PRIOR_MAX_BYTES
+
+    m = VAE(VAEConfig(latent_dim=300, hidden=8, fc_dim=16))
+    with pytest.raises(ValueError, match="use fewer components"):
+        m.fit_prior(PRIOR_MAX_BYTES // (300 * 300 * 4) + 1, 300, images=digits.images)
+    m.fit_prior(1, 20_000, images=torch.cat([digits.images] * 2), seed=0)  # 600 codes: 2 per dimension
+    assert m.prior_scale_tril.shape == (1, 300, 300) and m.sample(4, generator=gen(0)).shape == (4, 1, 28, 28)
+
+
 def test_a_conditional_vae_fits_with_labels(digits):
     m = CVAE(CVAEConfig(**TINY))
     m.fit_prior(2, 300, images=digits.images, labels=digits.labels)
