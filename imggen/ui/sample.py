@@ -11,9 +11,8 @@ import gradio as gr
 import numpy as np
 import torch
 
-from .. import families, prompt, registry, text2image
+from .. import anomaly, families, prompt, registry, text2image
 from ..convert import pack_tensor, to01, to_pil
-from ..data import default_mnist_root, load_data
 from ..preprocess import model_input
 from . import common, examples
 
@@ -161,20 +160,20 @@ def on_select(recipe: dict | None, evt: gr.SelectData):
 
 # ---- detection ----------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=8)
-def reference_scores(name: str, key: tuple = ()) -> tuple[np.ndarray, np.ndarray]:
-    """sigmoid(D) on held-out real test digits and on the model's own samples (seed 0); ``key`` (the file's
-    version, :func:`imggen.registry.file_key`) makes a retrained model under the same name a new entry."""
+def reference_scores(name: str, key: tuple = ()) -> tuple[np.ndarray, np.ndarray, str]:
+    """sigmoid(D) on held-out real images (test digits; held-out emoji for colour models) and on the model's own
+    samples (seed 0), and those real images in words; ``key`` (the file's version,
+    :func:`imggen.registry.file_key`) makes a retrained model under the same name a new entry."""
     m = registry.load(name)
-    c = m.config
-    test = load_data("mnist" if default_mnist_root() else "mnist5k", split="test", image_size=c.image_size,
-                     channels=c.channels, limit=REFERENCE_N)
+    images, _, words = anomaly.reference_data(m.config, REFERENCE_N)
+    images = images[:REFERENCE_N]
     with torch.no_grad():
-        real = torch.sigmoid(m.discriminate(to01(test.images))).numpy()
-        fake = torch.sigmoid(m.discriminate(m.sample(len(test), seed=0))).numpy()
-    return real, fake
+        real = torch.sigmoid(m.discriminate(to01(images))).numpy()
+        fake = torch.sigmoid(m.discriminate(m.sample(len(images), seed=0))).numpy()
+    return real, fake, words
 
 
-def _plot(score: float, real: np.ndarray, fake: np.ndarray):
+def _plot(score: float, real: np.ndarray, fake: np.ndarray, words: str = "held-out test digits"):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -183,7 +182,7 @@ def _plot(score: float, real: np.ndarray, fake: np.ndarray):
 
     fig, ax = plt.subplots(figsize=(5, 2.8), dpi=100)
     bins = np.linspace(0, 1, 26)
-    hr = ax.hist(real, bins=bins, alpha=0.6, label=f"real test digits (n={len(real)})", color="tab:blue")[0]
+    hr = ax.hist(real, bins=bins, alpha=0.6, label=f"{words} (n={len(real)})", color="tab:blue")[0]
     hf = ax.hist(fake, bins=bins, alpha=0.6, label=f"model samples (n={len(fake)})", color="tab:orange")[0]
     ax.axvline(score, color="black", lw=2, label="your image")
     ax.set_ylim(0, 1.4 * max(hr.max(), hf.max(), 1))  # headroom: the legend sits above the bars
@@ -209,17 +208,17 @@ def detect(model, upload):
         x = model_input(upload, m.config.channels, m.config.image_size)[None]
         with torch.no_grad():
             score = torch.sigmoid(m.discriminate(x)).item()
-        real, fake = reference_scores(name, m.key)
+        real, fake, words = reference_scores(name, m.key)
     pr, pf = (real < score).mean() * 100, (fake < score).mean() * 100
     verdict = ("looks **real** to this discriminator" if score >= np.median(fake) and pr >= 5
                else "looks **generated** to this discriminator")
     md = (f"**Score {score:.3f}** (sigmoid of D) — your image {verdict}.\n\n"
-          f"Higher than **{pr:.0f} %** of real test digits (median {np.median(real):.3f}) and **{pf:.0f} %** of "
+          f"Higher than **{pr:.0f} %** of {words} (median {np.median(real):.3f}) and **{pf:.0f} %** of "
           f"`{name}` samples (median {np.median(fake):.3f}). A GAN's discriminator is trained to tell its own "
           "generator's samples from the training data, so treat it as a hint, not a forensic verdict.")
     recipe = {"tab": "sample/detect", "model": name, "score": round(score, 4), "input": pack_tensor(x[0])}
     preview = to_pil(x[0], scale=4, recipe=recipe)
-    return preview, _plot(score, real, fake), md
+    return preview, _plot(score, real, fake, words), md
 
 
 # ---- prompt -> image ----------------------------------------------------------------------------------------

@@ -163,3 +163,13 @@ def test_complete_colour_inpainting(colour, faces):
     with pytest.raises(gr.Error, match="No file uploaded"):
         cmp_tab.complete(colour["vae"], "Upload", None, None, 0, None, "bottom", 0, "vae", 1, 0,
                          progress=lambda *a, **k: None)
+
+
+def test_detection_of_a_colour_gan_compares_with_held_out_emoji(colour, faces):
+    """A colour GAN's discriminator is judged against held-out emoji, not digits: the reference, plot and text say
+    so, and the upload is read in colour."""
+    prev, plot, md = sm.detect(colour["cgan"], faces[0])
+    assert colourful(prev) and plot.width > 200
+    assert "held-out emoji" in md and "digits" not in md
+    real, fake, words = sm.reference_scores(colour["cgan"])
+    assert words == "held-out emoji" and len(real) == len(fake) == sm.REFERENCE_N

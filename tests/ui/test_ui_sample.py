@@ -144,9 +144,9 @@ def test_detect_scores_upload_against_references(tiny_gans, digit_png, tmp_path)
     prev, plot, md = tab.detect(tiny_gans["cgan"], digit_png)
     assert prev.size == (112, 112) and plot.width > 200
     score = float(md.split("**Score ")[1].split("**")[0])
-    assert 0 <= score <= 1 and "real test digits" in md
-    real, fake = tab.reference_scores(tiny_gans["cgan"])
-    assert len(real) == tab.REFERENCE_N and len(fake) == tab.REFERENCE_N
+    assert 0 <= score <= 1 and "held-out test digits" in md
+    real, fake, words = tab.reference_scores(tiny_gans["cgan"])
+    assert len(real) == tab.REFERENCE_N and len(fake) == tab.REFERENCE_N and words == "held-out test digits"
     bad = tmp_path / "x.png"
     bad.write_bytes(b"definitely not an image")
     with pytest.raises(gr.Error):
