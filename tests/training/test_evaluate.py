@@ -35,8 +35,6 @@ def test_one_held_out_scoring_for_loop_cli_and_benches():
     per-epoch evaluate is HeldOut.score of its seeded samples against the first n eval images."""
     import torch
 
-    import torch
-
     from imggen import metrics
     from imggen.data import load_data
     from imggen.evaluate import HeldOut, heldout
