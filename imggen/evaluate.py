@@ -33,8 +33,8 @@ class HeldOut:
     Digits (``digits`` and 1x28x28, with the shipped classifier) get the classifier metrics (Fréchet distance,
     coverage, confident fraction, precision / recall, label accuracy); colour emoji (``emoji``: RGB, with the
     shipped emoji net) the same read by the emoji net (:func:`imggen.metrics.emoji_metrics`; label accuracy = the
-    share read as the category asked for); other images the sliced Wasserstein distance. The classifier reads
-    ``real`` and ``reference`` once, however many sample sets are scored.
+    share read as the category asked for); other images the sliced Wasserstein distance. The classifier (or the
+    emoji net) reads ``real`` and ``reference`` once, however many sample sets are scored.
     """
 
     def __init__(self, real: torch.Tensor, reference: torch.Tensor | None = None, *, digits: bool = True,
@@ -63,6 +63,17 @@ class HeldOut:
             return None
         return metrics.frechet_distance(metrics.classify(self.reference)[0], self._real_classified[0])
 
+    @functools.cached_property
+    def _real_emoji(self) -> torch.Tensor:
+        return metrics.emoji_features(self.real)[0]
+
+    @functools.cached_property
+    def emoji_fd_floor(self) -> float | None:
+        """Real-vs-real Fréchet distance on the emoji net's block features (None without a reference)."""
+        if self.reference is None:
+            return None
+        return metrics.frechet_distance(metrics.emoji_features(self.reference)[0], self._real_emoji)
+
     def score(self, samples: torch.Tensor, labels: torch.Tensor | None = None, *, swd: bool = False) -> dict:
         """Held-out figures of ``samples`` ([-1, 1], as many as ``real``); ``labels``: the classes they were asked
         for (label accuracy); ``swd``: the sliced Wasserstein distance for digits as well."""
@@ -70,7 +81,7 @@ class HeldOut:
         if self.digits:
             out.update(metrics.digit_scores(metrics.classify(samples), self._real_classified, self.fd_floor, labels))
         elif self.emoji:
-            m = metrics.emoji_metrics(samples, self.real, labels, reference=self.reference, swd=False)
+            m = metrics.emoji_scores(metrics.emoji_features(samples), self._real_emoji, self.emoji_fd_floor, labels)
             out.update({k: v for k, v in m.items() if k != "category_histogram"}, features="emoji net")
             if "category_accuracy" in out:
                 out["label_accuracy"] = out.pop("category_accuracy")
@@ -84,6 +95,13 @@ class HeldOut:
 def heldout(n: int, data: str | None = None, image_size: int = 28, channels: int = 1) -> HeldOut:
     """The held-out set for ``n`` samples: two halves of :func:`test_data` (``n`` images each at most)."""
     return HeldOut.split(test_data(data, image_size, channels), n)
+
+
+def own_test_data(meta: dict) -> str | None:
+    """The test data a checkpoint is measured on by default: the built-in emoji it was trained on (their held-out
+    split), else None (the test digits)."""
+    trained_on = str(meta.get("recipe", {}).get("data", ""))
+    return trained_on if trained_on.startswith("emoji") else None
 
 
 @torch.no_grad()
@@ -103,10 +121,7 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
     if write and sample_kw:
         raise ValueError("the card's metrics are measured with plain sampling: drop the sampler settings or --write")
     model = load(name_or_path)
-    trained_on = model.meta.get("recipe", {}).get("data", "")
-    if data is None and str(trained_on).startswith("emoji"):  # colour models: their own held-out emoji
-        data = trained_on
-    held = heldout(n, data, model.config.image_size, model.config.channels)  # same shape as the samples
+    held = heldout(n, data or own_test_data(model.meta), model.config.image_size, model.config.channels)
     half = len(held)
     kw, labels = dict(sample_kw or {}), None
     if getattr(model.config, "num_classes", 0):

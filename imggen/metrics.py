@@ -201,6 +201,26 @@ def _check_images(x: torch.Tensor, what: str) -> None:
         raise ValueError(f"{what}: at least 5 images are needed for FD and precision / recall, not {len(x)}")
 
 
+def emoji_scores(sample_feats: tuple[torch.Tensor, torch.Tensor], real_feats: torch.Tensor,
+                 floor: float | None = None, labels: torch.Tensor | None = None) -> dict:
+    """:func:`emoji_metrics` without the SWD, from already read images: ``emoji_features(samples)``, the real
+    images' block features and the real-vs-real FD floor (None: no floor)."""
+    fs, ps = sample_feats
+    out = {"fd": frechet_distance(fs, real_feats)}
+    out["precision"], out["recall"] = precision_recall(real_feats, fs)
+    out["category_histogram"] = torch.bincount(ps.argmax(1), minlength=ps.shape[1]).tolist()
+    if labels is not None:
+        labels = torch.as_tensor(labels).cpu()
+        if labels.shape != (len(fs),):
+            raise ValueError(f"labels must hold one category per sample ({len(fs)}), not shape "
+                             f"{tuple(labels.shape)}")
+        out["category_accuracy"] = (ps.argmax(1) == labels).float().mean().item()
+    if floor is not None:
+        out["fd_floor"] = floor
+        out["fd_ratio"] = out["fd"] / max(floor, 1e-8)
+    return out
+
+
 def emoji_metrics(samples: torch.Tensor, real: torch.Tensor, labels: torch.Tensor | None = None, *,
                   reference: torch.Tensor | None = None, swd: bool = True) -> dict:
     """Colour metrics for ``samples`` vs ``real`` (both [-1, 1], any size; the emoji net reads them at 32 px):
@@ -210,23 +230,13 @@ def emoji_metrics(samples: torch.Tensor, real: torch.Tensor, labels: torch.Tenso
     many as ``samples``) gives the real-vs-real floors ``fd_floor`` / ``swd_floor`` and ``fd_ratio``."""
     _check_images(samples, "samples")
     _check_images(real, "real")
-    fs, ps = emoji_features(samples)
-    fr, _ = emoji_features(real)
-    out = {"fd": frechet_distance(fs, fr)}
-    out["precision"], out["recall"] = precision_recall(fr, fs)
-    out["category_histogram"] = torch.bincount(ps.argmax(1), minlength=ps.shape[1]).tolist()
-    if swd:
-        out["swd"] = sliced_wasserstein(*_same_grid(samples, real))
-    if labels is not None:
-        labels = torch.as_tensor(labels).cpu()
-        if labels.shape != (len(samples),):
-            raise ValueError(f"labels must hold one category per sample ({len(samples)}), not shape "
-                             f"{tuple(labels.shape)}")
-        out["category_accuracy"] = (ps.argmax(1) == labels).float().mean().item()
     if reference is not None:
         _check_images(reference, "reference")
-        out["fd_floor"] = frechet_distance(emoji_features(reference)[0], fr)
-        out["fd_ratio"] = out["fd"] / max(out["fd_floor"], 1e-8)
-        if swd:
+    fr = emoji_features(real)[0]
+    floor = None if reference is None else frechet_distance(emoji_features(reference)[0], fr)
+    out = emoji_scores(emoji_features(samples), fr, floor, labels)
+    if swd:
+        out["swd"] = sliced_wasserstein(*_same_grid(samples, real))
+        if reference is not None:
             out["swd_floor"] = sliced_wasserstein(*_same_grid(reference, real))
     return out

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from imggen import checkpoint, registry
-from imggen.evaluate import heldout
+from imggen.evaluate import heldout, own_test_data
 
 SAMPLE_KEYS = ("fd", "coverage", "class_entropy", "confident_fraction", "class_histogram", "precision", "recall",
                "test_set", "num_samples", "seed", "fd_floor", "fd_ratio", "swd", "swd_floor", "label_accuracy",
@@ -57,8 +57,7 @@ def main(argv=None):
         m = registry.load(name)
         old = m.card["metrics"]
         n = int(old.get("num_samples") or 1000)
-        trained_on = m.meta["recipe"].get("data", "")
-        data = trained_on if trained_on.startswith("emoji") else None  # as imggen eval: colour on held-out emoji
+        data = own_test_data(m.meta)  # as imggen eval: colour models on their held-out emoji
         plain = copy.deepcopy(m.net).cpu().eval()
         plain.clear_prior()
         before = measure(plain, n, data=data)
