@@ -101,6 +101,7 @@ def main() -> None:
     from imggen.data import load_data
     from imggen.train import TrainConfig, train
     from imggen.training import recipes
+    from imggen.training.loop import snapshot_every
 
     recipe = recipes.get(a.recipe)
     test = load_data(recipe.data, split="test")
@@ -114,28 +115,20 @@ def main() -> None:
     at = {int(s.split(":", 1)[0]): s.split(":", 1)[1] for s in a.snapshot_at}
     print(f"{a.recipe}: {recipe.family} on {data.name} ({len(data)} images {tuple(data.images.shape[1:])}), "
           f"threads={torch.get_num_threads()}, model {recipe.model}, train {cfg}", flush=True)
-    t0, last_snap = time.time(), 0
+    t0 = time.time()
 
-    def snapshots(ev, snap):
-        nonlocal last_snap
+    def checks(ev, snap):
         if ev.kind == "epoch" and hasattr(snap.model(), "reconstruct"):
             r = heldout_psnr(snap.model(), test.images)
             print(f"held-out step {ev.step}: " + " ".join(f"{k}={v:.4g}" for k, v in r.items()), flush=True)
         if ev.step in at:
             print(f"snapshot step {ev.step} -> {snap.save(at.pop(ev.step), f'snapshot at step {ev.step}')}", flush=True)
-        if a.snapshot_every and ev.step - last_snap >= a.snapshot_every and ev.kind in ("step", "epoch"):
-            last_snap = ev.step
-            snap.save(a.out, f"snapshot at step {ev.step} ({time.time() - t0:.0f}s), training goes on")
-            print(f"snapshot step {ev.step} -> {a.out}", flush=True)
 
     for ev in train(recipe.family, data, cfg, model_config=recipe.model, out=a.out, name=a.recipe,
-                    callbacks=[snapshots]):
+                    callbacks=[checks, snapshot_every(a.out, a.snapshot_every)]):
         if ev.kind == "step" and ev.step % 100:
             continue
-        losses = " ".join(f"{k}={v:.4f}" for k, v in ev.losses.items())
-        mets = " ".join(f"{k}={v:.4g}" for k, v in ev.metrics.items() if isinstance(v, (int, float)))
-        print(f"[{ev.kind}] step {ev.step} epoch {ev.epoch:.2f} {ev.steps_per_s:.2f} steps/s {time.time() - t0:.0f}s "
-              f"{losses} {mets} {ev.message}", flush=True)
+        print(f"{ev.summary()} {time.time() - t0:.0f}s", flush=True)
     finish(a.recipe, a.out, test, a.iwae_images)
 
 

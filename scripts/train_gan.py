@@ -78,10 +78,7 @@ def main() -> None:
 
     print(f"{name}: {model.num_params()} params, {len(data)} images, recipe {json.dumps(train_over)}", flush=True)
     for ev in train(a.family, data, cfg, model=model, name=name, out=a.out, init=init, callbacks=[snapshot]):
-        losses = " ".join(f"{k}={v:.3f}" for k, v in ev.losses.items())
-        mets = " ".join(f"{k}={v:.4g}" for k, v in ev.metrics.items() if isinstance(v, (int, float)))
-        print(f"[{ev.kind}] {time.time() - t0:.0f}s step {ev.step} ep {ev.epoch:.2f} {ev.steps_per_s:.2f} it/s "
-              f"{losses} {mets} {ev.message}", flush=True)
+        print(f"{ev.summary()} {time.time() - t0:.0f}s", flush=True)
 
 if __name__ == "__main__":
     main()

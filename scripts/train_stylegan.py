@@ -29,6 +29,7 @@ def main() -> None:
     from imggen.registry import warm_start
     from imggen.train import TrainConfig, train
     from imggen.training import WarmStart, recipes
+    from imggen.training.loop import snapshot_every
 
     recipe = recipes.get(a.recipe)
     data = load_data(recipe.data, split="train", limit=recipe.limit)
@@ -39,21 +40,10 @@ def main() -> None:
         model, meta = warm_start(a.init, recipe.family)
         init = WarmStart(a.init, meta["recipe"])
     print(f"{a.recipe}: init={a.init or 'none'} model {recipe.model} train {cfg}", flush=True)
-    t0, last_snap = time.time(), 0
-
-    def snapshots(ev, snap):
-        nonlocal last_snap
-        if a.snapshot_every and ev.step - last_snap >= a.snapshot_every and ev.kind in ("step", "epoch"):
-            last_snap = ev.step
-            snap.save(a.out, f"snapshot at step {ev.step} ({time.time() - t0:.0f}s), training goes on")
-            print(f"snapshot step {ev.step} -> {a.out}", flush=True)
-
+    t0 = time.time()
     for ev in train(recipe.family, data, cfg, model_config=recipe.model, model=model, init=init, out=a.out,
-                    name=a.recipe, callbacks=[snapshots]):
-        losses = " ".join(f"{k}={v:.4f}" for k, v in ev.losses.items())
-        mets = " ".join(f"{k}={v:.4g}" for k, v in ev.metrics.items() if isinstance(v, (int, float)))
-        print(f"[{ev.kind}] step {ev.step} epoch {ev.epoch:.2f} {ev.steps_per_s:.2f} steps/s {time.time() - t0:.0f}s "
-              f"{losses} {mets} {ev.message}", flush=True)
+                    name=a.recipe, callbacks=[snapshot_every(a.out, a.snapshot_every)]):
+        print(f"{ev.summary()} {time.time() - t0:.0f}s", flush=True)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,13 @@ class TrainEvent:
     ckpt_path: str | None = None
     message: str = ""
 
+    def summary(self) -> str:
+        """One log line: kind, step, epoch, speed, losses, numeric metrics and message."""
+        losses = " ".join(f"{k}={v:.4f}" for k, v in self.losses.items())
+        mets = " ".join(f"{k}={v:.4g}" for k, v in self.metrics.items() if isinstance(v, (int, float)))
+        return (f"[{self.kind}] step {self.step} epoch {self.epoch:.2f} {self.steps_per_s:.2f} steps/s "
+                f"{losses} {mets} {self.message}")
+
 
 class Snapshot:
     """What a callback may take from the run at any event: the inference weights (EMA applied, eval mode) and
@@ -96,6 +103,21 @@ class Snapshot:
 
 
 Callback = Callable[[TrainEvent, Snapshot], None]
+
+
+def snapshot_every(path: str | Path, every: int) -> Callback:
+    """A callback writing the inference weights to ``path`` every ``every`` steps (0: never), so a run cut short
+    still leaves a usable checkpoint."""
+    t0, last = time.time(), 0
+
+    def snapshot(ev: TrainEvent, snap: Snapshot) -> None:
+        nonlocal last
+        if every and ev.step - last >= every and ev.kind in ("step", "epoch"):
+            last = ev.step
+            snap.save(path, f"snapshot at step {ev.step} ({time.time() - t0:.0f}s), training goes on")
+            print(f"snapshot step {ev.step} -> {path}", flush=True)
+
+    return snapshot
 
 
 def evaluate(model: torch.nn.Module, data: ImageData, n: int, seed: int = 0) -> dict:
