@@ -20,7 +20,7 @@ VARIANTS = {  # name: (model config, TrainConfig settings, warm start checkpoint
     "sg2": ({"use_spectral_norm": False}, SG2, None),
     "sg2-map2-mix.5": ({"use_spectral_norm": False, "mapping_layers": 2, "style_mixing": 0.5}, SG2, None),
     "warm-base": ({}, BASE, "checkpoints/stylegan-mnist.safetensors"),
-    "warm-sg2loss": ({}, {**SG2, "betas": (0.0, 0.99)}, "checkpoints/stylegan-mnist.safetensors"),
+    "warm-sg2loss": ({}, SG2, "checkpoints/stylegan-mnist.safetensors"),
 }
 
 
