@@ -26,7 +26,6 @@ import argparse
 import json
 import math
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -130,10 +129,15 @@ class HeldOutCheck:
         print("check", json.dumps(row), flush=True)
 
 
-def train_transformer(a) -> None:
+def tokenizer_info() -> dict:
+    """Phase 1's record (steps, seconds, batch size, lr, held-out figures), stored in the tokenizer file."""
     from safetensors import safe_open
 
-    from imggen import checkpoint
+    with safe_open(str(TOKENIZER), framework="pt") as f:
+        return json.loads(f.metadata()["info"])
+
+
+def train_transformer(a) -> None:
     from imggen.data import load_data
     from imggen.registry import build
     from imggen.train import TrainConfig, train
@@ -142,8 +146,7 @@ def train_transformer(a) -> None:
 
     r = recipe("dalle-emoji32")
     data = load_data(r.data)
-    with safe_open(str(TOKENIZER), framework="pt") as f:
-        tinfo = json.loads(f.metadata()["info"])
+    tinfo = tokenizer_info()
     from imggen.models.dalle import build_vocab
 
     torch.manual_seed(a.seed)
@@ -203,8 +206,7 @@ def ship(a) -> None:
 
     src = Path(a.source)
     meta, net = checkpoint.read_metadata(src), from_checkpoint(src)
-    with __import__("safetensors").safe_open(str(TOKENIZER), framework="pt") as f:
-        tinfo = json.loads(f.metadata()["info"])
+    tinfo = tokenizer_info()
     curve = json.loads(Path(str(src) + ".checks.json").read_text())
     best = max(curve, key=lambda r: r["heldout_category"])  # the first of equals: the one the run kept
     every = curve[1]["step"] - curve[0]["step"] if len(curve) > 1 else curve[0]["step"]
