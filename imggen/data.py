@@ -24,6 +24,7 @@ from .preprocess import MAX_PIXELS, ImageInputError, image_to_tensor
 
 DATASETS = ("mnist5k", "mnist", "emoji32", "emoji64", "folder")
 EMOJI_DATASETS = {"emoji32": 32, "emoji64": 64}  # name -> native image size (RGB)
+STYLE_SEP = " · "  # joins a category and a style in the class names of ImageData.by_style
 EMOJI_PATH = Path(__file__).resolve().parents[1] / "data" / "emoji" / "emoji64.npz"
 IMAGE_SIZES = (28, 32, 64)
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -83,11 +84,29 @@ class ImageData:
         labels = torch.where(self.labels >= 0, digit[self.labels.clamp(min=0)], self.labels)
         return replace(self, labels=labels, classes=DIGIT_CLASSES)
 
+    def by_style(self) -> "ImageData":
+        """Emoji with one class per (category, style) pair, category-major: label ``category * n_styles + style``,
+        named "Flags · noto" (:data:`STYLE_SEP`); a conditional GAN trained on them has a style picker too."""
+        styles = self.extras.get("styles")
+        if not styles or "style" not in self.extras:
+            raise ValueError(f"{self.name} has no styles (only the built-in emoji do)")
+        classes = tuple(f"{c}{STYLE_SEP}{s}" for c in self.classes for s in styles)
+        return replace(self, labels=self.labels * len(styles) + self.extras["style"], classes=classes)
+
     def loader(self, batch_size: int, *, shuffle: bool = True, seed: int = 0, drop_last: bool = True):
         ds = torch.utils.data.TensorDataset(self.images, self.labels)
         g = torch.Generator().manual_seed(seed)
         return torch.utils.data.DataLoader(ds, batch_size=min(batch_size, len(ds)), shuffle=shuffle,
                                            generator=g, drop_last=drop_last and len(ds) >= batch_size)
+
+
+def asked_category(labels: torch.Tensor, classes: tuple[str, ...]) -> torch.Tensor:
+    """The category asked for by each class label of a model with ``classes``: a by-style class ("Flags · noto",
+    :meth:`ImageData.by_style`) asks for its category (by order of first appearance); other labels are their own."""
+    if not classes or not all(STYLE_SEP in c for c in classes):
+        return labels
+    cats = list(dict.fromkeys(c.split(STYLE_SEP)[0] for c in classes))
+    return torch.tensor([cats.index(c.split(STYLE_SEP)[0]) for c in classes], device=labels.device)[labels]
 
 
 def default_mnist_root() -> str | None:

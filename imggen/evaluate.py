@@ -9,7 +9,7 @@ import torch
 
 from . import checkpoint, metrics
 from .convert import from01
-from .data import default_mnist_root, load_data
+from .data import asked_category, default_mnist_root, load_data
 
 
 def test_data(name: str | None = None, image_size: int = 28, channels: int = 1):
@@ -129,7 +129,7 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
         kw["labels"] = labels
     fake = from01(model.sample(half, seed=seed, **kw))
     out = {"test_set": f"{held.test.name} test", "num_samples": half, "seed": seed,
-           **({"sampling": sample_kw} if sample_kw else {}), **held.score(fake, labels, swd=True)}
+           **({"sampling": sample_kw} if sample_kw else {}), **held.score(fake, None if labels is None else asked_category(labels, model.classes), swd=True)}
     if hasattr(model.net, "eval_metrics"):
         kw = {"iwae_images": iwae_images} if hasattr(model.net, "log_likelihood") else {}
         out.update(model.net.eval_metrics(held.test.images, **kw))

@@ -463,8 +463,8 @@ def directions_for(net: nn.Module, ckpt: str | Path | None = None, **kw) -> Dire
 class Explorer:
     """Seed + slider values -> image, for one model."""
 
-    def __init__(self, net: nn.Module, dirs: Directions, name: str = ""):
-        self.net, self.dirs, self.name = net.eval(), dirs, name
+    def __init__(self, net: nn.Module, dirs: Directions, name: str = "", classes: tuple[str, ...] = ()):
+        self.net, self.dirs, self.name, self.classes = net.eval(), dirs, name, tuple(classes)
         self.slider_vectors = dirs.vectors[dirs.sliders] if dirs.sliders else dirs.vectors[:0]
         self.num_classes = num_classes(net)
         self.scale = step_scale(net)
@@ -474,9 +474,10 @@ class Explorer:
         return len(self.dirs.sliders)
 
     def class_names(self) -> tuple[str, ...]:
-        """What each class of a conditional model is: emoji categories for a colour model with as many classes,
-        else the class numbers ("0".."K-1", the digits of a digit model)."""
-        names = category_names() if is_emoji_model(self.net) else ()
+        """What each class of a conditional model is: the model's own class names (``classes``, e.g. "Flags · noto"),
+        else emoji categories for a colour model with as many classes, else the class numbers ("0".."K-1", the
+        digits of a digit model)."""
+        names = self.classes or (category_names() if is_emoji_model(self.net) else ())
         return names if len(names) == self.num_classes else tuple(map(str, range(self.num_classes)))
 
     def describe(self) -> str:
@@ -554,7 +555,7 @@ def explorer(name_or_path: str) -> Explorer:
         model = registry.load(name_or_path)
         if not hasattr(model.net, "decode"):
             raise ValueError(f"{name_or_path} ({model.family}) has no decoder to explore")
-        ex = Explorer(model.net, directions_for(model.net, path, **DISCOVER_DEFAULTS), name_or_path)
+        ex = Explorer(model.net, directions_for(model.net, path, **DISCOVER_DEFAULTS), name_or_path, model.classes)
         _explorers[key] = ex
         while len(_explorers) > MAX_EXPLORERS:  # visitors' models come and go: keep the memory bounded
             _explorers.pop(next(iter(_explorers)))

@@ -20,6 +20,7 @@ def main() -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--init", default="", help="warm-start from this checkpoint")
     p.add_argument("--time-limit", type=float, default=None, help="seconds of training (default: the recipe's)")
+    p.add_argument("--model-config", default="", help="model config overrides as JSON (from scratch only)")
     p.add_argument("--train-config", default="", help="TrainConfig overrides as JSON")
     p.add_argument("--snapshot-every", type=int, default=800, help="write --out every N steps (0 = only at the end)")
     a = p.parse_args()
@@ -35,13 +36,16 @@ def main() -> None:
     data = load_data(recipe.data, split="train", limit=recipe.limit)
     over = {**json.loads(a.train_config or "{}"), **({"time_limit_s": a.time_limit} if a.time_limit else {})}
     cfg = TrainConfig(**{"log_every": 100, **recipe.train, **over, "device": "cpu"})
+    model_cfg = {**recipe.model, **json.loads(a.model_config or "{}")}
+    if a.init and a.model_config:
+        raise SystemExit("--model-config applies to a run from scratch; a warm start keeps its checkpoint's config")
     model = init = None
     if a.init:
         model, meta = warm_start(a.init, recipe.family)
         init = WarmStart(a.init, meta["recipe"])
-    print(f"{a.recipe}: init={a.init or 'none'} model {recipe.model} train {cfg}", flush=True)
+    print(f"{a.recipe}: init={a.init or 'none'} model {model_cfg} train {cfg}", flush=True)
     t0 = time.time()
-    for ev in train(recipe.family, data, cfg, model_config=recipe.model, model=model, init=init, out=a.out,
+    for ev in train(recipe.family, data, cfg, model_config=model_cfg, model=model, init=init, out=a.out,
                     name=a.recipe, callbacks=[snapshot_every(a.out, a.snapshot_every)]):
         print(f"{ev.summary()} {time.time() - t0:.0f}s", flush=True)
 

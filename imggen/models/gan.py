@@ -8,7 +8,7 @@ trainer (optimisers, EMA, the phase schedule) in ``imggen/training/trainers.py``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -402,3 +402,15 @@ class CGAN(_GAN):
 
     def __init__(self, config: CGANConfig = CGANConfig()):
         super().__init__(config)
+
+    def split_classes(self, factor: int) -> "CGAN":
+        """A new CGAN with ``factor`` classes for each of this one's (class ``c`` becomes ``c * factor`` ...
+        ``c * factor + factor - 1``), each starting from ``c``'s embeddings and every other weight copied: the
+        warm start of a finer labelling (emoji categories -> category and style)."""
+        if factor < 1 or not self.num_classes:
+            raise ValueError("split_classes needs a conditional model and a factor >= 1")
+        new = CGAN(replace(self.config, num_classes=self.num_classes * factor))
+        state = {k: v.repeat_interleave(factor, 0) if v.shape[:1] == (self.num_classes,) and
+                 ("embed" in k or ".gain." in k or ".bias." in k) else v for k, v in self.state_dict().items()}
+        new.load_state_dict(state)
+        return new

@@ -23,6 +23,7 @@ class Recipe:
     limit: int | None = None  # training images used (None: all)
     model: dict = field(default_factory=dict)  # model config overrides
     train: dict = field(default_factory=dict)  # TrainConfig settings
+    by_style: bool = False  # emoji: one class per (category, style) pair (ImageData.by_style)
 
 
 _GAN_28 = {"latent_dim": 64, "g_width": 64, "d_width": 64, "upsample": "nearest", "use_spectral_norm": True}
@@ -63,6 +64,13 @@ SHIPPED = {  # the phase recipes of the shipped models (scripts/train_gan.py, sc
                                   "use_spectral_norm": True, "num_classes": 10},
                            train={**_GAN_TRAIN, "augment": "color,translation,cutout", "epochs": 500,
                                   "time_limit_s": 4800.0, "eval_samples": 500}),
+    # the style picker (issue 27): warm-started from cgan-emoji32, each category split into its two styles
+    "cgan-emoji32-style": Recipe("cgan", "class-conditional GAN on emoji32 category and style (Noto / Twemoji) with "
+                                 "DiffAugment; warm-started from cgan-emoji32 (CGAN.split_classes)", "emoji32",
+                                 model={"latent_dim": 128, "g_width": 32, "d_width": 32, "upsample": "nearest",
+                                        "use_spectral_norm": True, "num_classes": 20},
+                                 train={**_GAN_TRAIN, "augment": "color,translation,cutout", "epochs": 500,
+                                        "time_limit_s": 4800.0, "eval_samples": 500}, by_style=True),
     "vae-emoji32": Recipe("vae", "colour VAE on emoji32, Gaussian decoder with a learned scale, spatial 16x8x8 "
                           "latent (reconstruction, interpolation, completion; an FC 256-d code stalled at 19.5 dB)",
                           "emoji32", model={"latent_dim": 1024, "latent_channels": 16, "hidden": 64,

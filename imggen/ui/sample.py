@@ -13,6 +13,7 @@ import torch
 
 from .. import anomaly, families, prompt, registry, text2image
 from ..convert import pack_tensor, to01, to_pil
+from ..data import STYLE_SEP
 from ..preprocess import model_input
 from . import common, examples
 
@@ -49,7 +50,18 @@ def _options(name: str | None) -> tuple[list[str], str, bool, dict[str, bool], d
     show = {arg: arg in takes for arg in SAMPLER_ARGS}
     start = {arg: (card.get("sampling") or {}).get(arg, v) if show[arg] else v for arg, v in SAMPLER_DEFAULTS.items()}
     info = fam.truncation_info if fam else families.TRUNCATION_INFO
-    return [RANDOM, EACH, *names], EACH if names else RANDOM, bool(names), show, start, info
+    return [RANDOM, EACH, *_with_categories(names)], EACH if names else RANDOM, bool(names), show, start, info
+
+
+def _with_categories(names: tuple[str, ...]) -> list[str]:
+    """The picker's classes: by-style classes ("Flags · noto") each after their bare category ("Flags": either
+    style, in turn); other models' class names as they are."""
+    if not names or not all(STYLE_SEP in c for c in names):
+        return list(names)
+    out: list[str] = []
+    for c in names:
+        out += [c.split(STYLE_SEP)[0]] * (c.split(STYLE_SEP)[0] not in out) + [c]
+    return out
 
 
 def model_options(name: str | None, restored: dict | None = None):
@@ -74,6 +86,9 @@ def _labels(choice: str | None, n: int, names: tuple[str, ...] | int):
         return [i % len(names) for i in range(n)]
     if str(choice) in names:
         return [names.index(str(choice))] * n
+    members = [i for i, c in enumerate(names) if STYLE_SEP in c and c.split(STYLE_SEP)[0] == str(choice)]
+    if members:  # a bare category of a by-style model: its styles in turn
+        return [members[i % len(members)] for i in range(n)]
     try:
         label = int(choice)
     except ValueError:
