@@ -59,8 +59,8 @@ def _cmd_train(a):
 
     distributed.init()
     recipe = _recipe(a)
-    data = load_data(a.data or recipe.data, split="train", image_size=a.image_size, channels=a.channels,
-                     limit=a.limit if a.limit is not None else recipe.limit)
+    data = recipe.labelled(load_data(a.data or recipe.data, split="train", image_size=a.image_size,
+                                     channels=a.channels, limit=a.limit if a.limit is not None else recipe.limit))
     over = {**recipe.model, **json.loads(a.config or "{}")}
     flags = {"epochs": a.epochs, "batch_size": a.batch_size, "seed": a.seed, "max_steps": a.max_steps,
              "time_limit_s": a.time_limit, "lr": a.lr}  # given flags > --train-config > the recipe > defaults

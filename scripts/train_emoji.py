@@ -121,12 +121,10 @@ def main() -> None:
     from imggen.training.loop import snapshot_every
 
     recipe = recipes.get(a.recipe)
-    test = load_data(recipe.data, split="test")
-    test = test.by_style() if recipe.by_style else test
+    test = recipe.labelled(load_data(recipe.data, split="test"))
     if a.finish_only:
         return finish(a.recipe, a.out, test, a.iwae_images)
-    data = load_data(recipe.data, split="train", limit=recipe.limit)
-    data = data.by_style() if recipe.by_style else data
+    data = recipe.labelled(load_data(recipe.data, split="train", limit=recipe.limit))
     model = init = None
     if a.init:
         from imggen.registry import warm_start

@@ -25,6 +25,10 @@ class Recipe:
     train: dict = field(default_factory=dict)  # TrainConfig settings
     by_style: bool = False  # emoji: one class per (category, style) pair (ImageData.by_style)
 
+    def labelled(self, data):
+        """``data`` labelled as this recipe trains on it: by category and style where ``by_style``."""
+        return data.by_style() if self.by_style else data
+
 
 _GAN_28 = {"latent_dim": 64, "g_width": 64, "d_width": 64, "upsample": "nearest", "use_spectral_norm": True}
 _GAN_TRAIN = {"loss": "hinge", "lr": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "use_ema": True, "ema_decay": 0.999,
