@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from imggen import checkpoint, metrics, registry
 from imggen.convert import to01
-from imggen.data import STYLE_SEP, load_data
+from imggen.data import load_data, style_categories
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -94,7 +94,7 @@ def model_row(path: Path, real: torch.Tensor, labels: torch.Tensor, floor: dict,
     n = len(real)
     t = time.perf_counter()
     ask = labels  # a model with a class per category and style is asked for each real image's own pair
-    if conditional and m.classes and all(STYLE_SEP in c for c in m.classes):
+    if conditional and style_categories(m.classes):
         ask = load_data("emoji32", split="test").by_style().labels
     with torch.no_grad():
         x = torch.cat([m.sample(len(i), seed=seed + j, **({"labels": ask[i]} if conditional else {}))

@@ -100,13 +100,21 @@ class ImageData:
                                            generator=g, drop_last=drop_last and len(ds) >= batch_size)
 
 
-def asked_category(labels: torch.Tensor, classes: tuple[str, ...]) -> torch.Tensor:
-    """The category asked for by each class label of a model with ``classes``: a by-style class ("Flags · noto",
-    :meth:`ImageData.by_style`) asks for its category (by order of first appearance); other labels are their own."""
+def style_categories(classes: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Each class's category when ``classes`` are by style ("Flags · noto", :meth:`ImageData.by_style`), else None."""
     if not classes or not all(STYLE_SEP in c for c in classes):
+        return None
+    return tuple(c.split(STYLE_SEP)[0] for c in classes)
+
+
+def asked_category(labels: torch.Tensor, classes: tuple[str, ...]) -> torch.Tensor:
+    """The category asked for by each class label of a model with ``classes``: a by-style class asks for its
+    category (by order of first appearance); other labels are their own."""
+    of = style_categories(classes)
+    if of is None:
         return labels
-    cats = list(dict.fromkeys(c.split(STYLE_SEP)[0] for c in classes))
-    return torch.tensor([cats.index(c.split(STYLE_SEP)[0]) for c in classes], device=labels.device)[labels]
+    cats = list(dict.fromkeys(of))
+    return torch.tensor([cats.index(c) for c in of], device=labels.device)[labels]
 
 
 def default_mnist_root() -> str | None:

@@ -13,7 +13,7 @@ import torch
 
 from .. import anomaly, families, prompt, registry, text2image
 from ..convert import pack_tensor, to01, to_pil
-from ..data import STYLE_SEP
+from ..data import style_categories
 from ..preprocess import model_input
 from . import common, examples
 
@@ -56,11 +56,12 @@ def _options(name: str | None) -> tuple[list[str], str, bool, dict[str, bool], d
 def _with_categories(names: tuple[str, ...]) -> list[str]:
     """The picker's classes: by-style classes ("Flags · noto") each after their bare category ("Flags": either
     style, in turn); other models' class names as they are."""
-    if not names or not all(STYLE_SEP in c for c in names):
+    of = style_categories(names)
+    if of is None:
         return list(names)
     out: list[str] = []
-    for c in names:
-        out += [c.split(STYLE_SEP)[0]] * (c.split(STYLE_SEP)[0] not in out) + [c]
+    for cat, c in zip(of, names):
+        out += [cat] * (cat not in out) + [c]
     return out
 
 
@@ -86,7 +87,7 @@ def _labels(choice: str | None, n: int, names: tuple[str, ...] | int):
         return [i % len(names) for i in range(n)]
     if str(choice) in names:
         return [names.index(str(choice))] * n
-    members = [i for i, c in enumerate(names) if STYLE_SEP in c and c.split(STYLE_SEP)[0] == str(choice)]
+    members = [i for i, cat in enumerate(style_categories(names) or ()) if cat == str(choice)]
     if members:  # a bare category of a by-style model: its styles in turn
         return [members[i % len(members)] for i in range(n)]
     try:
