@@ -86,7 +86,9 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(1 / mse)
 
 
-def model_row(path: Path, real: torch.Tensor, labels: torch.Tensor, floor: dict, seed: int) -> dict:
+def model_row(path: Path, test, floor: dict, seed: int) -> dict:
+    """One model's row against the held-out split ``test`` (an ImageData)."""
+    real, labels = test.images, test.labels
     m = registry.load(str(path), device="cpu")
     cfg, rec, card = m.meta["config"], m.meta["recipe"], m.meta["card"]
     size = cfg.get("image_size", 32)
@@ -95,7 +97,7 @@ def model_row(path: Path, real: torch.Tensor, labels: torch.Tensor, floor: dict,
     t = time.perf_counter()
     ask = labels  # a model with a class per category and style is asked for each real image's own pair
     if conditional and style_categories(m.classes):
-        ask = load_data("emoji32", split="test").by_style().labels
+        ask = test.by_style().labels
     with torch.no_grad():
         x = torch.cat([m.sample(len(i), seed=seed + j, **({"labels": ask[i]} if conditional else {}))
                        for j, i in enumerate(torch.arange(n).split(250))])
@@ -108,7 +110,8 @@ def model_row(path: Path, real: torch.Tensor, labels: torch.Tensor, floor: dict,
            "train_seconds": rec.get("train_seconds", card.get("train_seconds")),
            "hardware": card.get("hardware"), "samples": n, "ms_per_sample": round(ms, 2), **r}
     if callable(getattr(m.net, "reconstruct", None)) and getattr(m.net, "encode", None) is not None:
-        test = load_data(f"emoji{size}" if size in (32, 64) else "emoji32", split="test", image_size=size)
+        if size != real.shape[-1]:
+            test = load_data(f"emoji{size}" if size in (32, 64) else "emoji32", split="test", image_size=size)
         x01 = to01(test.images)
         with torch.no_grad():  # a conditional autoencoder is given each image's own category
             rec_x = torch.cat([m.reconstruct(x01[i:i + 250], **({"labels": test.labels[i:i + 250]} if conditional
@@ -180,7 +183,7 @@ def main(argv=None):
     torch.set_num_threads(a.threads)
     t0 = time.time()
     test = load_data("emoji32", split="test")
-    real, labels, n = test.images, test.labels, len(test)
+    real, n = test.images, len(test)
     net_meta = checkpoint.read_metadata(metrics.EMOJINET_PATH)
     floors, refs = [], []
     for s in range(a.draws):
@@ -202,7 +205,7 @@ def main(argv=None):
         r["fd_penultimate_ratio"] = r["fd_penultimate"] / max(floor["fd_penultimate"], 1e-12)
     rows = []
     for path in a.checkpoints or colour_checkpoints():
-        rows.append(model_row(path, real, labels, floor, a.seed))
+        rows.append(model_row(path, test, floor, a.seed))
         print("model", rows[-1], flush=True)
     res = {"real_images": n, "real": "emoji32 test split", "threads": a.threads, "machine":
            f"{platform.machine()} {platform.processor() or ''}".strip(), "seconds": round(time.time() - t0, 1),

@@ -67,7 +67,7 @@ def _cmd_train(a):
     cfg = TrainConfig(**{"log_every": 1, "epochs": 5, "batch_size": 64, **recipe.train,
                          **json.loads(a.train_config or "{}"), **{k: v for k, v in flags.items() if v is not None}})
     out = a.out or f"runs/{a.family}-{data.name}.safetensors"
-    model, init = _warm_start(a.init, a.family) if a.init else (None, None)
+    model, init = _warm_start(a.init, a.family, over.get("num_classes")) if a.init else (None, None)
     total = cfg.max_steps or cfg.epochs * steps_per_epoch(a.family, cfg.batch_size, len(data))
     bar = tqdm(total=total, desc=f"train {a.family}", disable=distributed.rank() != 0)
     if data.skipped:
@@ -104,13 +104,14 @@ def _recipe(a):
     return recipe
 
 
-def _warm_start(path: str, family: str):
-    """(model with the checkpoint's weights, where it came from) for ``train --init``."""
+def _warm_start(path: str, family: str, num_classes: int | None):
+    """(model with the checkpoint's weights, its classes split to the recipe's, where it came from) for
+    ``train --init``."""
     from .registry import warm_start
     from .training import WarmStart
 
     try:
-        model, meta = warm_start(path, family)
+        model, meta = warm_start(path, family, num_classes)
     except ValueError as e:
         sys.exit(f"--init {e}")
     return model, WarmStart(path, meta["recipe"])

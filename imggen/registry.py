@@ -276,14 +276,21 @@ def from_checkpoint(path: str | Path, meta: dict | None = None) -> torch.nn.Modu
     return net
 
 
-def warm_start(path: str | Path, family: str) -> tuple[torch.nn.Module, dict]:
+def warm_start(path: str | Path, family: str, num_classes: int | None = None) -> tuple[torch.nn.Module, dict]:
     """(module with the checkpoint's weights, its metadata) to train on; ValueError unless it is a ``family``
-    checkpoint. Pass ``imggen.training.WarmStart(name, meta["recipe"])`` to ``train(init=...)`` so the new
-    checkpoint's recipe keeps every phase."""
+    checkpoint. ``num_classes`` (a recipe's finer labelling, e.g. emoji category -> category and style) splits a
+    conditional GAN's classes (``CGAN.split_classes``). Pass ``imggen.training.WarmStart(name, meta["recipe"])``
+    to ``train(init=...)`` so the new checkpoint's recipe keeps every phase."""
     meta = checkpoint.read_metadata(path)
     if meta["family"] != family:
         raise ValueError(f"{path} is a {meta['family']} checkpoint, not {family}")
-    return from_checkpoint(path, meta), meta
+    model = from_checkpoint(path, meta)
+    have = getattr(model, "num_classes", None)
+    if num_classes and have and num_classes != have:
+        if num_classes % have or not hasattr(model, "split_classes"):
+            raise ValueError(f"{path} has {have} classes; it cannot be split into {num_classes}")
+        model = model.split_classes(num_classes // have)
+    return model, meta
 
 
 def file_key(path: str | Path) -> tuple:

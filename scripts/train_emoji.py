@@ -130,10 +130,7 @@ def main() -> None:
         from imggen.registry import warm_start
         from imggen.training import WarmStart
 
-        model, meta = warm_start(a.init, recipe.family)
-        want = recipe.model.get("num_classes", model.num_classes)
-        if want != model.num_classes:
-            model = model.split_classes(want // model.num_classes)
+        model, meta = warm_start(a.init, recipe.family, recipe.model.get("num_classes"))
         init = WarmStart(a.init, meta["recipe"])
     over = {**json.loads(a.train_config or "{}"),
             **({"time_limit_s": a.time_limit} if a.time_limit is not None else {}),

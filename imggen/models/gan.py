@@ -410,7 +410,9 @@ class CGAN(_GAN):
         if factor < 1 or not self.num_classes:
             raise ValueError("split_classes needs a conditional model and a factor >= 1")
         new = CGAN(replace(self.config, num_classes=self.num_classes * factor))
-        state = {k: v.repeat_interleave(factor, 0) if v.shape[:1] == (self.num_classes,) and
-                 ("embed" in k or ".gain." in k or ".bias." in k) else v for k, v in self.state_dict().items()}
-        new.load_state_dict(state)
+        per_class = tuple(f"{name}." for name, m in self.named_modules()
+                          if isinstance(m, nn.Embedding) and m.num_embeddings == self.num_classes)
+        shapes = {k: v.shape for k, v in new.state_dict().items()}
+        new.load_state_dict({k: v.repeat_interleave(factor, 0) if k.startswith(per_class) and v.shape != shapes[k]
+                             else v for k, v in self.state_dict().items()})
         return new

@@ -2,9 +2,10 @@
 conditional GAN's classes, the category a style class asks for, and the Sample tab's picker on such a model."""
 from __future__ import annotations
 
+import pytest
 import torch
 
-from imggen import registry
+from imggen import checkpoint, registry
 from imggen.data import STYLE_SEP, asked_category, load_data
 from imggen.models.gan import CGAN, CGANConfig
 from imggen.train import TrainConfig, train
@@ -36,6 +37,17 @@ def test_split_classes_starts_each_style_from_its_category():
     with torch.no_grad():  # D's projection gives both styles of a category the same score
         x = torch.rand(2, 3, 32, 32) * 2 - 1
         assert torch.allclose(split.D(x, torch.tensor([2, 2])), split.D(x, torch.tensor([3, 3])))
+
+
+def test_warm_start_splits_classes_to_the_recipes(tmp_path):
+    path = tmp_path / "tiny-cat.safetensors"
+    net = CGAN(CGANConfig(channels=3, image_size=32, latent_dim=8, g_width=8, d_width=8, num_classes=3))
+    checkpoint.save(net, path, family="cgan", config=vars(net.config).copy())
+    model, _ = registry.warm_start(path, "cgan", 6)  # what `imggen train --recipe cgan-emoji32-style --init` asks
+    assert model.num_classes == 6 and model.config.num_classes == 6
+    assert registry.warm_start(path, "cgan")[0].num_classes == 3
+    with pytest.raises(ValueError, match="cannot be split into 4"):
+        registry.warm_start(path, "cgan", 4)
 
 
 def test_sample_tab_offers_categories_and_styles(tmp_path):
