@@ -128,8 +128,9 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
         labels = torch.arange(half) % model.config.num_classes
         kw["labels"] = labels
     fake = from01(model.sample(half, seed=seed, **kw))
+    asked = None if labels is None else asked_category(labels, model.classes)
     out = {"test_set": f"{held.test.name} test", "num_samples": half, "seed": seed,
-           **({"sampling": sample_kw} if sample_kw else {}), **held.score(fake, None if labels is None else asked_category(labels, model.classes), swd=True)}
+           **({"sampling": sample_kw} if sample_kw else {}), **held.score(fake, asked, swd=True)}
     if hasattr(model.net, "eval_metrics"):
         kw = {"iwae_images": iwae_images} if hasattr(model.net, "log_likelihood") else {}
         out.update(model.net.eval_metrics(held.test.images, **kw))

@@ -81,7 +81,8 @@ def finish(name: str, out: str, test, iwae_images: int = 200) -> None:
     with torch.no_grad():
         fake = net.sample(n, generator=torch.Generator().manual_seed(0), **({"labels": labels} if labels is not None
                                                                             else {})).float()
-    m = {"test_set": f"{test.name} test", "num_samples": n, "seed": 0, **held.score(fake, labels if labels is None else asked_category(labels, test.classes))}
+    asked = None if labels is None else asked_category(labels, test.classes)
+    m = {"test_set": f"{test.name} test", "num_samples": n, "seed": 0, **held.score(fake, asked)}
     if hasattr(net, "reconstruct") and hasattr(net, "eval_metrics"):
         m.update({**net.eval_metrics(test.images, iwae_images=iwae_images), **heldout_psnr(net, test.images)})
     steps = meta["recipe"].get("history", [meta["recipe"]])[-1]["steps"]  # this phase's
