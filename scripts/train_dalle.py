@@ -129,12 +129,32 @@ class HeldOutCheck:
         print("check", json.dumps(row), flush=True)
 
 
-def tokenizer_info() -> dict:
-    """Phase 1's record (steps, seconds, batch size, lr, held-out figures), stored in the tokenizer file."""
+def tokenizer_info(path: Path = TOKENIZER) -> dict:
+    """Phase 1's record (steps, seconds, batch size, lr, held-out figures), stored in the tokenizer file, or read
+    from a dalle checkpoint (its config's tokenizer steps, its recipe's first phase, its held-out metrics)."""
     from safetensors import safe_open
 
-    with safe_open(str(TOKENIZER), framework="pt") as f:
-        return json.loads(f.metadata()["info"])
+    from imggen import checkpoint
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    if "info" in meta:
+        return json.loads(meta["info"])
+    meta = checkpoint.read_metadata(path)
+    if meta["family"] != "dalle":
+        raise SystemExit(f"{path} is neither a phase-1 tokenizer file nor a dalle checkpoint")
+    first = meta["recipe"]["history"][0]
+    return {"steps": meta["config"]["tokenizer_steps"], "seconds": first["train_seconds"],
+            "batch_size": first["batch_size"], "lr": first["lr"],
+            **{k: meta["metrics"][k] for k in ("psnr", "psnr_mean", "recon_mse", "codebook_usage")}}
+
+
+def tokenizer_weights(path: Path = TOKENIZER) -> dict:
+    """The tokenizer's weights from a phase-1 file or a dalle checkpoint (its ``tokenizer.`` tensors)."""
+    state = load_file(str(path))
+    if any(k.startswith("tokenizer.") for k in state):
+        return {k.removeprefix("tokenizer."): v for k, v in state.items() if k.startswith("tokenizer.")}
+    return state
 
 
 def train_transformer(a) -> None:
@@ -146,20 +166,21 @@ def train_transformer(a) -> None:
 
     r = recipe("dalle-emoji32")
     data = load_data(r.data)
-    tinfo = tokenizer_info()
+    tinfo = tokenizer_info(a.tokenizer)
     from imggen.models.dalle import build_vocab
 
     torch.manual_seed(a.seed)
-    reg = {k: v for k, v in (("dropout", a.dropout), ("weight_decay", a.weight_decay)) if v is not None}
+    reg = {**json.loads(a.model_config or "{}"),
+           **{k: v for k, v in (("dropout", a.dropout), ("weight_decay", a.weight_decay)) if v is not None}}
     model = build(r.family, **{**r.model, **reg, "vocab": " ".join(build_vocab(data.captions)),
                                "tokenizer_steps": tinfo["steps"]})
-    model.tokenizer.load_state_dict(load_file(str(TOKENIZER)))
+    model.tokenizer.load_state_dict(tokenizer_weights(a.tokenizer))
     model.tokenizer_step.fill_(tinfo["steps"])
     cfg = TrainConfig(**{**r.train, "time_limit_s": 60 * a.minutes, "seed": a.seed, "log_every": 50,
                          "device": "cpu", "max_steps": a.max_steps})
     check = HeldOutCheck(a.check_every, a.check_heldout, a.check_train, a.best_out or a.out.replace(
         ".safetensors", "-best.safetensors"), a.seed) if a.check_every else None
-    init = WarmStart(str(TOKENIZER), {"steps": tinfo["steps"], "train_seconds": tinfo["seconds"],
+    init = WarmStart(str(a.tokenizer), {"steps": tinfo["steps"], "train_seconds": tinfo["seconds"],
                                       "epochs": round(tinfo["steps"] * tinfo["batch_size"] / len(data), 3),
                                       "lr": tinfo["lr"], "batch_size": tinfo["batch_size"]})
     last = [time.time()]
@@ -206,7 +227,7 @@ def ship(a) -> None:
 
     src = Path(a.source)
     meta, net = checkpoint.read_metadata(src), from_checkpoint(src)
-    tinfo = tokenizer_info()
+    tinfo = tokenizer_info(a.tokenizer)
     curve = json.loads(Path(str(src) + ".checks.json").read_text())
     best = max(curve, key=lambda r: r["heldout_category"])  # the first of equals: the one the run kept
     every = curve[1]["step"] - curve[0]["step"] if len(curve) > 1 else curve[0]["step"]
@@ -239,7 +260,10 @@ def main():
     p.add_argument("--snapshot-every", type=int, default=500, help="tokenizer: steps between held-out checks")
     p.add_argument("--snapshot-minutes", type=float, default=5, help="transformer: minutes between snapshots")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--tokenizer", type=Path, default=TOKENIZER,
+                   help="transformer / ship: phase 1's tokenizer file, or a dalle checkpoint whose tokenizer to use")
     p.add_argument("--out", default=str(OUT), help="transformer: the checkpoint to write")
+    p.add_argument("--model-config", default="", help='transformer: config overrides as JSON, e.g. {"n_embd": 192}')
     p.add_argument("--dropout", type=float, default=None, help="transformer: dropout (default: the recipe's)")
     p.add_argument("--weight-decay", type=float, default=None, help="transformer: AdamW decay (default: 0.01)")
     p.add_argument("--max-steps", type=int, default=None,
