@@ -30,6 +30,8 @@ def _cmd_sample(a):
         kw["keep"] = a.keep
     if a.refine_steps:
         kw["refine_steps"] = a.refine_steps
+    if a.candidates > 1:
+        kw["candidates"] = a.candidates
     x = model.sample(a.n, seed=a.seed, **kw)
     im = to_pil(grid(x), scale=a.scale, recipe={"model": a.model, "seed": a.seed, "n": a.n, **kw})
     from .convert import png_bytes
@@ -183,6 +185,7 @@ def main(argv=None):
     s.add_argument("--refine-steps", type=int, default=0, help="GANs: discriminator-guided latent refinement steps")
     s.add_argument("--keep", type=float, default=None,
                    help="DCGANs: keep this fraction of latents, the least steep (Jacobian truncation)")
+    s.add_argument("--candidates", type=int, default=1, help="GANs: keep the best of this many per sample by D")
     s.add_argument("--scale", type=int, default=2), s.add_argument("--out", default="samples.png")
     s.set_defaults(fn=_cmd_sample)
     g = sub.add_parser("generate", help="text -> image: write a PNG grid for a prompt (a text model)")
@@ -226,6 +229,7 @@ def main(argv=None):
     e.add_argument("--truncation", type=float, default=None, help="GANs: measure sampling at this truncation")
     e.add_argument("--keep", type=float, default=None, help="DCGANs: measure Jacobian truncation at this fraction")
     e.add_argument("--refine-steps", type=int, default=0, help="GANs: measure discriminator-guided refinement")
+    e.add_argument("--candidates", type=int, default=1, help="GANs: measure the best of this many by D")
     e.set_defaults(fn=_cmd_eval)
     c = sub.add_parser("card", help="print or write a model card (NAME.md) from its checkpoint and the benchmarks")
     c.add_argument("name", nargs="?", help="a model name or checkpoint path")

@@ -23,7 +23,8 @@ from .models.vae import AE, CVAE, VAE, VAEGAN, AEConfig, CVAEConfig, VAEConfig, 
 from .training.trainers import (AETrainer, ARFTrainer, DalleTrainer, GANTrainer, LatentARFTrainer,
                                 PixelGPTTrainer, VAEGANTrainer, VAETrainer)
 
-SAMPLER_DEFAULTS = {"truncation": 1.0, "keep": 1.0, "refine_steps": 0}  # optional sampler settings: plain values
+SAMPLER_DEFAULTS = {"truncation": 1.0, "keep": 1.0, "refine_steps": 0,  # optional sampler settings: plain values
+                    "candidates": 1}
 TRUNCATION_INFO = "latent entries beyond ±2×truncation are redrawn: lower = cleaner, less varied"
 PRESETS = ("quick", "quality")  # the Train tab's presets (imggen.training.recipes.preset_settings)
 
@@ -54,12 +55,13 @@ class Family:
     about: str = ""  # its model card's description (default: the model class's docstring)
     limits: str = ""  # its model card's limits
     reproduce: str = ""  # the command that rebuilds it when `imggen train` does not (format keys: its recipe)
+    unsampled: frozenset = frozenset()  # sampler settings its sample() takes that the Sample tab leaves off
 
     def sampler_settings(self) -> dict:
         """The optional sampler settings its ``sample`` takes, with their plain (no-op) values."""
         sample = getattr(self.model, "sample", None)
         takes = inspect.signature(sample).parameters if sample else {}
-        return {k: v for k, v in SAMPLER_DEFAULTS.items() if k in takes}
+        return {k: v for k, v in SAMPLER_DEFAULTS.items() if k in takes and k not in self.unsampled}
 
     @property
     def fits_prior(self) -> bool:
@@ -168,6 +170,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            epochs_info="passes over the training images: the first half trains the tokenizer (the grid shows its "
                        "reconstructions), the rest the transformer (the grid: 8 fixed emoji names, one per column)",
            unused_train_keys=GAN_TRAIN_KEYS | {"beta", "betas"},
+           unsampled=frozenset({"candidates"}),  # ranked by the prompt: a Text → image setting
            about="A small DALL-E (Ramesh et al. 2021): a VQ-VAE with an EMA codebook and dead-code restart turns a "
                  "32-px image into 8×8 codes of 512; a causal transformer (the pixel GPT's blocks, KV cache) reads "
                  "the caption's words, padded to a fixed length, then the codes. Trained with caption augmentation "

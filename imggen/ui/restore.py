@@ -87,13 +87,14 @@ def _sample(io, recipe, path):
 
     name = _model_available(recipe)
     out = sample.sample(name, recipe.get("n"), recipe.get("seed"), recipe.get("class"), recipe.get("truncation"),
-                        recipe.get("refine_steps", 0), recipe.get("keep", 1.0))
+                        recipe.get("refine_steps", 0), recipe.get("keep", 1.0), recipe.get("candidates", 1))
     made = out[3]  # the recipe the tab keeps: checked settings
     cls_choices, *_ = sample._options(name)
     ups = {"model": name, "count": made["n"], "seed": made["seed"],
            "classes": gr.Dropdown(choices=cls_choices, value=made["class"]),
            "grid_img": out[0], "gallery": out[1], "info": out[2], "recipe": {**made, "restored": True}}
-    for key, comp in (("truncation", "truncation"), ("keep", "keep"), ("refine_steps", "refine")):
+    for key, comp in (("truncation", "truncation"), ("keep", "keep"), ("refine_steps", "refine"),
+                      ("candidates", "candidates")):
         if key in made:
             ups[comp] = made[key]
     if "index" in recipe:

@@ -1,10 +1,9 @@
-"""Sample tab: a seeded grid from any generative model (class picker, truncation, Jacobian-based truncation and
-discriminator-guided refinement for models that take them), click a sample to enlarge it, and a Detection section
-scoring an upload with a GAN's discriminator."""
+"""Sample tab: a seeded grid from any generative model (class picker, truncation, Jacobian-based truncation,
+discriminator-guided refinement and D-ranked candidates for models that take them), click a sample to enlarge it,
+and a Detection section scoring an upload with a GAN's discriminator."""
 from __future__ import annotations
 
 import functools
-import inspect
 import io
 
 import gradio as gr
@@ -22,7 +21,7 @@ ID = "sample"
 
 MAX_COUNT = 64
 MIN_TRUNCATION, MAX_TRUNCATION = 0.1, 2.0  # slider bounds: above 2 the [-4, 4] redraw bound hardly changes a sample
-MAX_REFINE = 50  # slider bound; the core allows more (imggen.models.gan.MAX_REFINE_STEPS)
+MAX_REFINE, MAX_CANDIDATES = 50, 8  # slider bounds; the core allows more (imggen.models.gan); 64 samples x 8 = 512
 MIN_KEEP = 0.3  # keep slider bound: 64 samples at 0.3 score 214 latents (~5 s on 2 CPU threads; at 0.1 ~15 s), and
 # below 0.5 the shipped dcgan's FD is already past 5x the floor (bench/results/jacobian.md)
 RANDOM, EACH = "random", "each class in turn"
@@ -66,7 +65,7 @@ def _with_categories(names: tuple[str, ...]) -> list[str]:
 
 
 def model_options(name: str | None, restored: dict | None = None):
-    """(class dropdown, truncation slider, keep slider, refinement slider) updates for the chosen model; the
+    """(class dropdown, truncation slider, keep slider, refinement slider, candidates slider) updates for the chosen model; the
     settings of a PNG just restored for this model (``restored``: the grid's recipe) win over the card's."""
     choices, value, show_cls, show, start, info = _options(name)
     if restored and restored.get("restored") and restored.get("model") == name:
@@ -100,16 +99,18 @@ def _labels(choice: str | None, n: int, names: tuple[str, ...] | int):
 
 
 # ---- sampling -----------------------------------------------------------------------------------------------
-def draw(model: str, count, seed, class_choice, truncation, refine=0, keep=1.0) -> tuple[torch.Tensor, dict]:
+def draw(model: str, count, seed, class_choice, truncation, refine=0, keep=1.0,
+         candidates=1) -> tuple[torch.Tensor, dict]:
     """The samples (n, C, H, W) in [0, 1] and the recipe that reproduces them."""
     name = common.require_model(model)
     n = common.whole_number(count, "Count", 1, MAX_COUNT)
     seed = common.to_seed(seed)
     steps = common.whole_number(refine, "Refinement steps", 0, MAX_REFINE)
     keep = common.number(1.0 if keep is None else keep, "Keep", MIN_KEEP, 1)
+    candidates = common.whole_number(1 if candidates is None else candidates, "Candidates", 1, MAX_CANDIDATES)
     with common.user_errors():
         m = registry.load(name)
-        takes = inspect.signature(m.net.sample).parameters  # the loaded sampler's settings
+        takes = families.FAMILIES[m.family].sampler_settings()  # the settings its sampler takes
         kw = {}
         labels = _labels(class_choice, n, m.classes)
         if labels is not None:
@@ -120,6 +121,8 @@ def draw(model: str, count, seed, class_choice, truncation, refine=0, keep=1.0) 
             kw["keep"] = keep
         if steps and "refine_steps" in takes:
             kw["refine_steps"] = steps
+        if candidates > 1 and "candidates" in takes:
+            kw["candidates"] = candidates
         x = m.sample(n, seed=seed, **kw)
     recipe = {"tab": "sample", "model": name, "n": n, "seed": seed, "class": class_choice or RANDOM,
               **{k: kw[k] for k in SAMPLER_ARGS if k in kw}}
@@ -128,22 +131,21 @@ def draw(model: str, count, seed, class_choice, truncation, refine=0, keep=1.0) 
     return x, recipe
 
 
-def sample(model, count, seed, class_choice, truncation, refine=0, keep=1.0):
+_NOTES = {"prior_components": "latents from its fitted {}-Gaussian mixture".format, "truncation": "truncation {:g}".format,
+          "keep": lambda v: f"kept the {100 * v:g} % least steep latents",
+          "refine_steps": "refined {} steps toward the discriminator".format,
+          "candidates": "each the best of {} by the discriminator".format}  # the grid's settings, in words
+
+
+def sample(model, count, seed, class_choice, truncation, refine=0, keep=1.0, candidates=1):
     """-> (grid PNG, gallery of single samples, info markdown, recipe state)."""
-    x, recipe = draw(model, count, seed, class_choice, truncation, refine, keep)
+    x, recipe = draw(model, count, seed, class_choice, truncation, refine, keep, candidates)
     grid_png = common.png_output(x, recipe, scale=3)
     scale = max(1, 112 // x.shape[-1])
     names = _caption_names(recipe)
     gallery = [(to_pil(xi, scale=scale, recipe={**recipe, "index": i}), f"#{i}{names[i]}") for i, xi in enumerate(x)]
-    info = f"**Seed {recipe['seed']}** · {recipe['n']} samples from `{recipe['model']}`"
-    if "prior_components" in recipe:
-        info += f" · latents from its fitted {recipe['prior_components']}-Gaussian mixture"
-    if "truncation" in recipe:
-        info += f" · truncation {recipe['truncation']:g}"
-    if "keep" in recipe:
-        info += f" · kept the {100 * recipe['keep']:g} % least steep latents"
-    if "refine_steps" in recipe:
-        info += f" · refined {recipe['refine_steps']} steps toward the discriminator"
+    info = f"**Seed {recipe['seed']}** · {recipe['n']} samples from `{recipe['model']}`" + "".join(
+        f" · {note(recipe[k])}" for k, note in _NOTES.items() if k in recipe)
     if recipe["class"] != RANDOM:
         info += f" · class: {recipe['class']}"
     if text2image.is_text_model(registry.load(recipe["model"])):
@@ -166,7 +168,7 @@ def enlarge(recipe: dict | None, index) -> object:
     if not 0 <= i < recipe["n"]:
         raise gr.Error(f"Sample index must be between 0 and {recipe['n'] - 1}.")
     x, _ = draw(recipe["model"], recipe["n"], recipe["seed"], recipe["class"], recipe.get("truncation"),
-                recipe.get("refine_steps", 0), recipe.get("keep", 1.0))
+                recipe.get("refine_steps", 0), recipe.get("keep", 1.0), recipe.get("candidates", 1))
     return to_pil(x[i], scale=max(1, 280 // x.shape[-1]), recipe={**recipe, "index": i})
 
 
@@ -283,6 +285,10 @@ def render() -> None:
                                elem_id="sample-refine", visible=show["refine_steps"],
                                info="moves each latent toward what D finds real (DDLS energy): more recognisable "
                                     "digits, less variety; about 10 steps give most of the gain (bench/refine.py)")
+            candidates = gr.Slider(1, MAX_CANDIDATES, value=start["candidates"], step=1, visible=show["candidates"],
+                                   label="Best of N by the discriminator", elem_id="sample-candidates",
+                                   info="draws N images per sample and keeps the one D finds most real (for its "
+                                        "class): samples follow their class more closely; N times the work")
             go = gr.Button("Generate", variant="primary", elem_id="sample-btn")
         with gr.Column(scale=2):
             info = gr.Markdown(elem_id="sample-info")
@@ -291,14 +297,14 @@ def render() -> None:
                                  object_fit="contain", elem_id="sample-gallery", allow_preview=False)
             zoom = common.image_output("Enlarged sample", elem_id="sample-zoom", height=300)
     recipe = gr.State(None)
-    model.change(model_options, [model, recipe], [classes, truncation, keep, refine], api_visibility="private",
-                 queue=False)
-    go.click(sample, [model, count, seed, classes, truncation, refine, keep], [grid_img, gallery, info, recipe],
-             api_name="sample",
-             concurrency_limit=2)
+    model.change(model_options, [model, recipe], [classes, truncation, keep, refine, candidates],
+                 api_visibility="private", queue=False)
+    go.click(sample, [model, count, seed, classes, truncation, refine, keep, candidates],
+             [grid_img, gallery, info, recipe], api_name="sample", concurrency_limit=2)
     # the default grid on open; it reads the components' start values (the dropdown opens on the preferred model
     # and its own load refresh keeps that value), so it cannot race with the refresh
-    common.on_load(sample, [model, count, seed, classes, truncation, refine, keep], [grid_img, gallery, info, recipe])
+    common.on_load(sample, [model, count, seed, classes, truncation, refine, keep, candidates],
+                   [grid_img, gallery, info, recipe])
     gallery.select(on_select, recipe, zoom, api_visibility="private")
     with gr.Accordion("Prompt → image", open=False, elem_id="prompt-section") as prompt_section:
         gr.Markdown("Describe a digit in a few words — *a thick 7 leaning right*, *very thin zero*, *wide short 2*. "

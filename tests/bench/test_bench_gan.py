@@ -106,3 +106,18 @@ def test_bench_jacobian_rows_and_table(load_bench, tmp_path):
     md = bench.markdown({"threads": 1, "samples": 40, "pool": 80, "machine": "m", "rows": rows, "direct": direct})
     assert "## The sampler itself, seed by seed" in md and "| test-jacobian-dcgan | 0.5 | 0 | 2 | 0.900 (" in md
 
+
+
+def test_bench_candidates_rows_and_table(load_bench, tmp_path):
+    """bench/candidates.py on a tiny registered cgan: a row per k (plain first), means over the seeds with each
+    seed kept, the asked-class share of a conditional model; JSON and markdown written."""
+    register_tiny("cgan", "test-cand-cgan", tmp_path)
+    out = tmp_path / "candidates"
+    load_bench("candidates").main(["--models", "test-cand-cgan", "--candidates", "1", "2", "--seeds", "0", "1",
+                                   "-n", "40", "--out", str(out)])
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [r["candidates"] for r in rows] == [1, 2] and all(len(r["per_seed"]) == 2 for r in rows)
+    assert rows[0]["label_accuracy"] == pytest.approx(sum(s["label_accuracy"] for s in rows[0]["per_seed"]) / 2)
+    assert rows[0]["per_seed"] != rows[1]["per_seed"]  # the best of 2 are other samples
+    md = out.with_suffix(".md").read_text()
+    assert "| `test-cand-cgan` | 2 | 40 |" in md and md.count("`test-cand-cgan`") == 2

@@ -160,8 +160,8 @@ def test_tabs_list_and_use_it(fitted, monkeypatch):
     assert "**Method:** arf" in md and outs.size[0] > outs.size[1]  # two completions side by side
     grid, gallery, info, recipe = st.sample("tiny-arf", 4, 1, None, 0.5)
     assert len(gallery) == 4 and "tiny-arf" in info and recipe["truncation"] == 0.5
-    classes, trunc, keep, refine = st.model_options("tiny-arf")
-    assert trunc.visible and "sharpened" in trunc.info and not keep.visible and not refine.visible
+    classes, trunc, keep, refine, cand = st.model_options("tiny-arf")
+    assert trunc.visible and "sharpened" in trunc.info and not keep.visible and not refine.visible and not cand.visible
 
 
 @pytest.mark.slow

@@ -211,8 +211,8 @@ def test_tabs_list_and_use_it(fitted, monkeypatch, tmp_path):
     assert "**Method:** gpt" in md
     grid, gallery, info, recipe = st.sample("tiny-gpt", 4, 1, "7", 0.8)
     assert len(gallery) == 4 and recipe["truncation"] == 0.8
-    classes, trunc, keep, refine = st.model_options("tiny-gpt")
-    assert classes.visible and trunc.visible and "temperature" in trunc.info and not keep.visible
+    classes, trunc, keep, refine, cand = st.model_options("tiny-gpt")
+    assert classes.visible and trunc.visible and "temperature" in trunc.info and not keep.visible and not cand.visible
     assert hasattr(rt, "reconstruct")
     v = tt.preset_values("Pixel GPT (autoregressive)", tt.QUICK)
     assert v["width"] == 64 and v["lr"] == 1e-3

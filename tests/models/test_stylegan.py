@@ -149,8 +149,8 @@ def test_tabs_list_and_use_it(fitted, monkeypatch, tmp_path):
     assert "tiny-style" in common.model_choices(capability="discriminate")
     grid, gallery, info, recipe = st.sample("tiny-style", 4, 1, None, 0.7)
     assert len(gallery) == 4 and recipe["truncation"] == 0.7
-    classes, trunc, keep, refine = st.model_options("tiny-style")
-    assert trunc.visible and "average style" in trunc.info and refine.visible and not keep.visible
+    classes, trunc, keep, refine, cand = st.model_options("tiny-style")
+    assert trunc.visible and "average style" in trunc.info and refine.visible and not keep.visible and cand.visible
     from imggen.ui import interpolate as it
 
     paths = it.path_choices("tiny-style")

@@ -93,9 +93,10 @@ def test_a_toy_family_in_the_table_reaches_every_tab(toy):
     assert recipes.get("quick-toy").model == {"latent_dim": 32}
     # Sample: listed, its truncation slider with its own note, a seeded grid
     assert toy in common.model_choices()
-    _, truncation, keep, refine = sample.model_options(toy)
+    _, truncation, keep, refine, candidates = sample.model_options(toy)
     assert truncation.visible and truncation.info == TOY.truncation_info
-    assert not keep.visible and not refine.visible
+    assert not keep.visible and not refine.visible and not candidates.visible
+    assert "candidates" not in families.FAMILIES["dalle"].sampler_settings()  # ranked by a prompt: not a Sample setting
     x, recipe = sample.draw(toy, 4, 7, sample.RANDOM, 0.5)
     assert x.shape == (4, 1, 8, 8) and recipe["truncation"] == 0.5
     assert torch.equal(x, sample.draw(toy, 4, 7, sample.RANDOM, 0.5)[0])

@@ -58,10 +58,10 @@ def test_sample_grid_gallery_and_recipe(tiny_gans):
 
 
 def test_class_truncation_keep_and_refine_controls(tiny_gans):
-    cls, trunc, keep, refine = tab.model_options(tiny_gans["cgan"])
+    cls, trunc, keep, refine, cand = tab.model_options(tiny_gans["cgan"])
     assert cls.visible and "7" in [c[0] if isinstance(c, tuple) else c for c in cls.choices]
-    assert trunc.visible and refine.visible and not keep.visible  # Jacobian truncation: unconditional GANs only
-    cls, trunc, keep, refine = tab.model_options(tiny_gans["dcgan"])
+    assert trunc.visible and refine.visible and cand.visible and not keep.visible  # Jacobian: unconditional only
+    cls, trunc, keep, refine, _ = tab.model_options(tiny_gans["dcgan"])
     assert not cls.visible and trunc.visible and keep.visible and refine.visible and "redrawn" in trunc.info
     assert tab._labels("3", 4, 10) == [3, 3, 3, 3]
     assert tab._labels(tab.EACH, 12, 10)[10:] == [0, 1]
@@ -88,9 +88,9 @@ def test_keep_slider_starts_at_the_cards_recommended_setting(tmp_path):
     path = checkpoint.save(net, tmp_path / "rec.safetensors", family="dcgan", config=asdict(net.config),
                            card={"sampling": {"keep": 0.65}})
     registry.register("test-dcgan-recommended", path)
-    _, trunc, keep, refine = tab.model_options("test-dcgan-recommended")
+    _, trunc, keep, refine, _ = tab.model_options("test-dcgan-recommended")
     assert keep.visible and keep.value == 0.65 and trunc.value == 1.0 and refine.value == 0
-    _, _, keep, _ = tab.model_options(None)
+    _, _, keep, _, _ = tab.model_options(None)
     assert not keep.visible and keep.value == 1.0
 
 
@@ -115,6 +115,29 @@ def test_kept_grid_carries_its_fraction_and_reproduces(tiny_gans):
     assert np.array_equal(_arr(big.resize(gallery[3][0].size, Image.Resampling.NEAREST)), _arr(gallery[3][0]))
     _, _, info, r = tab.sample(tiny_gans["cgan"], 2, 0, tab.EACH, 1.0, 0, 0.5)  # a model without it: ignored
     assert "keep" not in r and "steep" not in info
+
+
+def test_d_ranked_candidates_follow_the_class_and_reproduce(tiny_gans):
+    """Best of N by the discriminator: each kept sample is the candidate D scores highest for its class; the grid
+    names N, carries it in its recipe and is made again from it."""
+    name = tiny_gans["cgan"]
+    plain, *_ = tab.sample(name, 4, 3, "7", 1.0)
+    grid, gallery, info, recipe = tab.sample(name, 4, 3, "7", 1.0, 0, 1.0, 4)
+    assert recipe["candidates"] == 4 and read_recipe(grid)["candidates"] == 4 and "best of 4 by the discrim" in info
+    assert not np.array_equal(_arr(grid), _arr(plain))
+    big = tab.enlarge(recipe, 2)
+    assert np.array_equal(_arr(big.resize(gallery[2][0].size, Image.Resampling.NEAREST)), _arr(gallery[2][0]))
+    m = registry.load(name)
+    with torch.no_grad():
+        y = torch.full((16,), 7)
+        every = m.net.sample(16, generator=m.generator(3), labels=[7], candidates=1)  # the same 16 draws
+        best = m.net.sample(4, generator=m.generator(3), labels=[7], candidates=4)
+        d = m.net.D(every, y).view(4, 4)
+    assert torch.equal(best, every.view(4, 4, *every.shape[1:])[torch.arange(4), d.argmax(1)])
+    with pytest.raises(ValueError, match="from 1 to 16"):
+        m.net.sample(2, candidates=17)
+    with pytest.raises(gr.Error, match="Candidates"):
+        tab.sample(name, 4, 3, "7", 1.0, 0, 1.0, 9)
 
 
 @pytest.mark.parametrize("args, match", [
@@ -170,6 +193,8 @@ def test_sample_through_client(client):
     assert "refined 10 steps" in info and read_recipe(grid)["refine_steps"] == 10
     grid, gallery, info = client.predict("dcgan-mnist", 4, 5, tab.RANDOM, 1.0, 0, 0.65, api_name="/sample")
     assert "kept the 65 % least steep" in info and read_recipe(grid)["keep"] == 0.65
+    grid, gallery, info = client.predict("cgan-mnist", 4, 5, "3", 1.0, 0, 1.0, 4, api_name="/sample")
+    assert "best of 4 by the discriminator" in info and read_recipe(grid)["candidates"] == 4
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="minimum"):  # the slider's own bound check
