@@ -402,7 +402,24 @@ def _sampling(name: str, ref: str, cfg: dict, card: dict, generator: bool) -> li
         line = verdict_line([r for r in res.get("rows", []) if r["model"] == name and r["keep"] == rec["keep"]],
                             [d for d in res.get("direct", []) if d["model"] == name])
         out += ["", line + " (`jacobian.json`)"] if line else []
+    if "candidates" in rec and (RESULTS / "candidates.json").exists():
+        out += candidates_line(name, rec["candidates"], json.loads((RESULTS / "candidates.json").read_text()))
     return out
+
+
+def candidates_line(name: str, k: int, res: dict) -> list[str]:
+    """The evidence for a recorded ``candidates`` start: plain sampling against the best of k by D, as
+    bench/candidates.py measured them (empty when that run has no such rows)."""
+    rows = {r["candidates"]: r for r in res.get("rows", []) if r["model"] == name}
+    if 1 not in rows or k not in rows:
+        return []
+
+    def figs(r):
+        asked = f"{100 * r['label_accuracy']:.1f} % read as the asked class, " if "label_accuracy" in r else ""
+        return f"{asked}FD {r['fd_ratio']:.2f}× the floor, precision / recall {r['precision']:.2f} / {r['recall']:.2f}"
+    return ["", f"Plain sampling: {figs(rows[1])}; the best of {k} by D: {figs(rows[k])} (`candidates.json`, "
+                f"mean of seeds {', '.join(map(str, res.get('seeds', [])))}; {rows[k]['grid16_ms']:.0f} ms for 16 "
+                f"samples, {rows[1]['grid16_ms']:.0f} ms plain)."]
 
 
 def _prompting(ref: str) -> list[str]:

@@ -124,3 +124,16 @@ def test_training_writes_the_card_of_a_fresh_checkpoint(tmp_path, capsys):
     md.unlink()
     main(["card", str(out), "--write"])
     assert md.read_text() == text
+
+
+def test_candidates_start_cites_its_bench_rows():
+    """A card recommending the best of k by D quotes bench/candidates.py's plain and best-of-k rows."""
+    from imggen.cards import candidates_line
+
+    row = {"model": "m", "fd_ratio": 3.7, "precision": 0.84, "recall": 0.6, "label_accuracy": 0.585, "grid16_ms": 13}
+    res = {"seeds": [0, 1], "rows": [{**row, "candidates": 1},
+                                     {**row, "candidates": 8, "label_accuracy": 0.7, "grid16_ms": 90}]}
+    line = candidates_line("m", 8, res)[1]
+    assert line.startswith("Plain sampling: 58.5 % read as the asked class, FD 3.70×")
+    assert "the best of 8 by D: 70.0 % read as the asked class" in line and "mean of seeds 0, 1" in line
+    assert candidates_line("m", 4, res) == [] and candidates_line("other", 8, res) == []
