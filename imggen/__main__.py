@@ -77,10 +77,8 @@ def _cmd_train(a):
     for ev in train(a.family, data, cfg, model_config=over, model=model, out=out, init=init):
         bar.update(ev.step - bar.n)
         bar.set_postfix({k: f"{v:.3g}" for k, v in ev.losses.items()}, refresh=False)
-        losses = " ".join(f"{k}={v:.4f}" for k, v in ev.losses.items())
         if ev.kind in ("epoch", "end", "error"):
-            mets = " ".join(f"{k}={v:.4g}" for k, v in ev.metrics.items() if isinstance(v, (int, float)))
-            bar.write(f"[{ev.kind}] step {ev.step} epoch {ev.epoch:.2f} {losses} {mets} {ev.message}")
+            bar.write(ev.summary())
         if ev.kind == "error":
             bar.close()
             sys.exit(1)
