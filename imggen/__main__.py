@@ -30,8 +30,8 @@ def _cmd_sample(a):
         kw["keep"] = a.keep
     if a.refine_steps:
         kw["refine_steps"] = a.refine_steps
-    if a.candidates > 1:
-        kw["candidates"] = a.candidates
+    if a.candidates != 1:
+        kw["candidates"] = a.candidates  # checked by the sampler
     x = model.sample(a.n, seed=a.seed, **kw)
     im = to_pil(grid(x), scale=a.scale, recipe={"model": a.model, "seed": a.seed, "n": a.n, **kw})
     from .convert import png_bytes

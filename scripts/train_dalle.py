@@ -143,10 +143,10 @@ def tokenizer_info(path: Path = TOKENIZER) -> dict:
     meta = checkpoint.read_metadata(path)
     if meta["family"] != "dalle":
         raise SystemExit(f"{path} is neither a phase-1 tokenizer file nor a dalle checkpoint")
-    first = meta["recipe"]["history"][0]
-    return {"steps": meta["config"]["tokenizer_steps"], "seconds": first["train_seconds"],
-            "batch_size": first["batch_size"], "lr": first["lr"],
-            **{k: meta["metrics"][k] for k in ("psnr", "psnr_mean", "recon_mse", "codebook_usage")}}
+    first = (meta["recipe"].get("history") or [meta["recipe"]])[0]
+    return {"steps": meta["config"]["tokenizer_steps"], "seconds": first.get("train_seconds"),
+            "batch_size": first.get("batch_size"), "lr": first.get("lr"),
+            **{k: meta["metrics"].get(k) for k in ("psnr", "psnr_mean", "recon_mse", "codebook_usage")}}
 
 
 def tokenizer_weights(path: Path = TOKENIZER) -> dict:
@@ -198,7 +198,7 @@ def train_transformer(a) -> None:
     out = Path(a.out)
     for ev in train(r.family, data, cfg, model=model, out=out, name=out.stem, init=init, callbacks=[snapshot]):
         if ev.kind != "step":
-            print(f"[{ev.kind}] step {ev.step} epoch {ev.epoch:.2f} {ev.losses} {ev.message}", flush=True)
+            print(ev.summary(), flush=True)
     finish(out, tinfo, a)
 
 
@@ -225,9 +225,12 @@ def ship(a) -> None:
     from imggen import checkpoint
     from imggen.registry import from_checkpoint
 
+    from imggen.training.recipes import get as recipe
+
     src = Path(a.source)
     meta, net = checkpoint.read_metadata(src), from_checkpoint(src)
-    tinfo = tokenizer_info(a.tokenizer)
+    tok = Path(meta["recipe"].get("init") or a.tokenizer)  # the tokenizer the snapshot was trained on
+    tinfo = tokenizer_info(tok)
     curve = json.loads(Path(str(src) + ".checks.json").read_text())
     best = max(curve, key=lambda r: r["heldout_category"])  # the first of equals: the one the run kept
     every = curve[1]["step"] - curve[0]["step"] if len(curve) > 1 else curve[0]["step"]
@@ -240,10 +243,14 @@ def ship(a) -> None:
     out = checkpoint.save(net, a.out, family=meta["family"], config=c, name=Path(a.out).stem,
                           metrics=meta["metrics"], recipe=rec, card=card)
     a.minutes = (rec.get("time_limit_s") or 60 * a.minutes) / 60
+    wider = {k: c[k] for k in ("n_embd", "n_layer", "n_head") if c[k] != recipe("dalle-emoji32").model[k]}
+    more = (f" --tokenizer {tok}" if tok != TOKENIZER else "") + (f" --model-config '{json.dumps(wider)}'" if wider
+                                                                   else "")
     finish(out, tinfo, a, transformer=[
-        f"PYTHONPATH=. python scripts/train_dalle.py transformer --minutes {a.minutes:g} --dropout {c['dropout']:g} "
-        f"--weight-decay {c['weight_decay']:g} --max-steps {rec.get('max_steps')} --check-every {every} "
-        f"--check-heldout {a.check_heldout} --check-train {a.check_train} --out {str(src).replace('-best', '')}",
+        f"PYTHONPATH=. python scripts/train_dalle.py transformer{more} --minutes {a.minutes:g} --dropout "
+        f"{c['dropout']:g} --weight-decay {c['weight_decay']:g} --max-steps {rec.get('max_steps')} "
+        f"--check-every {every} --check-heldout {a.check_heldout} --check-train {a.check_train} "
+        f"--out {str(src).replace('-best', '')}",
         f"python scripts/train_dalle.py ship {src} --check-heldout {a.check_heldout} --check-train {a.check_train}"
         f"  # the best of {len(curve)} held-out checks: step {best['step']}, "
         f"{100 * best['heldout_category']:.1f} % of {a.check_heldout} held-out prompts read as their category"])

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from ..device import rand
 from .gpt import Block
+from .ranking import best_in_runs, check_candidates
 from .vqvae import VQTokenizer
 
 SPECIALS = ("<pad>", "<unk>", "<sep>")  # ids 0, 1, 2; caption words follow
@@ -296,8 +297,7 @@ class Dalle(nn.Module):
         explains best (highest log p(image | caption) - log p(image)). Unknown words become <unk>: see
         :meth:`tokenize_prompt` to list them."""
         c = self.config
-        if not isinstance(candidates, int) or candidates < 1:
-            raise ValueError(f"candidates must be a whole number >= 1, not {candidates!r}")
+        check_candidates(candidates)
         if n == 0:
             return torch.zeros(0, c.channels, c.image_size, c.image_size, device=self.device)
         text, _ = self._texts(prompt, n)
@@ -311,8 +311,7 @@ class Dalle(nn.Module):
             toks.append(t), scores.append(s)
         tok, score = torch.cat(toks), torch.cat(scores)
         if candidates > 1:
-            best = score.view(n, candidates).argmax(1) + torch.arange(n, device=self.device) * candidates
-            tok = tok[best]
+            tok = tok[best_in_runs(score, candidates)]
         return self.decode_tokens(tok)
 
     def token_mask(self, mask: torch.Tensor) -> torch.Tensor:

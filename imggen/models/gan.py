@@ -17,12 +17,12 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ..device import randint, randn
 from .mixture import MixturePrior
+from .ranking import best_in_runs, check_candidates
 
 REFINE_STEP_SIZE = 0.01  # default step of discriminator-guided latent refinement (bench/refine.py)
 MAX_REFINE_STEPS = 100  # shipped GANs: confidence levels off by ~20 steps, FD keeps rising (bench/refine.py)
 STEEPNESS_PROBES = 16  # orthonormal latent directions per estimate (4 rank latents too noisily: bench/jacobian.py)
 STEEPNESS_EPS = 0.05  # finite-difference step along each probe direction
-MAX_CANDIDATES = 16  # images drawn per sample at most when D picks the best (cgan-emoji32: no gain past 8)
 PRIOR_PCA_SAMPLES = 20_000  # fit_prior: D features of this many samples set the PCA basis for clustering
 
 
@@ -48,6 +48,14 @@ def minibatch_std(x: torch.Tensor, group: int = 4) -> torch.Tensor:
     y = (y.var(0, unbiased=False) + 1e-8).sqrt().mean([1, 2, 3])  # (B/G,)
     y = y.view(1, B // G, 1, 1, 1).expand(G, -1, 1, H, W).reshape(B, 1, H, W)
     return torch.cat([x, y.to(x.dtype)], 1)
+
+
+def sampling_passes(n: int, *, keep: float = 1.0, refine_steps: int = 0, candidates: int = 1) -> int:
+    """About how many single-image network passes a GAN sampler spends on ``n`` samples with these settings:
+    ceil(n·k / keep) latents through G (each 1 + STEEPNESS_PROBES passes when keep < 1, for the steepness), and
+    G, D and a backward pass per refinement step for each of the n·k kept."""
+    k = candidates
+    return math.ceil(n * k / keep - 1e-9) * (1 + STEEPNESS_PROBES * (keep < 1)) + 3 * refine_steps * n * k
 
 
 # ---- configs ------------------------------------------------------------------------------------------------
@@ -111,12 +119,6 @@ def _up(cin: int, cout: int, kind: str, bias: bool) -> nn.Module:
     return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, 1, 1, bias=bias))
 
 
-def check_candidates(candidates) -> int:
-    """``candidates`` as a whole number in 1..MAX_CANDIDATES, or a ValueError saying what is allowed."""
-    if isinstance(candidates, bool) or not isinstance(candidates, int) or not 1 <= candidates <= MAX_CANDIDATES:
-        raise ValueError(f"candidates must be a whole number from 1 to {MAX_CANDIDATES}, not {candidates!r}")
-    return candidates
-
 
 class Generator(nn.Module):
     """z (B, latent_dim) -> linear to s0×s0 -> ([BN, ReLU, 3x3 conv] × blocks, [BN, ReLU, 2x upsample]) × k
@@ -176,9 +178,14 @@ class Discriminator(nn.Module):
         if num_classes:
             self.embed = _sn(nn.Embedding(num_classes, chans[-1]), use_sn)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, *, alone: bool = False) -> torch.Tensor:
+        """(B,) logits; ``alone``: the minibatch-std channel (a group's statistic, which only the linear head reads)
+        set to 0, so each image's score no longer depends on the others in its batch (ranking candidates)."""
         h = self.body(x)  # (B, C_k, s0, s0)
-        feats = minibatch_std(h) if self.use_mbstd else h
+        if self.use_mbstd:
+            feats = torch.cat([h, h.new_zeros(h.shape[0], 1, *h.shape[2:])], 1) if alone else minibatch_std(h)
+        else:
+            feats = h
         out = self.fc(feats.flatten(1)).squeeze(1)  # (B,)
         if self.num_classes and labels is not None:
             e = labels @ self.embed.weight if labels.is_floating_point() else self.embed(labels)
@@ -262,21 +269,29 @@ class _GAN(nn.Module):
         k = check_candidates(candidates)
         z = self.latents(n * k, generator=generator, truncation=truncation)
         y = self._labels(n, labels, generator)
-        y = None if y is None else y.repeat_interleave(k)
-        return self.best_of(self._generate(z, y, refine_steps, refine_step_size), y, k)
+        return self.best_of(lambda zb, yb: self._generate(zb, yb, refine_steps, refine_step_size), z,
+                            None if y is None else y.repeat_interleave(k), k)
 
     @torch.no_grad()
-    def best_of(self, x: torch.Tensor, labels: torch.Tensor | None, k: int, batch_size: int = 512) -> torch.Tensor:
-        """Of each run of ``k`` consecutive images (with their ``labels``), the one D scores highest: D-ranked
-        candidates, the discriminator's cheap cousin of rejection sampling (Azadi et al. 2019). A conditional D
-        scores the image as its asked class, so the kept samples follow their class more closely (measured on
-        cgan-emoji32's card). ``k`` = 1 returns ``x``."""
+    def best_of(self, make, z: torch.Tensor, labels: torch.Tensor | None, k: int, chunk: int = 1024) -> torch.Tensor:
+        """``make(z, labels)`` -> images; of each run of ``k`` consecutive latents, the image D scores highest
+        (``k`` = 1: ``make(z, labels)`` as it is). D-ranked candidates, the discriminator's cheap cousin of
+        rejection sampling (Azadi et al. 2019): a conditional D scores each image as its asked class, so the kept
+        samples follow their class more closely, at some cost in FD (bench/results/candidates.md). Made and
+        scored ``chunk`` latents at a time; D in eval mode and each image scored alone (:class:`Discriminator`),
+        so a pick does not depend on the rest of the batch."""
         if k == 1:
-            return x
-        step = k * max(1, batch_size // k)  # each run of candidates in one batch (D may use batch statistics)
-        d = torch.cat([self.D(x[i:i + step], None if labels is None else labels[i:i + step]).flatten()
-                       for i in range(0, len(x), step)])
-        return x[d.view(-1, k).argmax(1) + torch.arange(len(x) // k, device=x.device) * k]
+            return make(z, labels)
+        out, step, was = [], k * max(1, chunk // k), self.D.training
+        self.D.eval()
+        try:
+            for i in range(0, len(z), step):
+                yb = None if labels is None else labels[i:i + step]
+                x = make(z[i:i + step], yb)
+                out.append(x[best_in_runs(self.D(x, yb, alone=True).flatten(), k)])
+        finally:
+            self.D.train(was)
+        return torch.cat(out)
 
     def _generate(self, z: torch.Tensor, y: torch.Tensor | None, refine_steps: int, step_size: float) -> torch.Tensor:
         """G(z, y) after ``refine_steps`` of :meth:`refine` (none when 0): the last stage of every sampler."""
@@ -408,9 +423,10 @@ class DCGAN(MixturePrior, _GAN):
     def sample(self, n: int, *, generator: torch.Generator | None = None, labels=None,
                truncation: float | None = 1.0, refine_steps: int = 0, refine_step_size: float = REFINE_STEP_SIZE,
                keep: float = 1.0, candidates: int = 1) -> torch.Tensor:
-        """As :meth:`_GAN.sample`, plus Jacobian-based truncation: ``keep`` < 1 draws ceil(n / keep) latents and
-        keeps (in drawing order) the n where G is least steep (:meth:`steepness`), dropping the latents that
-        fall between two digits. ``keep=1`` draws exactly what the plain sampler draws."""
+        """As :meth:`_GAN.sample`, plus Jacobian-based truncation: ``keep`` < 1 draws ceil(n·k / keep) latents
+        (k = ``candidates``) and keeps (in drawing order) the n·k where G is least steep (:meth:`steepness`),
+        dropping the latents that fall between two digits, before D picks the best of each k. ``keep=1`` draws
+        exactly what the plain sampler draws."""
         if not 0 < keep <= 1:
             raise ValueError(f"keep must be in (0, 1], not {keep}")
         k = check_candidates(candidates)
@@ -418,7 +434,7 @@ class DCGAN(MixturePrior, _GAN):
         z = self.latents(m, generator=generator, truncation=truncation)
         if m > n * k:
             z = z[self.steepness(z, generator=generator).argsort(stable=True)[:n * k].sort().values]
-        return self.best_of(self._generate(z, None, refine_steps, refine_step_size), None, k)
+        return self.best_of(lambda zb, yb: self._generate(zb, yb, refine_steps, refine_step_size), z, None, k)
 
 
 class CGAN(_GAN):
@@ -432,7 +448,9 @@ class CGAN(_GAN):
     def split_classes(self, factor: int) -> "CGAN":
         """A new CGAN with ``factor`` classes for each of this one's (class ``c`` becomes ``c * factor`` ...
         ``c * factor + factor - 1``), each starting from ``c``'s embeddings and every other weight copied: the
-        warm start of a finer labelling (emoji categories -> category and style)."""
+        warm start of a finer labelling (emoji categories -> category and style). G draws each new class as its
+        old one; D scores a category's new classes alike, though spectral norm rescales the duplicated embedding
+        (its projection term starts smaller, about 1/factor) until training moves it."""
         if factor < 1 or not self.num_classes:
             raise ValueError("split_classes needs a conditional model and a factor >= 1")
         new = CGAN(replace(self.config, num_classes=self.num_classes * factor))

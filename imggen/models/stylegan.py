@@ -18,7 +18,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..device import randn
-from .gan import REFINE_STEP_SIZE, Discriminator, _GAN, _layout, check_candidates
+from .gan import REFINE_STEP_SIZE, Discriminator, _GAN, _layout
+from .ranking import check_candidates
 
 MAPPING_LR_MUL = 0.1  # default mapping_lr_mul: a tenth of the rate (StyleGAN: 0.01 with its equalized, larger rate)
 W_AVG_SAMPLES = 4096  # latents whose mean style is w_avg (fixed seed, so truncation is deterministic)
@@ -203,11 +204,12 @@ class StyleGAN(_GAN):
         """(n, C, H, W) in [-1, 1]. ``truncation`` (psi) < 1 pulls every style toward the mean style: cleaner,
         less varied; ``refine_steps`` > 0 first moves z toward what D finds real (:meth:`_GAN.refine`);
         ``candidates`` > 1 keeps the best of that many by D (:meth:`_GAN.best_of`)."""
-        k = check_candidates(candidates)
-        z = self.latents(n * k, generator=generator)
-        if refine_steps:
-            z = self.refine(z, steps=refine_steps, step_size=refine_step_size)
-        return self.best_of(self.render(z, truncation), None, k)
+        def make(zb, _):
+            if refine_steps:
+                zb = self.refine(zb, steps=refine_steps, step_size=refine_step_size)
+            return self.render(zb, truncation)
+        return self.best_of(make, self.latents(n * check_candidates(candidates), generator=generator), None,
+                            candidates)
 
     def render(self, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
         """Each latent's own image (its one style in every layer), in [-1, 1]."""

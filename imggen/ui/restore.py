@@ -94,9 +94,8 @@ def _sample(io, recipe, path):
            "classes": gr.Dropdown(choices=cls_choices, value=made["class"]),
            "grid_img": out[0], "gallery": out[1], "info": out[2], "recipe": {**made, "restored": True}}
     for key, comp in (("truncation", "truncation"), ("keep", "keep"), ("refine_steps", "refine"),
-                      ("candidates", "candidates")):
-        if key in made:
-            ups[comp] = made[key]
+                      ("candidates", "candidates")):  # a setting the PNG did not use goes back to plain
+        ups[comp] = made.get(key, sample.SAMPLER_DEFAULTS[key])
     if "index" in recipe:
         ups["zoom"] = sample.enlarge(made, recipe["index"])
     return ups, sample.ID

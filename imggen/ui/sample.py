@@ -3,29 +3,26 @@ discriminator-guided refinement and D-ranked candidates for models that take the
 and a Detection section scoring an upload with a GAN's discriminator."""
 from __future__ import annotations
 
-import functools
-import io
-
 import gradio as gr
-import numpy as np
 import torch
 
-from .. import anomaly, families, prompt, registry, text2image
-from ..convert import pack_tensor, to01, to_pil
+from .. import families, prompt, registry, text2image
+from ..convert import to_pil
 from ..data import style_categories
-from ..preprocess import model_input
+from ..models.gan import sampling_passes
 from . import common, examples
+from .detect import detect
 
 TITLE = "Sample"
 ID = "sample"
 
 MAX_COUNT = 64
 MIN_TRUNCATION, MAX_TRUNCATION = 0.1, 2.0  # slider bounds: above 2 the [-4, 4] redraw bound hardly changes a sample
-MAX_REFINE, MAX_CANDIDATES = 50, 8  # slider bounds; the core allows more (imggen.models.gan); 64 samples x 8 = 512
+MAX_REFINE, MAX_CANDIDATES = 50, 8  # slider bounds; the core allows more (imggen.models: gan, ranking)
+MAX_PASSES = 16_000  # network passes per press (gan.sampling_passes): 64 samples, keep 0.3 and 50 steps (13k) fit
 MIN_KEEP = 0.3  # keep slider bound: 64 samples at 0.3 score 214 latents (~5 s on 2 CPU threads; at 0.1 ~15 s), and
 # below 0.5 the shipped dcgan's FD is already past 5x the floor (bench/results/jacobian.md)
 RANDOM, EACH = "random", "each class in turn"
-REFERENCE_N = 500  # real test digits and samples behind the detection score distribution
 
 
 # ---- capabilities -------------------------------------------------------------------------------------------
@@ -70,7 +67,7 @@ def model_options(name: str | None, restored: dict | None = None):
     choices, value, show_cls, show, start, info = _options(name)
     if restored and restored.get("restored") and restored.get("model") == name:
         value = restored.get("class", value)
-        start = {**start, **{k: restored[k] for k in SAMPLER_ARGS if k in restored}}
+        start = {k: restored.get(k, v) for k, v in SAMPLER_DEFAULTS.items()}  # what the PNG used: unset = plain
     return (gr.Dropdown(choices=choices, value=value, visible=show_cls),
             gr.Slider(visible=show["truncation"], value=start["truncation"], info=info),  # what it does differs
             *(gr.Slider(visible=show[arg], value=start[arg]) for arg in SAMPLER_ARGS[1:]))
@@ -123,6 +120,10 @@ def draw(model: str, count, seed, class_choice, truncation, refine=0, keep=1.0,
             kw["refine_steps"] = steps
         if candidates > 1 and "candidates" in takes:
             kw["candidates"] = candidates
+        passes = sampling_passes(n, **{k: kw[k] for k in ("keep", "refine_steps", "candidates") if k in kw})
+        if passes > MAX_PASSES:
+            raise gr.Error(f"These settings cost about {passes:,} network passes; at most {MAX_PASSES:,} per press: "
+                           "lower Count, Best of N or the refinement steps, or raise Keep.")
         x = m.sample(n, seed=seed, **kw)
     recipe = {"tab": "sample", "model": name, "n": n, "seed": seed, "class": class_choice or RANDOM,
               **{k: kw[k] for k in SAMPLER_ARGS if k in kw}}
@@ -174,69 +175,6 @@ def enlarge(recipe: dict | None, index) -> object:
 
 def on_select(recipe: dict | None, evt: gr.SelectData):
     return enlarge(recipe, evt.index)
-
-
-# ---- detection ----------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=8)
-def reference_scores(name: str, key: tuple = ()) -> tuple[np.ndarray, np.ndarray, str]:
-    """sigmoid(D) on held-out real images (test digits; held-out emoji for colour models) and on the model's own
-    samples (seed 0), and those real images in words; ``key`` (the file's version,
-    :func:`imggen.registry.file_key`) makes a retrained model under the same name a new entry."""
-    m = registry.load(name)
-    images, _, words = anomaly.reference_data(m.config, REFERENCE_N)
-    images = images[:REFERENCE_N]
-    with torch.no_grad():
-        real = torch.sigmoid(m.discriminate(to01(images))).numpy()
-        fake = torch.sigmoid(m.discriminate(m.sample(len(images), seed=0))).numpy()
-    return real, fake, words
-
-
-def _plot(score: float, real: np.ndarray, fake: np.ndarray, words: str = "held-out test digits"):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from PIL import Image
-
-    fig, ax = plt.subplots(figsize=(5, 2.8), dpi=100)
-    bins = np.linspace(0, 1, 26)
-    hr = ax.hist(real, bins=bins, alpha=0.6, label=f"{words} (n={len(real)})", color="tab:blue")[0]
-    hf = ax.hist(fake, bins=bins, alpha=0.6, label=f"model samples (n={len(fake)})", color="tab:orange")[0]
-    ax.axvline(score, color="black", lw=2, label="your image")
-    ax.set_ylim(0, 1.4 * max(hr.max(), hf.max(), 1))  # headroom: the legend sits above the bars
-    ax.set_xlabel("discriminator score sigmoid(D): 0 = fake, 1 = real")
-    ax.set_ylabel("images")
-    ax.legend(fontsize=7, loc="upper center", ncol=3, framealpha=0.95)
-    fig.tight_layout(rect=(0, 0, 1, 0.86))  # the top band stays clear: the component's label floats over it
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-
-
-def detect(model, upload):
-    """-> (preprocessed input PNG, score-distribution plot PNG, markdown with the score and percentiles)."""
-    name = common.require_model(model)
-    if not upload:
-        raise gr.Error("No image uploaded: choose an image file first.")
-    with common.user_errors():
-        m = registry.load(name)
-        if not hasattr(m.net, "discriminate"):
-            raise ValueError(f"{name} has no discriminator; pick a GAN for detection.")
-        x = model_input(upload, m.config.channels, m.config.image_size)[None]
-        with torch.no_grad():
-            score = torch.sigmoid(m.discriminate(x)).item()
-        real, fake, words = reference_scores(name, m.key)
-    pr, pf = (real < score).mean() * 100, (fake < score).mean() * 100
-    verdict = ("looks **real** to this discriminator" if score >= np.median(fake) and pr >= 5
-               else "looks **generated** to this discriminator")
-    md = (f"**Score {score:.3f}** (sigmoid of D) — your image {verdict}.\n\n"
-          f"Higher than **{pr:.0f} %** of {words} (median {np.median(real):.3f}) and **{pf:.0f} %** of "
-          f"`{name}` samples (median {np.median(fake):.3f}). A GAN's discriminator is trained to tell its own "
-          "generator's samples from the training data, so treat it as a hint, not a forensic verdict.")
-    recipe = {"tab": "sample/detect", "model": name, "score": round(score, 4), "input": pack_tensor(x[0])}
-    preview = to_pil(x[0], scale=4, recipe=recipe)
-    return preview, _plot(score, real, fake, words), md
 
 
 # ---- prompt -> image ----------------------------------------------------------------------------------------

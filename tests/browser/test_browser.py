@@ -70,9 +70,9 @@ def test_models_tab_shows_cards(page):
     expect(page.locator("#models-card")).to_contain_text("469,103")
 
 
-def test_sample_refine_and_keep_sliders(page):
-    """Sample tab: an unconditional GAN shows the refinement and keep sliders; 5 steps and keep 0.5 make a grid
-    whose info line says both."""
+def test_sample_refine_keep_and_candidates_sliders(page):
+    """Sample tab: an unconditional GAN shows the refinement, keep and best-of-N sliders; 5 steps, keep 0.5 and
+    the best of 2 make a grid whose info line says all three."""
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="Sample").click()
@@ -90,9 +90,14 @@ def test_sample_refine_and_keep_sliders(page):
     steps.press("Enter")
     keep.fill("0.5")
     keep.press("Enter")
+    best = page.locator("#sample-candidates input[type='number']")
+    expect(best).to_be_visible()
+    best.fill("2")
+    best.press("Enter")
     page.locator("#sample-btn").click()
     expect(page.locator("#sample-info")).to_contain_text("refined 5 steps", timeout=120_000)
     expect(page.locator("#sample-info")).to_contain_text("kept the 50 % least steep")
+    expect(page.locator("#sample-info")).to_contain_text("each the best of 2 by the discriminator")
     if card["config"].get("prior_components"):
         expect(page.locator("#sample-info")).to_contain_text(
             f"latents from its fitted {card['config']['prior_components']}-Gaussian mixture")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from imggen import checkpoint
-from imggen.models.gan import CGAN, CGANConfig, DCGAN, DCGANConfig, minibatch_std
+from imggen.models.gan import CGAN, CGANConfig, DCGAN, DCGANConfig, minibatch_std, sampling_passes
 from imggen.registry import build, load
 from imggen.train import TrainConfig
 from imggen.training.trainers import make_trainer
@@ -142,6 +142,18 @@ def test_keep_drops_the_steepest_latents():
     for bad in (0.0, 1.5, -0.2):
         with pytest.raises(ValueError, match="keep"):
             m.sample(2, keep=bad)
+
+
+def test_keep_then_best_of_k_by_d():
+    """keep and candidates together: ceil(n·k/keep) latents, the n·k least steep kept in drawing order, then each
+    run of k reduced to the one D scores highest; k = 1 is the keep sampler exactly."""
+    m = tiny("dcgan").eval()
+    assert torch.equal(m.sample(4, generator=gen(2), keep=0.5, candidates=1), m.sample(4, generator=gen(2), keep=0.5))
+    x = m.sample(4, generator=gen(2), keep=0.5, candidates=3)
+    pool = m.sample(12, generator=gen(2), keep=0.5)  # the same 24 latents, the same 12 kept
+    d = m.D(pool).view(4, 3)
+    assert torch.equal(x, pool.view(4, 3, *pool.shape[1:])[torch.arange(4), d.argmax(1)])
+    assert sampling_passes(64, keep=0.3, refine_steps=50) < sampling_passes(64, keep=0.3, candidates=8)
 
 
 def test_conditional_labels_respected():

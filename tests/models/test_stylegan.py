@@ -245,3 +245,18 @@ def test_mapping_lr_mul_scales_the_stored_mapping_weights_and_is_checked():
     for bad in (0.0, 1.5):
         with pytest.raises(ValueError, match="mapping_lr_mul"):
             StyleGAN(StyleGANConfig(**TINY, mapping_lr_mul=bad))
+
+
+def test_best_of_candidates_does_not_depend_on_the_batch():
+    """D picks each sample's best of k with the minibatch-std channel off, so how the candidates are batched (or
+    what else is in the batch) cannot change a pick; k = 1 is the plain sampler."""
+    torch.manual_seed(0)
+    m = StyleGAN(StyleGANConfig(use_minibatch_std=True, **TINY)).eval()
+    z = torch.randn(32, TINY["latent_dim"])
+    make = lambda zb, _: m.render(zb)  # noqa: E731
+    a, b = m.best_of(make, z, None, 4, chunk=8), m.best_of(make, z, None, 4, chunk=1024)
+    assert a.shape == (8, 1, 28, 28) and torch.allclose(a, b, atol=1e-6)
+    g = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    assert torch.equal(m.sample(6, generator=g(), candidates=1), m.sample(6, generator=g()))
+    with pytest.raises(ValueError, match="from 1 to 16"):
+        m.sample(2, candidates=0)

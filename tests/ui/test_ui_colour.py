@@ -16,7 +16,7 @@ from imggen.convert import png_bytes
 from imggen.data import builtin_classes, emoji_arrays, load_data
 from imggen.preprocess import model_input, prepare_digit
 from imggen.ui import arena as arena_tab
-from imggen.ui import build_app, restore
+from imggen.ui import build_app, detect, restore
 from imggen.ui import complete as cmp_tab
 from imggen.ui import interpolate as int_tab
 from imggen.ui import reconstruct as rec_tab
@@ -171,5 +171,5 @@ def test_detection_of_a_colour_gan_compares_with_held_out_emoji(colour, faces):
     prev, plot, md = sm.detect(colour["cgan"], faces[0])
     assert colourful(prev) and plot.width > 200
     assert "held-out emoji" in md and "digits" not in md
-    real, fake, words = sm.reference_scores(colour["cgan"])
-    assert words == "held-out emoji" and len(real) == len(fake) == sm.REFERENCE_N
+    real, fake, words = detect.reference_scores(colour["cgan"])
+    assert words == "held-out emoji" and len(real) == len(fake) == detect.REFERENCE_N

@@ -10,6 +10,7 @@ from PIL import Image
 from imggen import checkpoint, registry
 from imggen.convert import read_recipe
 from imggen.data import load_data
+from imggen.ui import detect
 from imggen.ui import sample as tab
 
 TINY = dict(latent_dim=8, g_width=8, d_width=8)
@@ -138,6 +139,8 @@ def test_d_ranked_candidates_follow_the_class_and_reproduce(tiny_gans):
         m.net.sample(2, candidates=17)
     with pytest.raises(gr.Error, match="Candidates"):
         tab.sample(name, 4, 3, "7", 1.0, 0, 1.0, 9)
+    with pytest.raises(gr.Error, match="network passes"):  # each bound allowed, together too much work
+        tab.sample(tiny_gans["dcgan"], 64, 3, tab.RANDOM, 1.0, 0, 0.3, 8)
 
 
 @pytest.mark.parametrize("args, match", [
@@ -168,8 +171,8 @@ def test_detect_scores_upload_against_references(tiny_gans, digit_png, tmp_path)
     assert prev.size == (112, 112) and plot.width > 200
     score = float(md.split("**Score ")[1].split("**")[0])
     assert 0 <= score <= 1 and "held-out test digits" in md
-    real, fake, words = tab.reference_scores(tiny_gans["cgan"])
-    assert len(real) == tab.REFERENCE_N and len(fake) == tab.REFERENCE_N and words == "held-out test digits"
+    real, fake, words = detect.reference_scores(tiny_gans["cgan"])
+    assert len(real) == detect.REFERENCE_N and len(fake) == detect.REFERENCE_N and words == "held-out test digits"
     bad = tmp_path / "x.png"
     bad.write_bytes(b"definitely not an image")
     with pytest.raises(gr.Error):
