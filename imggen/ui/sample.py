@@ -132,8 +132,8 @@ def draw(model: str, count, seed, class_choice, truncation, refine=0, keep=1.0,
     return x, recipe
 
 
-_NOTES = {"prior_components": "latents from its fitted {}-Gaussian mixture".format, "truncation": "truncation {:g}".format,
-          "keep": lambda v: f"kept the {100 * v:g} % least steep latents",
+_NOTES = {"prior_components": "latents from its fitted {}-Gaussian mixture".format,
+          "truncation": "truncation {:g}".format, "keep": lambda v: f"kept the {100 * v:g} % least steep latents",
           "refine_steps": "refined {} steps toward the discriminator".format,
           "candidates": "each the best of {} by the discriminator".format}  # the grid's settings, in words
 
@@ -225,8 +225,9 @@ def render() -> None:
                                     "digits, less variety; about 10 steps give most of the gain (bench/refine.py)")
             candidates = gr.Slider(1, MAX_CANDIDATES, value=start["candidates"], step=1, visible=show["candidates"],
                                    label="Best of N by the discriminator", elem_id="sample-candidates",
-                                   info="draws N images per sample and keeps the one D finds most real (for its "
-                                        "class): samples follow their class more closely; N times the work")
+                                   info="draws N images per sample and keeps the one D finds most real: a "
+                                        "conditional model's follow their class more closely, an unconditional "
+                                        "one's drift to the classes D prefers; N times the work (bench/candidates.py)")
             go = gr.Button("Generate", variant="primary", elem_id="sample-btn")
         with gr.Column(scale=2):
             info = gr.Markdown(elem_id="sample-info")
