@@ -119,7 +119,6 @@ def _up(cin: int, cout: int, kind: str, bias: bool) -> nn.Module:
     return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, 1, 1, bias=bias))
 
 
-
 class Generator(nn.Module):
     """z (B, latent_dim) -> linear to s0×s0 -> ([BN, ReLU, 3x3 conv] × blocks, [BN, ReLU, 2x upsample]) × k
     (-> [BN, ReLU, 3x3 conv] to C when blocks) -> tanh image (B, C, H, W)."""

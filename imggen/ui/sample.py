@@ -62,8 +62,8 @@ def _with_categories(names: tuple[str, ...]) -> list[str]:
 
 
 def model_options(name: str | None, restored: dict | None = None):
-    """(class dropdown, truncation slider, keep slider, refinement slider, candidates slider) updates for the chosen model; the
-    settings of a PNG just restored for this model (``restored``: the grid's recipe) win over the card's."""
+    """(class dropdown, truncation slider, keep slider, refinement slider, candidates slider) updates for the chosen
+    model; the settings of a PNG just restored for this model (``restored``: the grid's recipe) win over the card's."""
     choices, value, show_cls, show, start, info = _options(name)
     if restored and restored.get("restored") and restored.get("model") == name:
         value = restored.get("class", value)
