@@ -132,17 +132,25 @@ class GANLoss:
     ``accumulate_gradients(phase, ...)`` runs the forward passes and ``backward()`` for one phase; the trainer
     zeroes grads and steps the optimiser. ``G``/``D`` may be DDP wrappers of ``net.G``/``net.D``. ``g_topk`` < 1
     trains G only on that fraction of its batch that D finds most real (top-k training, Sinha et al. 2020).
+    ``class_weight`` > 0 (conditional GANs) adds a class term: D's projection read as a classifier over all
+    classes (softmax of ``<embed(c), features>``) learns the real images' labels, and G is pushed to make images
+    it reads as their asked class -- the auxiliary classifier of AC-GAN (Odena et al. 2017) without a second
+    head, trained on reals only as in TAC-GAN (Gong et al. 2019), so D never learns to classify G's mistakes.
     """
 
     def __init__(self, net, kind: str = "hinge", *, r1_gamma: float = 0.0, use_augment: bool = False,
-                 augment: str = "", g_topk: float = 1.0, G=None, D=None):
+                 augment: str = "", g_topk: float = 1.0, class_weight: float = 0.0, G=None, D=None):
         if kind not in GAN_LOSSES:
             raise ValueError(f"GAN loss must be one of {GAN_LOSSES}, not {kind!r}")
         if not 0 < g_topk <= 1:
             raise ValueError(f"g_topk is the fraction of the generator batch that trains G: in (0, 1], not {g_topk}")
+        if not (0 <= class_weight <= 10 and math.isfinite(class_weight)):
+            raise ValueError(f"class_weight must be in [0, 10], not {class_weight}")
+        if class_weight and not getattr(net, "num_classes", 0):
+            raise ValueError("class_weight needs a conditional GAN (num_classes > 0)")
         self.net, self.kind, self.r1_gamma, self.use_augment = net, kind, r1_gamma, use_augment
         self.augment = parse_augment(augment)  # a DiffAugment policy; it replaces use_augment when given
-        self.g_topk = g_topk
+        self.g_topk, self.class_weight = g_topk, class_weight
         self.G, self.D = G or net.G, D or net.D
 
     def _aug(self, x: torch.Tensor) -> torch.Tensor:
@@ -151,29 +159,36 @@ class GANLoss:
         return diff_augment(x) if self.use_augment else x
 
     def _D(self, D, x, labels):
-        return D(self._aug(x), labels)
+        """D's logits (B,) and, with the class term on, its class cross-entropy for ``labels`` (else 0)."""
+        if not self.class_weight:
+            return D(self._aug(x), labels), 0.0
+        logits, classes = D(self._aug(x), labels, class_logits=True)
+        return logits, F.cross_entropy(classes.float(), labels)
 
     def accumulate_gradients(self, phase: str, real: torch.Tensor, real_labels, z: torch.Tensor, gen_labels,
                              gain: float = 1.0, ctx=nullcontext, backward=torch.Tensor.backward) -> dict[str, float]:
         if phase == "G":
             with ctx():
                 fake = self.G(z, gen_labels)
-                fake_logits = self.net.D(self._aug(fake), gen_labels).float()
+                fake_logits, ce = self._D(self.net.D, fake, gen_labels)
+                fake_logits = fake_logits.float()
                 if self.g_topk < 1:
                     fake_logits = fake_logits.topk(max(1, round(self.g_topk * len(fake_logits)))).values
                 loss = g_loss(self.kind, fake_logits)
-            backward(loss * gain)
-            return {"loss/G": loss.item()}
+            backward((loss + self.class_weight * ce) * gain)
+            return {"loss/G": loss.item(), **({"class/G": ce.item()} if self.class_weight else {})}
         if phase == "D":
             with torch.no_grad(), ctx():
                 fake = self.net.G(z, gen_labels)
             with ctx():
-                real_logits = self._D(self.D, real, real_labels).float()
-                fake_logits = self._D(self.D, fake.detach(), gen_labels).float()
+                real_logits, ce = self._D(self.D, real, real_labels)
+                fake_logits = self._D(self.D, fake.detach(), gen_labels)[0]  # reals only train the class term
+                real_logits, fake_logits = real_logits.float(), fake_logits.float()
                 loss = d_loss(self.kind, real_logits, fake_logits)
-            backward(loss * gain)
+            backward((loss + self.class_weight * ce) * gain)
             return {"loss/D": loss.item(), "D(x)": torch.sigmoid(real_logits).mean().item(),
-                    "D(G(z))": torch.sigmoid(fake_logits).mean().item()}
+                    "D(G(z))": torch.sigmoid(fake_logits).mean().item(),
+                    **({"class/D": ce.item()} if self.class_weight else {})}
         if phase == "Dreg":  # R1 in fp32 on un-augmented reals; the unwrapped D (DDP has no double backward)
             x = real.detach().float().requires_grad_(True)
             logits = self.net.D(x, real_labels)

@@ -177,7 +177,7 @@ def train_transformer(a) -> None:
     model.tokenizer.load_state_dict(tokenizer_weights(a.tokenizer))
     model.tokenizer_step.fill_(tinfo["steps"])
     cfg = TrainConfig(**{**r.train, "time_limit_s": 60 * a.minutes, "seed": a.seed, "log_every": 50,
-                         "device": "cpu", "max_steps": a.max_steps})
+                         "device": "cpu", "max_steps": a.max_steps or r.train.get("max_steps")})
     check = HeldOutCheck(a.check_every, a.check_heldout, a.check_train, a.best_out or a.out.replace(
         ".safetensors", "-best.safetensors"), a.seed) if a.check_every else None
     init = WarmStart(str(a.tokenizer), {"steps": tinfo["steps"], "train_seconds": tinfo["seconds"],

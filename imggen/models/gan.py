@@ -177,9 +177,11 @@ class Discriminator(nn.Module):
         if num_classes:
             self.embed = _sn(nn.Embedding(num_classes, chans[-1]), use_sn)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, *, alone: bool = False) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, *, alone: bool = False,
+                class_logits: bool = False):
         """(B,) logits; ``alone``: the minibatch-std channel (a group's statistic, which only the linear head reads)
-        set to 0, so each image's score no longer depends on the others in its batch (ranking candidates)."""
+        set to 0, so each image's score no longer depends on the others in its batch (ranking candidates);
+        ``class_logits``: also the projection term for every class (B, K), D read as a classifier."""
         h = self.body(x)  # (B, C_k, s0, s0)
         if self.use_mbstd:
             feats = torch.cat([h, h.new_zeros(h.shape[0], 1, *h.shape[2:])], 1) if alone else minibatch_std(h)
@@ -189,6 +191,8 @@ class Discriminator(nn.Module):
         if self.num_classes and labels is not None:
             e = labels @ self.embed.weight if labels.is_floating_point() else self.embed(labels)
             out = out + (e * h.sum([2, 3])).sum(1)  # projection: <embed(y), pooled features>
+        if class_logits:
+            return out, h.sum([2, 3]) @ self.embed.weight.T
         return out
 
 
@@ -268,8 +272,7 @@ class _GAN(nn.Module):
         k = check_candidates(candidates)
         z = self.latents(n * k, generator=generator, truncation=truncation)
         y = self._labels(n, labels, generator)
-        return self.best_of(lambda zb, yb: self._generate(zb, yb, refine_steps, refine_step_size), z,
-                            None if y is None else y.repeat_interleave(k), k)
+        return self._draw(z, None if y is None else y.repeat_interleave(k), k, refine_steps, refine_step_size)
 
     @torch.no_grad()
     def best_of(self, make, z: torch.Tensor, labels: torch.Tensor | None, k: int, chunk: int = 1024) -> torch.Tensor:
@@ -292,11 +295,15 @@ class _GAN(nn.Module):
             self.D.train(was)
         return torch.cat(out)
 
-    def _generate(self, z: torch.Tensor, y: torch.Tensor | None, refine_steps: int, step_size: float) -> torch.Tensor:
-        """G(z, y) after ``refine_steps`` of :meth:`refine` (none when 0): the last stage of every sampler."""
-        if refine_steps:
-            z = self.refine(z, y, steps=refine_steps, step_size=step_size)
-        return self.G(z, y)
+    def _draw(self, z: torch.Tensor, y: torch.Tensor | None, k: int, refine_steps: int,
+              step_size: float) -> torch.Tensor:
+        """The last stage of every sampler: G(z, y) after ``refine_steps`` of :meth:`refine` (none when 0), the
+        best of each ``k`` latents by D (:meth:`best_of`)."""
+        def make(zb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
+            if refine_steps:
+                zb = self.refine(zb, yb, steps=refine_steps, step_size=step_size)
+            return self.G(zb, yb)
+        return self.best_of(make, z, y, k)
 
     def refine(self, z: torch.Tensor, labels: torch.Tensor | None = None, *, steps: int = 10,
                step_size: float = REFINE_STEP_SIZE, batch_size: int = 500) -> torch.Tensor:
@@ -433,7 +440,7 @@ class DCGAN(MixturePrior, _GAN):
         z = self.latents(m, generator=generator, truncation=truncation)
         if m > n * k:
             z = z[self.steepness(z, generator=generator).argsort(stable=True)[:n * k].sort().values]
-        return self.best_of(lambda zb, yb: self._generate(zb, yb, refine_steps, refine_step_size), z, None, k)
+        return self._draw(z, None, k, refine_steps, refine_step_size)
 
 
 class CGAN(_GAN):

@@ -40,6 +40,7 @@ class TrainConfig:
     augment: str = ""  # GANs: DiffAugment policy, e.g. "color,translation,cutout" (Zhao et al. 2020; "" = off)
     r1_gamma: float = 0.0  # R1 penalty weight (0 = off)
     g_topk: float = 1.0  # GANs: fraction of each generator batch, most real-looking first, that trains G (top-k, 1 = all)
+    class_weight: float = 0.0  # conditional GANs: weight of the class term (D's projection read as a classifier)
     train_prior: bool = False  # DCGAN: keep a fitted latent mixture and train G on latents drawn from it (else N(0, I))
     beta: float = 1.0  # KL weight (VAEs)
     max_steps: int | None = None  # stop after this many steps (overrides epochs)

@@ -83,12 +83,14 @@ SHIPPED = {  # the phase recipes of the shipped models (scripts/train_gan.py, sc
                           train={**_AE_TRAIN, "batch_size": 64, "time_limit_s": 2700.0, "eval_samples": 500}),
     # text -> image (issue 28), scripts/train_dalle.py: tokenizer phase, then the transformer on emoji32 captions
     "dalle-emoji32": Recipe("dalle", "text -> image on emoji32 captions: VQ-VAE tokenizer (8x8 codes of 512, EMA "
-                            "codebook) then a 4-layer 128-wide causal transformer over [words, codes] with caption "
-                            "dropout for guidance", "emoji32",
+                            "codebook) then a 6-layer 192-wide causal transformer over [words, codes] with caption "
+                            "dropout for guidance, dropout 0.1 and weight decay 0.1", "emoji32",
                             model={"hidden": 32, "codes": 512, "code_dim": 32, "levels": 2, "text_len": 16,
-                                   "n_layer": 4, "n_head": 4, "n_embd": 128, "caption_drop": 0.15},
+                                   "n_layer": 6, "n_head": 6, "n_embd": 192, "caption_drop": 0.15, "dropout": 0.1,
+                                   "weight_decay": 0.1},
                             train={"epochs": 1000, "batch_size": 32, "lr": 1e-3, "betas": (0.9, 0.99),
-                                   "use_ema": False, "time_limit_s": 2700.0, "eval_samples": 0, "num_grid": 16}),
+                                   "use_ema": False, "max_steps": 8000, "time_limit_s": 6000.0, "eval_samples": 0,
+                                   "num_grid": 16}),
 }
 
 

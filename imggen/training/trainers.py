@@ -69,7 +69,7 @@ class GANTrainer:
         self.G, self.D = distributed.wrap(net.G), distributed.wrap(net.D)
         self.loss = GANLoss(net, cfg.loss, r1_gamma=cfg.r1_gamma, use_augment=cfg.use_augment,
                             augment=getattr(cfg, "augment", ""),
-                            g_topk=cfg.g_topk, G=self.G, D=self.D)
+                            g_topk=cfg.g_topk, class_weight=cfg.class_weight, G=self.G, D=self.D)
         self.phases = [("D", self.opt_d, net.D, max(1, cfg.d_steps), 1)]
         if cfg.r1_gamma > 0:
             self.phases.append(("Dreg", self.opt_d, net.D, 1, R1_EVERY))
