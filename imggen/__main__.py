@@ -57,7 +57,7 @@ def _cmd_train(a):
 
     from . import distributed
     from .data import load_data
-    from .train import TrainConfig, steps_per_epoch, train
+    from .train import CLI_TRAIN_DEFAULTS, TrainConfig, steps_per_epoch, train
 
     distributed.init()
     recipe = _recipe(a)
@@ -66,7 +66,7 @@ def _cmd_train(a):
     over = {**recipe.model, **json.loads(a.config or "{}")}
     flags = {"epochs": a.epochs, "batch_size": a.batch_size, "seed": a.seed, "max_steps": a.max_steps,
              "time_limit_s": a.time_limit, "lr": a.lr}  # given flags > --train-config > the recipe > defaults
-    cfg = TrainConfig(**{"log_every": 1, "epochs": 5, "batch_size": 64, **recipe.train,
+    cfg = TrainConfig(**{**CLI_TRAIN_DEFAULTS, **recipe.train,
                          **json.loads(a.train_config or "{}"), **{k: v for k, v in flags.items() if v is not None}})
     out = a.out or f"runs/{a.family}-{data.name}.safetensors"
     model, init = _warm_start(a.init, a.family, over.get("num_classes")) if a.init else (None, None)

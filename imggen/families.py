@@ -72,6 +72,7 @@ class Family:
 _GAN_PLOTS = Plots(("loss/D", "loss/G"), ("D(x)", "D(G(z))"), "D(x) and D(G(z)) (mean sigmoid)")
 _KL_PLOTS = Plots(("loss/recon",), ("loss/kl",), "KL to the prior (nats per image)")
 _GAN_UNUSED = frozenset({"beta", "train_prior"})
+_UNCONDITIONAL_GAN_UNUSED = _GAN_UNUSED | {"class_weight"}
 _VAE_LIMITS = ("Trained for a short, CPU-bound time box: reconstructions are somewhat blurry and samples weaker than "
                "a converged model's. Inputs must look like MNIST (white digit on black, centred by mass; the "
                "Reconstruct tab's `prepare_digit` does this for photos, scans and drawings). Likelihoods use a "
@@ -92,7 +93,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("dcgan", DCGANConfig, DCGAN, GANTrainer, "DCGAN", gan=True, plots=_GAN_PLOTS, completion="gan",
            # quick: measured FD 32 / 7 classes after 280 steps (at 2e-4: FD 257, 1 class)
            presets={"quick": {"lr": 5e-4, "lr_d": 5e-4}},
-           unused_train_keys=frozenset({"beta"}),
+           unused_train_keys=frozenset({"beta", "class_weight"}),
            about="DCGAN (Radford et al. 2016) with hinge loss, spectral norm and an EMA of G. With "
                  "`prior_components` > 0 its latents come from a Gaussian mixture fitted to the trained G "
                  "(`python -m imggen fit-prior`, DeLiGAN-style) instead of N(0, I). Unconditional.",
@@ -183,7 +184,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                   "as unknown) give generic emoji. It knows emoji names, categories, subcategories, styles "
                   "(noto, twemoji) and skin tones; colour words only as they occur in names."),
     Family("stylegan", StyleGANConfig, StyleGAN, GANTrainer, "Style-based GAN (StyleGAN)", gan=True,
-           plots=_GAN_PLOTS, unused_train_keys=_GAN_UNUSED,
+           plots=_GAN_PLOTS, unused_train_keys=_UNCONDITIONAL_GAN_UNUSED,
            truncation_info="each style is pulled toward the average style, w = w̄ + ψ(w − w̄): "
                            "lower = cleaner, less varied",
            about="Style-based GAN (Karras et al. 2019, with StyleGAN2's modulated convolutions): a mapping "

@@ -18,7 +18,7 @@ GAN_LOSSES = ("hinge", "bce")
 # TrainConfig settings only adversarial trainers read; each family's entry in imggen/families.py names the ones its
 # trainer ignores (``unused_train_keys``) so a model card leaves them out
 GAN_TRAIN_KEYS = frozenset({"lr_d", "loss", "d_steps", "use_ema", "ema_decay", "use_augment", "augment", "r1_gamma",
-                            "g_topk", "train_prior"})
+                            "g_topk", "train_prior", "class_weight"})
 
 
 def diff_augment(x: torch.Tensor, translation: float = 0.125, cutout: float = 0.5) -> torch.Tensor:
@@ -134,8 +134,10 @@ class GANLoss:
     trains G only on that fraction of its batch that D finds most real (top-k training, Sinha et al. 2020).
     ``class_weight`` > 0 (conditional GANs) adds a class term: D's projection read as a classifier over all
     classes (softmax of ``<embed(c), features>``) learns the real images' labels, and G is pushed to make images
-    it reads as their asked class -- the auxiliary classifier of AC-GAN (Odena et al. 2017) without a second
-    head, trained on reals only as in TAC-GAN (Gong et al. 2019), so D never learns to classify G's mistakes.
+    it reads as their asked class (on its whole batch, also under ``g_topk``) -- the auxiliary classifier of
+    AC-GAN (Odena et al. 2017) without a second head, trained on reals only. Without TAC-GAN's twin classifier
+    this is AC-GAN's biased form: it favours easily classified, less varied images (bench/results/emoji.md
+    measures recall beside it).
     """
 
     def __init__(self, net, kind: str = "hinge", *, r1_gamma: float = 0.0, use_augment: bool = False,
@@ -146,8 +148,8 @@ class GANLoss:
             raise ValueError(f"g_topk is the fraction of the generator batch that trains G: in (0, 1], not {g_topk}")
         if not (0 <= class_weight <= 10 and math.isfinite(class_weight)):
             raise ValueError(f"class_weight must be in [0, 10], not {class_weight}")
-        if class_weight and not getattr(net, "num_classes", 0):
-            raise ValueError("class_weight needs a conditional GAN (num_classes > 0)")
+        if class_weight and getattr(net, "num_classes", 0) < 2:
+            raise ValueError("class_weight needs a conditional GAN (2 classes or more)")
         self.net, self.kind, self.r1_gamma, self.use_augment = net, kind, r1_gamma, use_augment
         self.augment = parse_augment(augment)  # a DiffAugment policy; it replaces use_augment when given
         self.g_topk, self.class_weight = g_topk, class_weight
@@ -182,7 +184,7 @@ class GANLoss:
                 fake = self.net.G(z, gen_labels)
             with ctx():
                 real_logits, ce = self._D(self.D, real, real_labels)
-                fake_logits = self._D(self.D, fake.detach(), gen_labels)[0]  # reals only train the class term
+                fake_logits = self.D(self._aug(fake.detach()), gen_labels)  # reals only train the class term
                 real_logits, fake_logits = real_logits.float(), fake_logits.float()
                 loss = d_loss(self.kind, real_logits, fake_logits)
             backward((loss + self.class_weight * ce) * gain)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import time
 
 import torch
@@ -65,6 +66,21 @@ def heldout_psnr(net, images: torch.Tensor, batch_size: int = 256) -> dict:
             "psnr_mean": (-10 * mse.clamp_min(1e-10).log10()).mean().item()}
 
 
+def train_overrides(name: str, stored: dict) -> dict:
+    """The training settings of a checkpoint's last phase (its stored recipe) that differ from recipe ``name``:
+    what ``--train-config`` must repeat to reproduce it (run lengths and bookkeeping aside)."""
+    from dataclasses import fields
+
+    from imggen.train import CLI_TRAIN_DEFAULTS, TrainConfig
+    from imggen.training import recipes
+
+    def plain(v):
+        return list(v) if isinstance(v, tuple) else v
+    skip = {"epochs", "max_steps", "time_limit_s", "device", "log_every"}
+    base = {**{f.name: f.default for f in fields(TrainConfig)}, **CLI_TRAIN_DEFAULTS, **recipes.get(name).train}
+    return {k: stored[k] for k in base if k not in skip and k in stored and plain(stored[k]) != plain(base[k])}
+
+
 def finish(name: str, out: str, test, iwae_images: int = 200) -> None:
     """Store the held-out metrics and card fields of the checkpoint ``out`` trained by recipe ``name``, write its card."""
     from imggen import checkpoint
@@ -87,12 +103,15 @@ def finish(name: str, out: str, test, iwae_images: int = 200) -> None:
         m.update({**net.eval_metrics(test.images, iwae_images=iwae_images), **heldout_psnr(net, test.images)})
     steps = meta["recipe"].get("history", [meta["recipe"]])[-1]["steps"]  # this phase's
     init = meta["recipe"].get("init")
+    extra = train_overrides(name, meta["recipe"])
+    flags = f" --train-config {shlex.quote(json.dumps(extra))}" if extra else ""
     card = {**CARD.get(name, {}), "reproduce": [
         *([f"# a warm-started phase from {init} as it was before it (see its earlier card in git history):"]
           if init else []),
-        *([] if init else [f"python -m imggen train --recipe {name} --max-steps {steps} --time-limit 1e9 --out {out}"]),
-        f"python scripts/train_emoji.py {name}{f' --init {init}' if init else ''} --max-steps {steps} --time-limit 1e9 "
-        f"--out {out}  # the same recipe and seed, plus snapshots and the held-out metrics above"]}
+        *([] if init else [f"python -m imggen train --recipe {name}{flags} --max-steps {steps} --time-limit 1e9 "
+                           f"--out {out}"]),
+        f"python scripts/train_emoji.py {name}{f' --init {init}' if init else ''}{flags} --max-steps {steps} "
+        f"--time-limit 1e9 --out {out}  # the same recipe and seed, plus snapshots and the held-out metrics above"]}
     checkpoint.update_metadata(out, net, metrics=m, card=card)
     print("held-out: " + " ".join(f"{k}={v:.4g}" for k, v in m.items() if isinstance(v, float)), flush=True)
     print(f"card: {write_card(out)}", flush=True)
@@ -117,7 +136,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
 
     from imggen.data import load_data
-    from imggen.train import TrainConfig, train
+    from imggen.train import CLI_TRAIN_DEFAULTS, TrainConfig, train
     from imggen.training import recipes
     from imggen.training.loop import snapshot_every
 
@@ -136,7 +155,7 @@ def main() -> None:
     over = {**json.loads(a.train_config or "{}"),
             **({"time_limit_s": a.time_limit} if a.time_limit is not None else {}),
             **({"max_steps": a.max_steps} if a.max_steps is not None else {})}
-    cfg = TrainConfig(**{"epochs": 5, "batch_size": 64, "log_every": 1, **recipe.train, **over, "device": "cpu"})
+    cfg = TrainConfig(**{**CLI_TRAIN_DEFAULTS, **recipe.train, **over, "device": "cpu"})
     at = {int(s.split(":", 1)[0]): s.split(":", 1)[1] for s in a.snapshot_at}
     print(f"{a.recipe}: {recipe.family} on {data.name} ({len(data)} images {tuple(data.images.shape[1:])}), "
           f"threads={torch.get_num_threads()}, model {recipe.model}, train {cfg}", flush=True)

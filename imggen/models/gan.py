@@ -188,12 +188,15 @@ class Discriminator(nn.Module):
         else:
             feats = h
         out = self.fc(feats.flatten(1)).squeeze(1)  # (B,)
-        if self.num_classes and labels is not None:
-            e = labels @ self.embed.weight if labels.is_floating_point() else self.embed(labels)
-            out = out + (e * h.sum([2, 3])).sum(1)  # projection: <embed(y), pooled features>
-        if class_logits:
-            return out, h.sum([2, 3]) @ self.embed.weight.T
-        return out
+        if class_logits and not self.num_classes:
+            raise ValueError("class logits need a conditional discriminator (num_classes > 0)")
+        if not self.num_classes or (labels is None and not class_logits):
+            return out
+        w, pooled = self.embed.weight, h.sum([2, 3])  # one read: spectral norm's power iteration runs once
+        if labels is not None:
+            e = labels @ w if labels.is_floating_point() else w[labels]
+            out = out + (e * pooled).sum(1)  # projection: <embed(y), pooled features>
+        return (out, pooled @ w.T) if class_logits else out
 
 
 # ---- models -------------------------------------------------------------------------------------------------
@@ -297,7 +300,7 @@ class _GAN(nn.Module):
 
     def _draw(self, z: torch.Tensor, y: torch.Tensor | None, k: int, refine_steps: int,
               step_size: float) -> torch.Tensor:
-        """The last stage of every sampler: G(z, y) after ``refine_steps`` of :meth:`refine` (none when 0), the
+        """The last stage of the DCGAN and CGAN samplers: G(z, y) after ``refine_steps`` of :meth:`refine` (none when 0), the
         best of each ``k`` latents by D (:meth:`best_of`)."""
         def make(zb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
             if refine_steps:

@@ -54,6 +54,9 @@ class TrainConfig:
     use_amp: bool = True  # bf16 autocast around each step on GPUs that support it (CPU: always fp32)
 
 
+CLI_TRAIN_DEFAULTS = {"epochs": 5, "batch_size": 64, "log_every": 1}  # what `imggen train` and scripts start from
+
+
 @dataclass
 class TrainState:
     """Live training state. Pass an empty one to ``train(state=...)``; the loop keeps it current (also on
