@@ -16,7 +16,7 @@ import torch
 
 from bench.common import RESULTS, grid_ms, machine, save
 from imggen import registry
-from imggen.evaluate import evaluate_model
+from imggen.evaluate import evaluate_model, held_out_for
 
 MODELS = ("cgan-emoji32", "cgan-mnist", "dcgan-mnist")  # stylegan-mnist too with --models
 KEYS = ("fd_ratio", "precision", "recall", "label_accuracy", "confident_fraction")
@@ -24,9 +24,10 @@ KEYS = ("fd_ratio", "precision", "recall", "label_accuracy", "confident_fraction
 
 def run_model(name: str, ks: list[int], seeds: list[int], n: int) -> list[dict]:
     m = registry.load(name)
-    rows = []
+    held, rows = held_out_for(m, n), []
     for k in ks:
-        runs = [evaluate_model(name, n=n, seed=s, sample_kw={"candidates": k} if k > 1 else None) for s in seeds]
+        runs = [evaluate_model(name, n=n, seed=s, sample_kw={"candidates": k} if k > 1 else None, held=held)
+                for s in seeds]
         row = {"model": name, "candidates": k, "samples": runs[0]["num_samples"], "seeds": seeds,
                **{key: statistics.mean(r[key] for r in runs) for key in KEYS if key in runs[0]},
                "per_seed": [{key: r[key] for key in KEYS if key in r} for r in runs],

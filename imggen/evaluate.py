@@ -109,12 +109,18 @@ def own_test_data(meta: dict) -> str | None:
     return trained_on if trained_on.startswith("emoji") else None
 
 
+def held_out_for(model, n: int, data: str | None = None) -> HeldOut:
+    """The held-out set :func:`evaluate_model` scores a loaded model's ``n`` samples against."""
+    return heldout(n, data or own_test_data(model.meta), model.config.image_size, model.config.channels)
+
+
 @torch.no_grad()
 def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, seed: int = 0, write: bool = False,
-                   iwae_images: int = 1000, sample_kw: dict | None = None) -> dict:
+                   iwae_images: int = 1000, sample_kw: dict | None = None, held: HeldOut | None = None) -> dict:
     """Sample ``n`` images and compare with half of the test set; the other half gives the real-vs-real floor.
     ``sample_kw`` (e.g. ``{"keep": 0.65}``) measures a sampler setting; the card's metrics (``write``) are plain
-    sampling.
+    sampling. ``held``: the :func:`held_out_for` set to score against, prepared once when a bench scores many
+    settings of one model (default: built here).
 
     Conditional models are sampled with uniformly cycling labels and also report label accuracy. ``data`` None:
     the test digits, or a colour model's own built-in emoji data (its held-out emoji).
@@ -126,7 +132,7 @@ def evaluate_model(name_or_path: str, n: int = 5000, data: str | None = None, se
     if write and sample_kw:
         raise ValueError("the card's metrics are measured with plain sampling: drop the sampler settings or --write")
     model = load(name_or_path)
-    held = heldout(n, data or own_test_data(model.meta), model.config.image_size, model.config.channels)
+    held = held or held_out_for(model, n, data)
     half = len(held)
     kw, labels = dict(sample_kw or {}), None
     if getattr(model.config, "num_classes", 0):
