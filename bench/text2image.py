@@ -2,21 +2,25 @@
 asks, read by the project's emoji net (imggen.metrics: category / subcategory heads, block-feature FD, k-NN P/R).
 
 - held-out emoji: one sample per held-out image (752: 376 emoji never trained on, in both styles), prompted with
-  the emoji's name and style ("upside-down face, twemoji"), and again with the name alone; share read as the emoji's
-  category / subcategory; FD and precision / recall vs those real images;
+  the emoji's name and style ("upside-down face, twemoji"), read with prompt expansion (the model fills in the
+  category and subcategory, the default) and as typed, and with the name alone; and with the true caption (its
+  real category and subcategory: what a perfect expansion would give); share read as the emoji's category /
+  subcategory; FD and precision / recall vs those real images;
 - training captions: a seeded draw of as many train images, prompted with their full caption, and with the name
-  alone; the same figures;
+  alone (expanded and as typed); the same figures;
 - references: the real images themselves (the emoji net's own accuracy: the ceiling) and their tokenizer
   reconstructions (the best the transformer can do through the codes; FD floor of the tokenizer);
 - colour composition: "{colour} heart", "large {colour} circle", "large {colour} square" for 8 colours, each
   marked seen (a training name), held out, or new (no such emoji); the share of samples whose dominant colour
   (mean of the non-white pixels, nearest of 8 colour prototypes) is the asked one, with the same reading on the
   real images where the emoji exists as the reader's own accuracy;
-- sampling time for 16 images on 2 threads, with and without the key/value cache.
+- each set's first prompt again as the best of ``--rank`` (4) candidates, ranked by the model's caption-image
+  score (imggen/models/clip.py; a model without one: by the likelihood ratio);
+- sampling time for 16 images on 2 threads, with and without the key/value cache, and as the best of ``--rank``.
 The issue's last item (against the word parser on digits) does not apply: the emoji model and the digit GAN share
 no prompts. Writes bench/results/text2image.{json,md}.
 
-    python -m imggen bench text2image [--model NAME] [--guidance 3] [--candidates 1] [--limit N]
+    python -m imggen bench text2image [--model NAME] [--guidance 3] [--candidates 1] [--rank 4] [--limit N]
 """
 from __future__ import annotations
 
@@ -99,7 +103,7 @@ def colour_check(model, seed: int, **kw) -> dict:
             "match_all": statistics.mean(r["match"] for r in rows), "reader_on_real": statistics.mean(reals)}
 
 
-def timing(model, repeats: int = 3, **kw) -> dict:
+def timing(model, repeats: int = 3, rank: int = 1, **kw) -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     out = {}
@@ -111,6 +115,10 @@ def timing(model, repeats: int = 3, **kw) -> dict:
                 model.sample(16, seed=i, prompt="grinning face", use_cache=cache, **kw)
                 times.append(time.perf_counter() - t)
             out["kv_cache" if cache else "no_cache"] = sorted(times[1:])[(len(times) - 1) // 2]
+        if rank > 1:
+            t = time.perf_counter()
+            model.sample(16, seed=0, prompt="grinning face", **{**kw, "candidates": rank})
+            out["ranked"], out["rank"] = time.perf_counter() - t, rank
     finally:
         torch.set_num_threads(threads)
     return out
@@ -121,7 +129,9 @@ def markdown(r: dict) -> str:
     lines = [f"# Text → image ({r['model']})", "",
              f"Sampling: guidance {s['guidance']}, temperature {s['temperature']}, top-k {s['top_k'] or 'off'}, "
              f"candidates {s['candidates']}; {r['machine']}, {r['seconds']:.0f} s. Read by the project's emoji net "
-             "(category / subcategory heads; FD on its block features, k-NN precision / recall). Targets (issue 28): "
+             "(category / subcategory heads; FD on its block features, k-NN precision / recall). Prompts are expanded "
+             "(category and subcategory filled in by the model's field classifier) unless marked as typed. "
+             "Targets (issue 28): "
              "held-out names ≥ 70 % category / ≥ 40 % subcategory, training captions ≥ 90 % / 70 %, 16 images "
              "≤ 2 s on 2 threads with the KV cache.", "",
              "| set | prompt | n | category | subcategory | FD | precision | recall |", "|---|---|---|---|---|---|---|---|"]
@@ -141,7 +151,8 @@ def markdown(r: dict) -> str:
     t = r["timing"]
     lines += ["", "## Sampling time", "",
               f"16 images, 2 threads (median of 3; one draw without the cache): **{t['kv_cache']:.2f} s** with the "
-              f"key/value cache, {t['no_cache']:.2f} s recomputing the prefix at every code ({t['no_cache'] / t['kv_cache']:.1f}×).",
+              f"key/value cache, {t['no_cache']:.2f} s recomputing the prefix at every code ({t['no_cache'] / t['kv_cache']:.1f}×)"
+              + (f"; {t['ranked']:.2f} s as the best of {t['rank']} each." if "ranked" in t else "."),
               "", "Reproduce: `python -m imggen bench text2image " + " ".join(r["argv"]) + "`", ""]
     return "\n".join(lines)
 
@@ -151,6 +162,8 @@ def main(argv=None):
     p.add_argument("--model", default="dalle-emoji32")
     p.add_argument("--guidance", type=float, default=3.0), p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-k", type=int, default=0), p.add_argument("--candidates", type=int, default=1)
+    p.add_argument("--rank", type=int, default=4, help="with --candidates 1: rows for the best of this many too")
+    p.add_argument("--sets", default="held out,train", help="which prompt sets to run (comma-separated)")
     p.add_argument("--limit", type=int, default=None, help="images per set (default: all 752 held out)")
     p.add_argument("--seed", type=int, default=0), p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(RESULTS / "text2image"))
@@ -158,6 +171,7 @@ def main(argv=None):
     torch.set_num_threads(a.threads)
     t0 = time.time()
     model = registry.load(a.model)
+    ranker = "the caption-image score" if model.net.scorer is not None else "likelihood ratio"
     kw = dict(guidance=a.guidance, temperature=a.temperature, top_k=a.top_k, candidates=a.candidates)
     test, train = load_data("emoji32", split="test"), load_data("emoji32", split="train")
     n = min(a.limit or len(test), len(test))
@@ -166,26 +180,33 @@ def main(argv=None):
     rows = []
     ti = torch.arange(n)
     for split, data, idx, sub in (("held out", test, ti, sub_t), ("train", train, pick, sub_tr)):
+        if split not in a.sets.split(","):
+            continue
         real, cat, sc = data.images[idx], data.labels[idx], sub[idx]
         caps = [data.captions[i] for i in idx.tolist()]
         names, named_styles = names_and_styles(caps)
-        prompts = {"name, style": named_styles, "name": names}
+        typed = {"expand": False}
+        prompts = {"name, style": (named_styles, {}), "name, style (as typed)": (named_styles, typed),
+                   "name": (names, {}), "full caption (the true fields: expansion's ceiling)": (caps, typed)}
         if split == "train":
-            prompts = {"full caption": caps, "name": names}
+            prompts = {"full caption": (caps, {}), "name": (names, {}), "name (as typed)": (names, typed)}
         other = (train.images[pick] if split == "held out" else test.images[ti])  # FD, P/R: the real-vs-real floor
         rows.append({"set": split, "prompt": "real images (reader's ceiling; FD, P/R: real vs real)",
                      **read(real, real, cat, sc), **{k: v for k, v in read(other, real, cat, sc).items()
                                                      if k in ("fd", "precision", "recall")}})
         rec = torch.cat([from01(model.reconstruct(x)) for x in ((real + 1) / 2).split(256)])
         rows.append({"set": split, "prompt": "tokenizer reconstructions", **read(rec, real, cat, sc)})
-        for k, (label, ps) in enumerate(prompts.items()):
-            x = draw(model, ps, a.seed + 1000 * k, **kw)
+        if a.rank > 1 and kw["candidates"] == 1:  # the set's first prompt again, the best of a.rank kept
+            first = next(iter(prompts))
+            prompts[f"{first}, best of {a.rank} by {ranker}"] = (prompts[first][0], {"candidates": a.rank})
+        for k, (label, (ps, over)) in enumerate(prompts.items()):
+            x = draw(model, ps, a.seed + 1000 * k, **{**kw, **over})
             rows.append({"set": split, "prompt": label, **read(x, real, cat, sc)})
             print(rows[-1], flush=True)
         un = draw(model, [""] * n, a.seed + 5000)
         rows.append({"set": split, "prompt": "none (unconditional)", **read(un, real, cat, sc)})
     res = {"model": a.model, "settings": kw, "rows": rows, "colour": colour_check(model, a.seed, **kw),
-           "timing": timing(model, **kw), "machine": machine(), "argv": sys.argv[1:] if argv is None else argv,
+           "timing": timing(model, rank=a.rank, **kw), "machine": machine(), "argv": sys.argv[1:] if argv is None else argv,
            "checkpoint": {k: model.meta["recipe"].get(k) for k in ("steps", "train_seconds")}}
     res["seconds"] = time.time() - t0
     save(a.out, res, markdown)

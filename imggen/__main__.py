@@ -46,10 +46,11 @@ def _cmd_generate(a):
     from .text2image import generate
 
     opts = {k: getattr(a, k) for k in ("temperature", "top_k", "guidance", "candidates") if getattr(a, k) is not None}
-    gen = generate(load(a.model), a.prompt, a.n, a.seed, **opts)
+    gen = generate(load(a.model), a.prompt, a.n, a.seed, **opts, expand=a.expand)
     Path(a.out).write_bytes(png_bytes(to_pil(grid(gen.images), scale=a.scale, recipe=gen.recipe)))
     unknown = f"; unknown words: {', '.join(gen.unknown)}" if gen.unknown else ""
-    print(f"wrote {a.out} ({a.n} images of {a.prompt!r}, seed {a.seed}{unknown})")
+    read = f", read as {gen.read_as!r}" if gen.read_as != a.prompt else ""
+    print(f"wrote {a.out} ({a.n} images of {a.prompt!r}{read}, seed {a.seed}{unknown})")
 
 
 def _cmd_train(a):
@@ -192,6 +193,8 @@ def main(argv=None):
     g.add_argument("--temperature", type=float, default=None), g.add_argument("--top-k", type=int, default=None)
     g.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (1 = off)")
     g.add_argument("--candidates", type=int, default=None, help="draws per image, the best-explained one kept")
+    g.add_argument("--no-expand", dest="expand", action="store_false",
+                   help="read the prompt as typed (no category / subcategory filled in)")
     g.add_argument("--scale", type=int, default=4), g.add_argument("--out", default="generated.png")
     g.set_defaults(fn=_cmd_generate)
     t = sub.add_parser("train", help="train a model family on a dataset")

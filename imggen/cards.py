@@ -425,14 +425,17 @@ def candidates_line(name: str, k: int, res: dict) -> list[str]:
 def _prompting(ref: str) -> list[str]:
     """How to prompt a text -> image model."""
     return [f"`imggen.load(\"{ref}\").sample(16, seed=0, prompt=\"a red heart\")` (classifier-free guidance 3 by "
-            "default; `guidance`, `temperature`, `top_k`, `candidates`), or `python -m imggen generate \"a red "
+            "default; `guidance`, `temperature`, `top_k`, `candidates`, `expand`), or `python -m imggen generate \"a red "
             f"heart\" --model {ref}`; `imggen.text2image.generate` also lists the prompt's unknown words. Prompt "
             "figures: `bench/results/text2image.md`."]
 
 
 def _short(cfg: dict) -> dict:
-    """The config for a card: long texts (a caption vocabulary) as their word count."""
-    return {k: f"<{len(v.split()):,} words>" if isinstance(v, str) and len(v) > 120 else v for k, v in cfg.items()}
+    """The config for a card: long texts as their count (a caption vocabulary's words, "|"-separated names)."""
+    def count(v: str) -> str:
+        return f"<{len(v.split('|')):,} names>" if "|" in v else f"<{len(v.split()):,} words>"
+
+    return {k: count(v) if isinstance(v, str) and len(v) > 120 else v for k, v in cfg.items()}
 
 
 def _has_history(name: str) -> bool:

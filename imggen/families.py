@@ -173,12 +173,15 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            unused_train_keys=GAN_TRAIN_KEYS | {"beta", "betas"},
            unsampled=frozenset({"candidates"}),  # ranked by the prompt: a Text → image setting
            about="A small DALL-E (Ramesh et al. 2021): a VQ-VAE with an EMA codebook and dead-code restart turns a "
-                 "32-px image into 8×8 codes of 512; a causal transformer (the pixel GPT's blocks, KV cache) reads "
-                 "the caption's words, padded to a fixed length, then the codes. Trained with caption augmentation "
-                 "(fields and words dropped, order shuffled, synonyms) and the caption dropped for 15 % of steps, "
-                 "so sampling uses classifier-free guidance; candidates can be re-ranked by how much the caption "
-                 "raised their likelihood. `sample(n, prompt=...)`, `tokenize_prompt`, `complete` (token "
-                 "in-painting).",
+                 "32-px image into 8×8 codes of 512; a causal transformer (the pixel GPT's blocks, KV cache) reads the"
+                 " caption's words, padded to a fixed length, then the codes. Trained with caption augmentation "
+                 "(fields and words dropped, order shuffled, synonyms) and the caption dropped for 15 % of steps, so "
+                 "sampling uses classifier-free guidance; candidates are re-ranked by a small CLIP-style caption-image"
+                 " score (hashed n-gram text features and a CNN, trained contrastively on the training pairs; without "
+                 "one, by how much the caption raised their likelihood). Prompt expansion (a linear classifier over "
+                 "the name's words and character n-grams, fitted to the training captions) fills in the category and "
+                 "subcategory a short prompt lacks (`expand=False`: as typed). `sample(n, prompt=...)`, "
+                 "`expand_prompt`, `tokenize_prompt`, `complete` (token in-painting).",
            limits="Trained for a CPU time box on 6,820 emoji: images are blurrier than the tokenizer's "
                   "reconstructions, and prompts far from the training captions (words it never saw are listed "
                   "as unknown) give generic emoji. It knows emoji names, categories, subcategories, styles "

@@ -9,7 +9,7 @@ import torch
 
 from .convert import from01, to01
 
-SAMPLE_OPTIONS = ("temperature", "top_k", "guidance", "candidates")  # the sampler settings a recipe records
+SAMPLE_OPTIONS = ("temperature", "top_k", "guidance", "candidates", "expand")  # the settings a recipe records
 MAX_N = 256
 
 
@@ -19,6 +19,7 @@ class Generation:
     prompt: str
     unknown: list[str]  # prompt words the model's vocabulary lacks (read as <unk>)
     recipe: dict = field(default_factory=dict)  # what reproduces it: model, prompt, seed, n and the options
+    read_as: str = ""  # the prompt the model read: with prompt expansion, the fields it filled in
 
 
 def is_text_model(model) -> bool:
@@ -39,9 +40,15 @@ def unknown_words(model, prompt: str) -> list[str]:
     return _net(model).tokenize_prompt(prompt)[1]
 
 
+def read_as(model, prompt: str, expand: bool = True) -> str:
+    """The prompt the model reads: with ``expand`` and a model with prompt expansion, the category and
+    subcategory it filled in (:meth:`imggen.models.dalle.Dalle.expand_prompt`), else ``prompt``."""
+    return _net(model).expand_prompt(prompt) if expand else prompt
+
+
 def generate(model, prompt: str, n: int = 16, seed: int = 0, **options) -> Generation:
     """``n`` images for ``prompt`` from a loaded text model; ``options``: temperature, top_k, guidance,
-    candidates (see :meth:`imggen.models.dalle.Dalle.sample`)."""
+    candidates, expand (see :meth:`imggen.models.dalle.Dalle.sample`)."""
     _net(model)
     if not isinstance(prompt, str):
         raise ValueError(f"prompt must be text, not {type(prompt).__name__}")
@@ -52,18 +59,19 @@ def generate(model, prompt: str, n: int = 16, seed: int = 0, **options) -> Gener
         raise ValueError(f"unknown sampling options {sorted(bad)}; known: {', '.join(SAMPLE_OPTIONS)}")
     x = model.sample(n, seed=seed, prompt=prompt, **options)
     recipe = {"model": model.name, "prompt": prompt, "seed": int(seed), "n": n, **options}
-    return Generation(x, prompt, unknown_words(model, prompt), recipe)
+    return Generation(x, prompt, unknown_words(model, prompt), recipe,
+                      read_as(model, prompt, options.get("expand", True)))
 
 
 def complete(model, image: torch.Tensor, mask: torch.Tensor, n: int = 4, seed: int = 0, prompt: str = "",
              **options) -> torch.Tensor:
     """Token in-painting: ``image`` (B, C, H, W) in [0, 1], ``mask`` (B, 1, H, W) with 1 = missing ->
     (B, n, C, H, W) in [0, 1], the known pixels kept; ``prompt`` guides the redrawn region. ``options``:
-    temperature, top_k, guidance."""
+    temperature, top_k, guidance, expand."""
     net = _net(model)
-    bad = set(options) - {"temperature", "top_k", "guidance"}
+    bad = set(options) - {"temperature", "top_k", "guidance", "expand"}
     if bad:
-        raise ValueError(f"unknown completion options {sorted(bad)}; known: temperature, top_k, guidance")
+        raise ValueError(f"unknown completion options {sorted(bad)}; known: temperature, top_k, guidance, expand")
     g = model.generator(seed)
     out = net.complete(from01(image.float()).to(model.device), mask.to(model.device), n, generator=g,
                        prompt=prompt or None, **options)

@@ -11,6 +11,8 @@
         --out runs/dalle-emoji32-reg.safetensors > logs/dalle-reg.log 2>&1 &
     .venv/bin/python scripts/train_dalle.py ship runs/dalle-emoji32-reg-best.safetensors --check-heldout 160 \
         --check-train 32
+    # 3. the caption-image score that ranks candidates, fitted into the shipped checkpoint (in place)
+    .venv/bin/python scripts/train_dalle.py score checkpoints/dalle-emoji32.safetensors --steps 1000
 
 Phase 1 runs the tokenizer's own loss (imggen.models.vqvae.VQTokenizer.loss, the same step the DalleTrainer takes
 in its tokenizer phase) without the loop so it can print held-out PSNR and codebook usage as it goes; phase 2 is
@@ -160,16 +162,26 @@ def tokenizer_weights(path: Path = TOKENIZER) -> dict:
 def train_transformer(a) -> None:
     from imggen.data import load_data
     from imggen.registry import build
-    from imggen.train import TrainConfig, train
+    from imggen.train import TrainConfig
     from imggen.training import WarmStart
     from imggen.training.recipes import get as recipe
 
     r = recipe("dalle-emoji32")
     data = load_data(r.data)
-    tinfo = tokenizer_info(a.tokenizer)
+    torch.manual_seed(a.seed)
+    if a.init:  # go on from a trained text -> image checkpoint: its tokenizer, transformer and config
+        from imggen.registry import warm_start
+
+        if a.model_config or a.dropout is not None or a.weight_decay is not None:
+            raise SystemExit("--init keeps its checkpoint's config: drop --model-config / --dropout / --weight-decay")
+        model, meta = warm_start(a.init, r.family)
+        tinfo = tokenizer_info(a.init)
+        cfg = TrainConfig(**{**r.train, "time_limit_s": 60 * a.minutes, "seed": a.seed, "log_every": 50,
+                             "device": "cpu", "lr": a.lr, "max_steps": a.max_steps or r.train.get("max_steps")})
+        return _run(a, data, model, cfg, tinfo, WarmStart(str(a.init), meta["recipe"]))
     from imggen.models.dalle import build_vocab
 
-    torch.manual_seed(a.seed)
+    tinfo = tokenizer_info(a.tokenizer)
     reg = {**json.loads(a.model_config or "{}"),
            **{k: v for k, v in (("dropout", a.dropout), ("weight_decay", a.weight_decay)) if v is not None}}
     model = build(r.family, **{**r.model, **reg, "vocab": " ".join(build_vocab(data.captions)),
@@ -178,11 +190,17 @@ def train_transformer(a) -> None:
     model.tokenizer_step.fill_(tinfo["steps"])
     cfg = TrainConfig(**{**r.train, "time_limit_s": 60 * a.minutes, "seed": a.seed, "log_every": 50,
                          "device": "cpu", "max_steps": a.max_steps or r.train.get("max_steps")})
-    check = HeldOutCheck(a.check_every, a.check_heldout, a.check_train, a.best_out or a.out.replace(
-        ".safetensors", "-best.safetensors"), a.seed) if a.check_every else None
     init = WarmStart(str(a.tokenizer), {"steps": tinfo["steps"], "train_seconds": tinfo["seconds"],
                                       "epochs": round(tinfo["steps"] * tinfo["batch_size"] / len(data), 3),
                                       "lr": tinfo["lr"], "batch_size": tinfo["batch_size"]})
+    return _run(a, data, model, cfg, tinfo, init)
+
+
+def _run(a, data, model, cfg, tinfo, init) -> None:
+    from imggen.train import train
+
+    check = HeldOutCheck(a.check_every, a.check_heldout, a.check_train, a.best_out or a.out.replace(
+        ".safetensors", "-best.safetensors"), a.seed) if a.check_every else None
     last = [time.time()]
 
     def snapshot(ev, snap):
@@ -196,7 +214,7 @@ def train_transformer(a) -> None:
             print("snapshot", snap.save(a.out, f"snapshot at step {ev.step}"), flush=True)
 
     out = Path(a.out)
-    for ev in train(r.family, data, cfg, model=model, out=out, name=out.stem, init=init, callbacks=[snapshot]):
+    for ev in train("dalle", data, cfg, model=model, out=out, name=out.stem, init=init, callbacks=[snapshot]):
         if ev.kind != "step":
             print(ev.summary(), flush=True)
     finish(out, tinfo, a)
@@ -214,7 +232,7 @@ def finish(out: Path, tinfo: dict, a, transformer: list[str] | None = None) -> N
     cmds = [f"python scripts/train_dalle.py tokenizer --minutes {tinfo['seconds'] / 60:.0f}  # {tinfo['steps']} "
             "steps at batch 32",
             *(transformer or [f"python scripts/train_dalle.py transformer --minutes {a.minutes:g}"]),
-            "python -m imggen bench text2image --limit 128"]
+            "python -m imggen bench text2image"]
     checkpoint.update_metadata(out, net, metrics=metrics, card={"reproduce": cmds})
     print("done", out, "card", write_card(out), flush=True)
 
@@ -240,26 +258,71 @@ def ship(a) -> None:
                 "prompt for held-out emoji test[128:] prompted 'name, style', guidance 3, read by the emoji net)",
         "step": best["step"], "curve": [{k: r[k] for k in ("step", "heldout_category", "train_category")}
                                         for r in curve]}}
+    went_on = len(rec.get("history", [])) > 2  # a transformer phase that went on from a shipped one (--init)
+    before = [ln for ln in checkpoint.read_metadata(tok)["card"].get("reproduce", [])[1:]  # read before --out
+              if "bench text2image" not in ln and "imggen card" not in ln] if went_on else []  # may replace it
     out = checkpoint.save(net, a.out, family=meta["family"], config=c, name=Path(a.out).stem,
                           metrics=meta["metrics"], recipe=rec, card=card)
     a.minutes = (rec.get("time_limit_s") or 60 * a.minutes) / 60
-    wider = {k: c[k] for k in ("n_embd", "n_layer", "n_head") if c[k] != recipe("dalle-emoji32").model[k]}
-    more = (f" --tokenizer {tok}" if tok != TOKENIZER else "") + (f" --model-config '{json.dumps(wider)}'" if wider
-                                                                   else "")
+    checks = f"--check-every {every} --check-heldout {a.check_heldout} --check-train {a.check_train}"
+    if went_on:
+        phase = [*before, f"PYTHONPATH=. python scripts/train_dalle.py transformer --init {tok} --lr {rec['lr']:g} "
+                 f"--max-steps {rec.get('max_steps')} --minutes {a.minutes:g} {checks} --out "
+                 f"{str(src).replace('-best', '')}  # from the weights the lines above ship"]
+    else:
+        wider = {k: c[k] for k in ("n_embd", "n_layer", "n_head") if c[k] != recipe("dalle-emoji32").model[k]}
+        more = (f" --tokenizer {tok}" if tok != TOKENIZER else "") + (
+            f" --model-config '{json.dumps(wider)}'" if wider else "")
+        phase = [f"PYTHONPATH=. python scripts/train_dalle.py transformer{more} --minutes {a.minutes:g} --dropout "
+                 f"{c['dropout']:g} --weight-decay {c['weight_decay']:g} --max-steps {rec.get('max_steps')} "
+                 f"{checks} --out {str(src).replace('-best', '')}"]
     finish(out, tinfo, a, transformer=[
-        f"PYTHONPATH=. python scripts/train_dalle.py transformer{more} --minutes {a.minutes:g} --dropout "
-        f"{c['dropout']:g} --weight-decay {c['weight_decay']:g} --max-steps {rec.get('max_steps')} "
-        f"--check-every {every} --check-heldout {a.check_heldout} --check-train {a.check_train} "
-        f"--out {str(src).replace('-best', '')}",
+        *phase,
         f"python scripts/train_dalle.py ship {src} --check-heldout {a.check_heldout} --check-train {a.check_train}"
         f"  # the best of {len(curve)} held-out checks: step {best['step']}, "
         f"{100 * best['heldout_category']:.1f} % of {a.check_heldout} held-out prompts read as their category"])
 
 
+def score(a) -> None:
+    """Fit the caption-image score that ranks candidates (imggen/models/clip.py) into a dalle checkpoint, in place
+    and atomically; its figures go to the metrics (with held-out retrieval: how often a held-out image's own
+    "name, style" text scores highest among 256 such texts), its command to the card."""
+    from dataclasses import asdict
+
+    from tqdm import tqdm
+
+    from imggen import checkpoint
+    from imggen.cards import write_card
+    from imggen.data import load_data
+    from imggen.registry import from_checkpoint
+
+    src = Path(a.source)
+    meta, net = checkpoint.read_metadata(src), from_checkpoint(src)
+    data, test = load_data("emoji32"), load_data("emoji32", split="test")
+    t0 = time.time()
+    with tqdm(total=a.steps, desc="caption score") as bar:
+        info = net.fit_scorer(data.images, data.captions, steps=a.steps, seed=a.seed,
+                              progress=lambda s, n, loss: (bar.update(s - bar.n), bar.set_postfix(loss=f"{loss:.3f}")))
+    idx = torch.linspace(0, len(test) - 1, 256).long()
+    texts = [", ".join(test.captions[i].split(", ")[0:4:3]) for i in idx.tolist()]  # "name, style"
+    with torch.no_grad():
+        sim = net.scorer.embed_image(test.images[idx]) @ net.scorer.embed_text(texts).T
+    info = {**info, "score_heldout_top1": (sim.argmax(1) == torch.arange(len(idx))).float().mean().item(),
+            "score_seconds": round(time.time() - t0, 1)}
+    cmd = f"python scripts/train_dalle.py score {src} --steps {a.steps}" + (f" --seed {a.seed}" if a.seed else "")
+    steps = [ln for ln in meta["card"].get("reproduce", []) if not ln.startswith("python scripts/train_dalle.py score")]
+    at = next((i for i, ln in enumerate(steps) if "imggen bench" in ln), len(steps))
+    checkpoint.save(net, src, family=meta["family"], config=asdict(net.config), name=meta["name"],
+                    metrics={**meta["metrics"], **info}, recipe=meta["recipe"],
+                    card={**meta["card"], "reproduce": [*steps[:at], cmd, *steps[at:]]})
+    print(json.dumps(info), "card", write_card(src), flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("phase", choices=("tokenizer", "transformer", "ship"))
-    p.add_argument("source", nargs="?", help="ship: the checked snapshot to write as --out")
+    p.add_argument("phase", choices=("tokenizer", "transformer", "ship", "score"))
+    p.add_argument("source", nargs="?", help="ship: the checked snapshot to write as --out; score: the checkpoint")
+    p.add_argument("--steps", type=int, default=1000, help="score: training steps of the caption-image score")
     p.add_argument("--minutes", type=float, default=30)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -270,6 +333,8 @@ def main():
     p.add_argument("--tokenizer", type=Path, default=TOKENIZER,
                    help="transformer / ship: phase 1's tokenizer file, or a dalle checkpoint whose tokenizer to use")
     p.add_argument("--out", default=str(OUT), help="transformer: the checkpoint to write")
+    p.add_argument("--init", type=Path, default=None,
+                   help="transformer: go on from this dalle checkpoint (its config; --lr and --max-steps apply)")
     p.add_argument("--model-config", default="", help='transformer: config overrides as JSON, e.g. {"n_embd": 192}')
     p.add_argument("--dropout", type=float, default=None, help="transformer: dropout (default: the recipe's)")
     p.add_argument("--weight-decay", type=float, default=None, help="transformer: AdamW decay (default: 0.01)")
@@ -282,7 +347,7 @@ def main():
     p.add_argument("--best-out", default=None, help="the best checked snapshot (default: <out>-best.safetensors)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    {"tokenizer": train_tokenizer, "transformer": train_transformer, "ship": ship}[a.phase](a)
+    {"tokenizer": train_tokenizer, "transformer": train_transformer, "ship": ship, "score": score}[a.phase](a)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..device import rand
+from .clip import CaptionImageScore, check_score_config, fit_score
 from .gpt import Block
+from .prompt_fields import SEP as FIELD_SEP
+from .prompt_fields import FieldPredictor, class_lists, name_part
 from .ranking import best_in_runs, check_candidates
 from .vqvae import VQTokenizer
 
@@ -74,6 +77,14 @@ class DalleConfig:
     caption_drop: float = 0.15  # training: share of captions replaced by the empty one (classifier-free guidance)
     weight_decay: float = 0.01  # training: AdamW decay of the transformer's matrices
     tokenizer_steps: int = 0  # training: steps on the tokenizer before the transformer's (0: half the planned run)
+    # prompt expansion (imggen/models/prompt_fields.py): 0 buckets = none; class names "|"-separated
+    field_buckets: int = 0
+    categories: str = ""
+    subcategories: str = ""
+    # candidate ranking by a caption-image score (imggen/models/clip.py): 0 buckets = none (ranked by likelihood)
+    score_buckets: int = 0
+    score_dim: int = 64
+    score_width: int = 32
 
     def __post_init__(self):
         if self.image_size % (2 ** self.levels) or self.image_size // 2 ** self.levels < 1:
@@ -92,6 +103,21 @@ class DalleConfig:
             raise ValueError(f"text->image: dropout is a share in [0, 1), not {self.dropout}")
         if self.weight_decay < 0:
             raise ValueError(f"text->image: weight_decay must be >= 0, not {self.weight_decay}")
+        if self.field_buckets and not 64 <= self.field_buckets <= 65536:
+            raise ValueError(f"text->image: field_buckets must be 0 (no prompt expansion) or in [64, 65536], not "
+                             f"{self.field_buckets}")
+        if self.field_buckets and (len(self.category_names) < 2 or len(self.subcategory_names) < 2):
+            raise ValueError("text->image: prompt expansion needs at least two category and subcategory names")
+        if self.score_buckets:
+            check_score_config(self.score_buckets, self.score_dim, self.score_width)
+
+    @property
+    def category_names(self) -> list[str]:
+        return [v for v in self.categories.split(FIELD_SEP) if v]
+
+    @property
+    def subcategory_names(self) -> list[str]:
+        return [v for v in self.subcategories.split(FIELD_SEP) if v]
 
     @property
     def words(self) -> list[str]:
@@ -116,8 +142,9 @@ def make_tokenizer(c: DalleConfig) -> VQTokenizer:
 
 class Dalle(nn.Module):
     """Text -> image: a VQ-VAE tokenizer and a causal transformer over [caption words, image codes]; samples from
-    a prompt with temperature, top-k and classifier-free guidance, re-ranks candidates by how much the caption
-    raised their likelihood, and completes masked regions token by token."""
+    a prompt with temperature, top-k and classifier-free guidance, re-ranks candidates by a caption-image score
+    (or, without one, by how much the caption raised their likelihood), and completes masked regions token by
+    token."""
 
     family = "dalle"
 
@@ -133,6 +160,10 @@ class Dalle(nn.Module):
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
         self.ln = nn.LayerNorm(c.n_embd)
         self.head = nn.Linear(c.n_embd, c.codes)
+        self.fields = FieldPredictor(c.field_buckets, c.category_names, c.subcategory_names) \
+            if c.field_buckets else None
+        self.scorer = CaptionImageScore(c.score_buckets, c.score_dim, c.channels, c.score_width, c.image_size) \
+            if c.score_buckets else None
         nn.init.normal_(self.pos, std=0.02)
         nn.init.normal_(self.tok.weight, std=0.02)
 
@@ -150,6 +181,45 @@ class Dalle(nn.Module):
         nn.init.normal_(self.tok.weight, std=0.02)
 
     # ---- text ----------------------------------------------------------------------------------------------
+    def fit_fields(self, captions, buckets: int = 4096) -> dict:
+        """Fit prompt expansion to "name, category, subcategory, ..." training captions (replacing any fitted
+        before); returns its training accuracies."""
+        cats, subs = class_lists(captions)
+        c = self.config
+        c.field_buckets, c.categories, c.subcategories = buckets, FIELD_SEP.join(cats), FIELD_SEP.join(subs)
+        c.__post_init__()
+        self.fields = FieldPredictor(buckets, cats, subs).to(self.device)
+        return self.fields.fit(captions)
+
+    def fit_scorer(self, images: torch.Tensor, captions, *, steps: int = 1000, buckets: int = 4096, dim: int = 64,
+                   width: int = 32, seed: int = 0, progress=None) -> dict:
+        """Fit the caption-image score that ranks candidates (replacing any fitted before) to training images in
+        [-1, 1] and their captions; see :func:`imggen.models.clip.fit_score`."""
+        c = self.config
+        check_score_config(buckets, dim, width)
+        self.scorer = CaptionImageScore(buckets, dim, c.channels, width, c.image_size).to(self.device)
+        c.score_buckets, c.score_dim, c.score_width = buckets, dim, width
+        return fit_score(self.scorer, images, captions, steps=steps, seed=seed, progress=progress)
+
+    def expand_prompt(self, prompt: str) -> str:
+        """``prompt`` with the category and subcategory its name part most likely has inserted after that part,
+        as the training captions put them ("cat face, twemoji" -> "cat face, animals & nature, cat-face,
+        twemoji"); a field the prompt already gives (any category or subcategory name between its commas or
+        colons) is left as given. Unchanged without prompt
+        expansion or for an empty prompt."""
+        if self.fields is None or not words(prompt or ""):
+            return prompt
+        have = {tuple(words(f)) for f in re.split(r"[,:]", prompt)}  # fields the prompt already gives
+        canonical = {w: grp[0] for grp in SYNONYMS for w in grp}  # "kitty" reads as "cat"
+        name = " ".join(canonical.get(w, w) for w in words(name_part(prompt)))
+        given = [have & {tuple(words(v)) for v in names} for names in (self.config.category_names,
+                                                                      self.config.subcategory_names)]
+        extra = [f for f, g in zip(self.fields.predict([name])[0], given) if not g]
+        if not extra:
+            return prompt
+        head, rest = prompt[:len(name_part(prompt))], prompt[len(name_part(prompt)) + 1:]
+        return ", ".join([head.strip(), *extra] + ([rest.strip()] if rest.strip() else []))
+
     def tokenize_prompt(self, prompt: str) -> tuple[list[int], list[str]]:
         """(caption ids of ``prompt``'s known words, its unknown words) — stop words ("a", "the", ...) the
         vocabulary lacks are dropped silently; words past ``text_len - 1`` are cut."""
@@ -205,20 +275,22 @@ class Dalle(nn.Module):
         return {"nll": F.cross_entropy(logits.flatten(0, 1).float(), tokens.flatten())}
 
     # ---- sampling ------------------------------------------------------------------------------------------
-    def _texts(self, prompt, n: int) -> tuple[torch.Tensor, list[str]]:
-        """(n, text_len) text parts for a prompt (one for all, or a list cycled over the n), unknown words."""
+    def _texts(self, prompt, n: int, expand: bool = False) -> tuple[torch.Tensor, list[str], list[str]]:
+        """(n, text_len) text parts for a prompt (one for all, or a list cycled over the n; each expanded by
+        :meth:`expand_prompt` if ``expand``), unknown words, and the n texts as read."""
         prompts = [prompt] if prompt is None or isinstance(prompt, str) else list(prompt)
         if not prompts:
             raise ValueError("prompt: give a text, or a list of texts")
-        rows, unknown = [], []
+        rows, unknown, read = [], [], []
         for p in prompts:
             if p is not None and not isinstance(p, str):
                 raise ValueError(f"prompt must be text, not {type(p).__name__}")
-            ids, unk = self.tokenize_prompt(p or "")
+            read.append(self.expand_prompt(p) if expand and p else p or "")
+            ids, unk = self.tokenize_prompt(read[-1])
             rows.append(self.text_ids(ids))
             unknown += [w for w in unk if w not in unknown]
-        text = torch.stack(rows)
-        return text.repeat(-(-n // len(rows)), 1)[:n], unknown
+        text, cycles = torch.stack(rows), -(-n // len(rows))
+        return text.repeat(cycles, 1)[:n], unknown, (read * cycles)[:n]
 
     @staticmethod
     def _filter(logits: torch.Tensor, temperature: float, top_k: int) -> torch.Tensor:
@@ -289,18 +361,21 @@ class Dalle(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, prompt=None, temperature: float = 1.0,
-               top_k: int = 0, guidance: float = 3.0, candidates: int = 1, use_cache: bool = True) -> torch.Tensor:
+               top_k: int = 0, guidance: float = 3.0, candidates: int = 1, use_cache: bool = True,
+               expand: bool = True) -> torch.Tensor:
         """(n, C, H, W) images in [-1, 1] for ``prompt`` (a text, or a list of texts cycled over the n; None or
         "": unconditional). ``temperature`` divides the logits; ``top_k`` > 0 keeps the k likeliest codes;
         ``guidance`` is the classifier-free guidance scale (1: plain p(image | caption), 0: ignore the caption,
-        > 1: follow it more); ``candidates`` > 1 draws that many images per output and keeps the one the caption
-        explains best (highest log p(image | caption) - log p(image)). Unknown words become <unk>: see
-        :meth:`tokenize_prompt` to list them."""
+        > 1: follow it more); ``candidates`` > 1 draws that many images per output and keeps the one the caption-
+        image score rates highest with the prompt as read (a model without one: the one the caption explains best,
+        highest log p(image | caption) - log p(image)); ``expand`` fills in the caption fields a
+        short prompt lacks (:meth:`expand_prompt`; no effect on a model without prompt expansion). Unknown words
+        become <unk>: see :meth:`tokenize_prompt` to list them."""
         c = self.config
         check_candidates(candidates)
         if n == 0:
             return torch.zeros(0, c.channels, c.image_size, c.image_size, device=self.device)
-        text, _ = self._texts(prompt, n)
+        text, _, read = self._texts(prompt, n, expand)
         if not (prompt if isinstance(prompt, str) else prompt is not None and any(prompt)):
             guidance, candidates = 1.0, 1  # nothing to guide by or rank on
         text = text.repeat_interleave(candidates, 0)
@@ -310,9 +385,13 @@ class Dalle(nn.Module):
                                         use_cache=use_cache)
             toks.append(t), scores.append(s)
         tok, score = torch.cat(toks), torch.cat(scores)
-        if candidates > 1:
-            tok = tok[best_in_runs(score, candidates)]
-        return self.decode_tokens(tok)
+        if candidates == 1:
+            return self.decode_tokens(tok)
+        if self.scorer is None:
+            return self.decode_tokens(tok[best_in_runs(score, candidates)])
+        x = torch.cat([self.decode_tokens(t) for t in tok.split(SAMPLE_CHUNK)])
+        texts = [t for t in read for _ in range(candidates)]
+        return x[best_in_runs(self.scorer.score(x, texts), candidates)]
 
     def token_mask(self, mask: torch.Tensor) -> torch.Tensor:
         """Pixel mask (B, 1|C, H, W), 1 = missing -> (B, grid^2) True where a code must be redrawn (any of its
@@ -322,10 +401,12 @@ class Dalle(nn.Module):
 
     @torch.no_grad()
     def complete(self, x: torch.Tensor, mask: torch.Tensor, n: int = 4, *, generator: torch.Generator | None = None,
-                 prompt=None, temperature: float = 1.0, top_k: int = 0, guidance: float = 3.0) -> torch.Tensor:
+                 prompt=None, temperature: float = 1.0, top_k: int = 0, guidance: float = 3.0,
+                 expand: bool = True) -> torch.Tensor:
         """Token in-painting: x (B, C, H, W) in [-1, 1], mask (B, 1|C, H, W) with 1 = missing. Each image is
         encoded to codes; the codes touching a missing pixel are redrawn in raster order (the others forced),
-        ``n`` times per image, optionally guided by ``prompt``; the known pixels are returned as given.
+        ``n`` times per image, optionally guided by ``prompt`` (expanded as in :meth:`sample`); the known pixels
+        are returned as given.
         Returns (B, n, C, H, W)."""
         c = self.config
         if x.dim() != 4 or x.shape[1] != c.channels or x.shape[-1] != c.image_size or x.shape[-2] != c.image_size:
@@ -337,7 +418,7 @@ class Dalle(nn.Module):
         B = len(x)
         known = self.encode_tokens(x).repeat_interleave(n, 0)
         redraw = self.token_mask(mask).repeat_interleave(n, 0)
-        text, _ = self._texts(prompt, 1)
+        text, _, _ = self._texts(prompt, 1, expand)
         if not prompt:
             guidance = 1.0
         tok, _ = self.generate_tokens(text.expand(B * n, -1), generator, temperature=temperature, top_k=top_k,

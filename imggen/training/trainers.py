@@ -286,7 +286,7 @@ class DalleTrainer:
 
     def bind_data(self, data) -> None:
         """The training data's captions, by image index; an untrained model without a vocabulary gets one built
-        from them."""
+        from them, and a model without prompt expansion has it fitted to "name, category, subcategory" ones."""
         m, cfg = self.model, self.cfg
         if not m.config.tokenizer_steps and not int(m.tokenizer_step):  # auto: the first half of the run
             planned = cfg.max_steps or cfg.epochs * max(1, len(data) // max(1, min(cfg.batch_size, len(data))))
@@ -295,6 +295,8 @@ class DalleTrainer:
         if self.captions and not self.model.config.vocab:
             self.model.set_vocab(build_vocab(self.captions))
             self.opt = None
+        if self.model.fields is None and self.captions and all(c.count(",") >= 2 for c in self.captions):
+            self.model.fit_fields(self.captions)  # prompt expansion: "name" -> "name, category, subcategory"
         idx = torch.linspace(0, len(data) - 1, min(len(data), self.GRID)).long()  # fixed images for the grid
         self.grid_images = data.images[idx]
         self.grid_prompts = [self.captions[i].split(",")[0].strip() for i in idx[:self.GRID_PROMPTS].tolist()] \

@@ -125,7 +125,8 @@ def _text2image(io, recipe, path):
 
     name = _model_available(recipe)
     args = {k: recipe.get(k, d) for k, d in (("prompt", ""), ("n", 16), ("seed", 0), ("temperature", 1.0),
-                                              ("top_k", 0), ("guidance", 3.0), ("candidates", 1))}
+                                              ("top_k", 0), ("guidance", 3.0), ("candidates", 1),
+                                              ("expand", False))}  # PNGs from before prompt expansion: off
     grid_img, gallery, info = t2i.generate(name, *args.values())
     return {"model": name, **args, "grid_img": grid_img, "gallery": gallery, "info": info}, t2i.ID
 

@@ -39,25 +39,27 @@ def check_prompt(prompt) -> str:
     return prompt.strip()
 
 
-def settings(n, seed, temperature, top_k, guidance, candidates) -> tuple[int, int, dict]:
+def settings(n, seed, temperature, top_k, guidance, candidates, expand=True) -> tuple[int, int, dict]:
     """(n, seed, sampler options) from the tab's inputs, each in its range, else a gr.Error naming it."""
     n = common.whole_number(n, "Images", 1, MAX_N)
     seed = common.to_seed(seed)
     options = dict(temperature=common.number(temperature, "Temperature", MIN_TEMPERATURE, MAX_TEMPERATURE),
                    top_k=common.whole_number(top_k, "Top-k", 0, MAX_TOP_K),
                    guidance=common.number(guidance, "Guidance scale", 0, MAX_GUIDANCE),
-                   candidates=common.whole_number(candidates, "Candidates", 1, MAX_CANDIDATES))
+                   candidates=common.whole_number(candidates, "Candidates", 1, MAX_CANDIDATES),
+                   expand=bool(expand))
     if n * options["candidates"] > MAX_DRAWS:
         raise gr.Error(f"{n} images × {options['candidates']} candidates = {n * options['candidates']} draws; at most "
                        f"{MAX_DRAWS} per press (fewer images or fewer candidates).")
     return n, seed, options
 
 
-def describe(name: str, prompt: str, recipe: dict, unknown: list[str]) -> str:
-    """The info line: seed, model, the prompt as read, the settings and the unknown words."""
+def describe(name: str, prompt: str, recipe: dict, unknown: list[str], read_as: str = "") -> str:
+    """The info line: seed, model, the prompt (and what it was read as), the settings and the unknown words."""
     o = recipe
     md = (f"**Seed {o['seed']}** · {o['n']} images from `{name}` for "
           + (f"“{prompt}”" if prompt else "no prompt (unconditional samples)")
+          + (f", read as “{read_as}”" if read_as and read_as != prompt else "")
           + f" · temperature {o['temperature']:g} · top-k {o['top_k'] or 'off'} · guidance {o['guidance']:g}"
           + (f" · best of {o['candidates']} candidates each" if o["candidates"] > 1 else ""))
     if unknown:
@@ -66,18 +68,18 @@ def describe(name: str, prompt: str, recipe: dict, unknown: list[str]) -> str:
     return md
 
 
-def generate(model, prompt, n, seed, temperature, top_k, guidance, candidates):
+def generate(model, prompt, n, seed, temperature, top_k, guidance, candidates, expand=True):
     """-> (grid PNG with its recipe, gallery of single images with theirs, info markdown)."""
     name = common.require_model(model)
     text = check_prompt(prompt)
-    n, seed, options = settings(n, seed, temperature, top_k, guidance, candidates)
+    n, seed, options = settings(n, seed, temperature, top_k, guidance, candidates, expand)
     with common.user_errors():
         gen = text2image.generate(registry.load(name), text, n, seed, **options)
     recipe = {"tab": ID, **gen.recipe}
     grid_png = common.png_output(gen.images, recipe, scale=3, nrow=min(n, 8))
     scale = max(1, 96 // gen.images.shape[-1])
     gallery = [(to_pil(x, scale=scale, recipe={**recipe, "index": i}), f"#{i}") for i, x in enumerate(gen.images)]
-    return grid_png, gallery, describe(name, text, recipe, gen.unknown)
+    return grid_png, gallery, describe(name, text, recipe, gen.unknown, gen.read_as)
 
 
 @functools.lru_cache(maxsize=4)
@@ -113,6 +115,9 @@ def render() -> dict:
                                 placeholder="a red heart")
             gr.Examples([[p] for p in EXAMPLES], [prompt], cache_examples=False, api_visibility="private",
                         elem_id="t2i-examples")
+            expand = gr.Checkbox(value=True, label="Fill in category and subcategory", elem_id="t2i-expand",
+                                 info="the model learned from captions like “cat face, animals & nature, cat-face, "
+                                      "noto”: a short prompt gets the fields it most likely has")
             n = gr.Slider(1, MAX_N, value=16, step=1, label="Images", elem_id="t2i-n")
             seed = common.seed_input(0, elem_id="t2i-seed")
             with gr.Accordion("Sampling", open=False):
@@ -125,15 +130,15 @@ def render() -> dict:
                                      info="classifier-free guidance: 0 ignores the prompt, 1 = plain conditional")
                 candidates = gr.Slider(1, MAX_CANDIDATES, value=1, step=1, label="Candidates per image",
                                        elem_id="t2i-candidates",
-                                       info=f"keep the draw the prompt explains best (images × candidates ≤ "
-                                            f"{MAX_DRAWS})")
+                                       info=f"keep the draw that best matches the prompt, by the model's caption-image "
+                                            f"score (images × candidates ≤ {MAX_DRAWS})")
             go = gr.Button("Draw it", variant="primary", elem_id="t2i-btn")
         with gr.Column(scale=2):
             info = gr.Markdown(elem_id="t2i-info")
             grid_img = common.image_output("Grid (PNG with its recipe)", elem_id="t2i-grid")
             gallery = gr.Gallery(label="Images (each PNG with its recipe)", columns=8, height="auto", format="png",
                                  object_fit="contain", elem_id="t2i-gallery", allow_preview=True)
-    inputs = [model, prompt, n, seed, temperature, top_k, guidance, candidates]
+    inputs = [model, prompt, n, seed, temperature, top_k, guidance, candidates, expand]
     go.click(generate, inputs, [grid_img, gallery, info], api_name="text2image", concurrency_limit=2,
              concurrency_id="text2image")
     prompt.submit(generate, inputs, [grid_img, gallery, info], api_visibility="private", concurrency_limit=2,

@@ -91,7 +91,7 @@ def test_kv_cache_sampling_equals_recomputing_the_prefix():
         a = m.sample(3, generator=torch.Generator().manual_seed(3), **kw)
         b = m.sample(3, generator=torch.Generator().manual_seed(3), use_cache=False, **kw)
         assert torch.allclose(a, b, atol=1e-5), kw
-    text, _ = m._texts("red heart", 2)
+    text = m._texts("red heart", 2)[0]
     ta, _ = m.generate_tokens(text, torch.Generator().manual_seed(0), guidance=2.0)
     tb, _ = m.generate_tokens(text, torch.Generator().manual_seed(0), guidance=2.0, use_cache=False)
     assert torch.equal(ta, tb)
@@ -130,7 +130,7 @@ def test_sampling_options_and_bad_values():
 
 def test_candidates_keep_the_highest_scoring_draw():
     m = tiny()
-    text, _ = m._texts("red heart", 6)
+    text = m._texts("red heart", 6)[0]
     tok, score = m.generate_tokens(text, torch.Generator().manual_seed(2), guidance=3.0)
     best = score.view(2, 3).argmax(1) + torch.tensor([0, 3])
     x = m.sample(2, generator=torch.Generator().manual_seed(2), prompt="red heart", candidates=3, guidance=3.0)
@@ -188,7 +188,8 @@ def test_generate_api_and_cli_write_a_png_with_its_recipe(tmp_path, capsys):
     main(["generate", "a purple heart", "--model", str(path), "--n", "4", "--seed", "1", "--guidance", "2",
           "--out", str(png)])
     assert "unknown words: purple" in capsys.readouterr().out
-    assert read_recipe(str(png)) == {"model": "t2i", "prompt": "a purple heart", "seed": 1, "n": 4, "guidance": 2.0}
+    assert read_recipe(str(png)) == {"model": "t2i", "prompt": "a purple heart", "seed": 1, "n": 4, "guidance": 2.0,
+                                     "expand": True}
 
 
 def test_generate_refuses_a_model_without_a_vocabulary():

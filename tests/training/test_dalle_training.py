@@ -51,6 +51,19 @@ def test_loop_trains_tokenizer_then_transformer_with_the_captions(tmp_path, monk
     assert used and used <= caption_words
     meta = checkpoint.read_metadata(tmp_path / "t.safetensors")
     assert meta["config"]["vocab"] == m.config.vocab and meta["config"]["tokenizer_steps"] == 2
+    # prompt expansion fitted to the "name, category, subcategory, style" captions, and stored
+    assert meta["config"]["categories"] == "animals & nature|smileys & emotion" and m.fields is not None
+    assert m.expand_prompt("red heart") == "red heart, smileys & emotion, heart"
+
+
+def test_captions_without_fields_get_no_prompt_expansion(tmp_path):
+    plain = data()
+    plain = ImageData(plain.images, plain.labels, "captioned", classes=("a", "b"),
+                      captions=tuple(c.split(",")[0] for c in plain.captions))
+    state = TrainState()
+    list(train("dalle", plain, cfg(max_steps=2), model_config=TINY, state=state, out=tmp_path / "p.safetensors"))
+    assert state.model.fields is None and state.model.expand_prompt("red heart") == "red heart"
+    assert checkpoint.read_metadata(tmp_path / "p.safetensors")["config"]["field_buckets"] == 0
 
 
 def test_a_trained_tokenizer_is_not_trained_again(tmp_path):

@@ -29,15 +29,16 @@ def tiny(tmp_path_factory):
     return NAME
 
 
-def args(name, prompt="a red heart", n=4, seed=3, temperature=1.0, top_k=0, guidance=3.0, candidates=1):
-    return [name, prompt, n, seed, temperature, top_k, guidance, candidates]
+def args(name, prompt="a red heart", n=4, seed=3, temperature=1.0, top_k=0, guidance=3.0, candidates=1,
+         expand=True):
+    return [name, prompt, n, seed, temperature, top_k, guidance, candidates, expand]
 
 
 def test_tab_returns_pngs_with_recipes_and_lists_unknown_words(tiny):
     assert tiny in common.model_choices(capability=t2i.CAPABILITY)
     grid_png, gallery, info = t2i.generate(*args(tiny, "a zorblax heart, twemoji style", candidates=2, top_k=5))
     want = {"tab": "text2image", "model": tiny, "prompt": "a zorblax heart, twemoji style", "seed": 3, "n": 4,
-            "temperature": 1.0, "top_k": 5, "guidance": 3.0, "candidates": 2}
+            "temperature": 1.0, "top_k": 5, "guidance": 3.0, "candidates": 2, "expand": True}
     assert read_recipe(Image.open(io.BytesIO(png_bytes(grid_png)))) == want
     assert len(gallery) == 4 and all(read_recipe(im) == {**want, "index": i} for i, (im, _) in enumerate(gallery))
     assert "**Unknown words**" in info and "zorblax, style" in info  # never in the captions
@@ -47,7 +48,13 @@ def test_tab_returns_pngs_with_recipes_and_lists_unknown_words(tiny):
     other = t2i.generate(*args(tiny, "a zorblax heart, twemoji style", seed=4, candidates=2, top_k=5))[0]
     assert not np.array_equal(np.asarray(other), np.asarray(grid_png))
     _, _, plain = t2i.generate(*args(tiny, "", n=2))
-    assert "no prompt (unconditional samples)" in plain and "Unknown" not in plain
+    assert "no prompt (unconditional samples)" in plain and "Unknown" not in plain and "read as “" not in plain
+    # prompt expansion (fitted while the tiny model trained on captioned emoji): the info line says what was read
+    read = registry.load(tiny).net.expand_prompt("a zorblax heart, twemoji style")
+    assert read.startswith("a zorblax heart, ") and read.endswith(", twemoji style") and f"read as “{read}”" in info
+    typed_png, _, typed = t2i.generate(*args(tiny, "a zorblax heart, twemoji style", candidates=2, top_k=5,
+                                             expand=False))
+    assert "read as “a zorblax" not in typed and read_recipe(typed_png)["expand"] is False
 
 
 def test_the_tab_opens_with_a_grid_computed_once(tiny):
@@ -92,6 +99,7 @@ def test_restore_round_trip(tiny, tmp_path):
         by_name = {k: ups[c] for k, c in tabs[t2i.ID].items() if c in ups}
         assert by_name["prompt"] == "a grinning face" and by_name["seed"] == 7 and by_name["guidance"] == 2.0
         assert by_name["candidates"] == 2 and by_name["n"] == 3 and by_name["model"] == tiny
+        assert by_name["expand"] is True
 
 
 def test_complete_tab_in_paints_tokens_with_a_prompt(tiny, tmp_path):
