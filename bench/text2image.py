@@ -36,6 +36,7 @@ from imggen import metrics, registry
 from imggen.convert import from01
 from imggen.data import emoji_arrays, load_data
 from imggen.models.emojinet import predict
+from imggen.models.prompt_fields import split_caption
 
 
 TARGETS = {"heldout": (0.70, 0.40), "train": (0.90, 0.70), "time_s": 2.0}  # issue 28: category, subcategory; 16 img
@@ -47,8 +48,9 @@ PER_COLOUR_PROMPT = 8
 
 
 def names_and_styles(captions) -> tuple[list[str], list[str]]:
-    fields = [c.split(", ") for c in captions]
-    return [f[0] for f in fields], [f"{f[0]}, {f[3]}" for f in fields]
+    """The emoji names of captions, and "name, style" prompts (the style without the skin tone)."""
+    fields = [split_caption(c) for c in captions]
+    return [f[0] for f in fields], [f"{f[0]}, {f[3].split(',')[0]}" for f in fields]
 
 
 def draw(model, prompts: list[str], seed: int, chunk: int = 64, **kw) -> torch.Tensor:
@@ -153,7 +155,7 @@ def markdown(r: dict) -> str:
               f"16 images, 2 threads (median of 3; one draw without the cache): **{t['kv_cache']:.2f} s** with the "
               f"key/value cache, {t['no_cache']:.2f} s recomputing the prefix at every code ({t['no_cache'] / t['kv_cache']:.1f}×)"
               + (f"; {t['ranked']:.2f} s as the best of {t['rank']} each." if "ranked" in t else "."),
-              "", "Reproduce: `python -m imggen bench text2image " + " ".join(r["argv"]) + "`", ""]
+              "", "Reproduce: `" + " ".join(["python -m imggen bench text2image", *r["argv"]]) + "`", ""]
     return "\n".join(lines)
 
 

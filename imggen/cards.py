@@ -47,6 +47,9 @@ METRICS = (  # (key, label, value) for the held-out metrics a card lists, in thi
     ("codebook_usage", "codebook usage", lambda m: f"{100 * m['codebook_usage']:.1f} % of the codes used by the "
                                                    "test images"),
     ("recon_nll", "reconstruction NLL", lambda m: f"{m['recon_nll']:.2f} nats per image"),
+    ("score_heldout_top1", "caption-image score", lambda m: (
+        f"a held-out image's own \"name, style\" text ranked first of 256 for {100 * m['score_heldout_top1']:.1f} % "
+        f"(chance 0.4 %; {100 * m['score_train_top1']:.1f} % of 256 training pairs)")),
 )
 HF_METRICS = {"test_accuracy": "accuracy", "fd": "classifier-fd", "coverage": "coverage",
               "confident_fraction": "confident-fraction", "precision": "precision", "recall": "recall",

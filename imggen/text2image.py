@@ -57,10 +57,10 @@ def generate(model, prompt: str, n: int = 16, seed: int = 0, **options) -> Gener
     bad = set(options) - set(SAMPLE_OPTIONS)
     if bad:
         raise ValueError(f"unknown sampling options {sorted(bad)}; known: {', '.join(SAMPLE_OPTIONS)}")
+    options.setdefault("expand", True)  # the recipe names it: a restored PNG expands as this call did
     x = model.sample(n, seed=seed, prompt=prompt, **options)
     recipe = {"model": model.name, "prompt": prompt, "seed": int(seed), "n": n, **options}
-    return Generation(x, prompt, unknown_words(model, prompt), recipe,
-                      read_as(model, prompt, options.get("expand", True)))
+    return Generation(x, prompt, unknown_words(model, prompt), recipe, read_as(model, prompt, options["expand"]))
 
 
 def complete(model, image: torch.Tensor, mask: torch.Tensor, n: int = 4, seed: int = 0, prompt: str = "",

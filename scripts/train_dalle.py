@@ -11,8 +11,8 @@
         --out runs/dalle-emoji32-reg.safetensors > logs/dalle-reg.log 2>&1 &
     .venv/bin/python scripts/train_dalle.py ship runs/dalle-emoji32-reg-best.safetensors --check-heldout 160 \
         --check-train 32
-    # 3. the caption-image score that ranks candidates, fitted into the shipped checkpoint (in place)
-    .venv/bin/python scripts/train_dalle.py score checkpoints/dalle-emoji32.safetensors --steps 1000
+    # 3. prompt expansion and the caption-image score that ranks candidates, fitted into the shipped checkpoint
+    .venv/bin/python scripts/train_dalle.py fit checkpoints/dalle-emoji32.safetensors --steps 1000
 
 Phase 1 runs the tokenizer's own loss (imggen.models.vqvae.VQTokenizer.loss, the same step the DalleTrainer takes
 in its tokenizer phase) without the loop so it can print held-out PSNR and codebook usage as it goes; phase 2 is
@@ -35,6 +35,7 @@ from safetensors.torch import load_file, save_file
 
 TOKENIZER = Path("runs/dalle-tokenizer.safetensors")
 OUT = Path("checkpoints/dalle-emoji32.safetensors")
+FIT_CMD = "python scripts/train_dalle.py fit"  # a card's line for phase 3 (redone after every ship)
 
 
 @torch.no_grad()
@@ -260,7 +261,7 @@ def ship(a) -> None:
                                         for r in curve]}}
     went_on = len(rec.get("history", [])) > 2  # a transformer phase that went on from a shipped one (--init)
     before = [ln for ln in checkpoint.read_metadata(tok)["card"].get("reproduce", [])[1:]  # read before --out
-              if "bench text2image" not in ln and "imggen card" not in ln] if went_on else []  # may replace it
+              if not ln.startswith(("python -m imggen", FIT_CMD))] if went_on else []  # may replace it
     out = checkpoint.save(net, a.out, family=meta["family"], config=c, name=Path(a.out).stem,
                           metrics=meta["metrics"], recipe=rec, card=card)
     a.minutes = (rec.get("time_limit_s") or 60 * a.minutes) / 60
@@ -276,17 +277,17 @@ def ship(a) -> None:
         phase = [f"PYTHONPATH=. python scripts/train_dalle.py transformer{more} --minutes {a.minutes:g} --dropout "
                  f"{c['dropout']:g} --weight-decay {c['weight_decay']:g} --max-steps {rec.get('max_steps')} "
                  f"{checks} --out {str(src).replace('-best', '')}"]
-    finish(out, tinfo, a, transformer=[
-        *phase,
-        f"python scripts/train_dalle.py ship {src} --check-heldout {a.check_heldout} --check-train {a.check_train}"
-        f"  # the best of {len(curve)} held-out checks: step {best['step']}, "
-        f"{100 * best['heldout_category']:.1f} % of {a.check_heldout} held-out prompts read as their category"])
+    phase.append(f"python scripts/train_dalle.py ship {src} --check-heldout {a.check_heldout} --check-train "
+                 f"{a.check_train}  # the best of {len(curve)} held-out checks: step {best['step']}, "
+                 f"{100 * best['heldout_category']:.1f} % of {a.check_heldout} held-out prompts read as their category")
+    finish(out, tinfo, a, transformer=list(dict.fromkeys(phase)))  # each once (a snapshot shipped again adds none)
 
 
-def score(a) -> None:
-    """Fit the caption-image score that ranks candidates (imggen/models/clip.py) into a dalle checkpoint, in place
-    and atomically; its figures go to the metrics (with held-out retrieval: how often a held-out image's own
-    "name, style" text scores highest among 256 such texts), its command to the card."""
+def fit(a) -> None:
+    """Fit prompt expansion (imggen/models/prompt_fields.py) and the caption-image score that ranks candidates
+    (imggen/models/clip.py) into a dalle checkpoint, in place and atomically; their figures go to the metrics (with
+    the score's held-out retrieval: how often a held-out image's own "name, style" text scores highest among 256
+    such texts), the command to the card."""
     from dataclasses import asdict
 
     from tqdm import tqdm
@@ -294,23 +295,25 @@ def score(a) -> None:
     from imggen import checkpoint
     from imggen.cards import write_card
     from imggen.data import load_data
+    from imggen.models.prompt_fields import split_caption
     from imggen.registry import from_checkpoint
 
     src = Path(a.source)
     meta, net = checkpoint.read_metadata(src), from_checkpoint(src)
     data, test = load_data("emoji32"), load_data("emoji32", split="test")
     t0 = time.time()
+    fields = net.fit_fields(data.captions)
     with tqdm(total=a.steps, desc="caption score") as bar:
         info = net.fit_scorer(data.images, data.captions, steps=a.steps, seed=a.seed,
                               progress=lambda s, n, loss: (bar.update(s - bar.n), bar.set_postfix(loss=f"{loss:.3f}")))
     idx = torch.linspace(0, len(test) - 1, 256).long()
-    texts = [", ".join(test.captions[i].split(", ")[0:4:3]) for i in idx.tolist()]  # "name, style"
+    texts = [(lambda f: f"{f[0]}, {f[3].split(',')[0]}")(split_caption(test.captions[i])) for i in idx.tolist()]
     with torch.no_grad():
         sim = net.scorer.embed_image(test.images[idx]) @ net.scorer.embed_text(texts).T
-    info = {**info, "score_heldout_top1": (sim.argmax(1) == torch.arange(len(idx))).float().mean().item(),
+    info = {**fields, **info, "score_heldout_top1": (sim.argmax(1) == torch.arange(len(idx))).float().mean().item(),
             "score_seconds": round(time.time() - t0, 1)}
-    cmd = f"python scripts/train_dalle.py score {src} --steps {a.steps}" + (f" --seed {a.seed}" if a.seed else "")
-    steps = [ln for ln in meta["card"].get("reproduce", []) if not ln.startswith("python scripts/train_dalle.py score")]
+    cmd = f"{FIT_CMD} {src} --steps {a.steps}" + (f" --seed {a.seed}" if a.seed else "")
+    steps = [ln for ln in meta["card"].get("reproduce", []) if not ln.startswith(FIT_CMD)]
     at = next((i for i, ln in enumerate(steps) if "imggen bench" in ln), len(steps))
     checkpoint.save(net, src, family=meta["family"], config=asdict(net.config), name=meta["name"],
                     metrics={**meta["metrics"], **info}, recipe=meta["recipe"],
@@ -320,9 +323,9 @@ def score(a) -> None:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("phase", choices=("tokenizer", "transformer", "ship", "score"))
-    p.add_argument("source", nargs="?", help="ship: the checked snapshot to write as --out; score: the checkpoint")
-    p.add_argument("--steps", type=int, default=1000, help="score: training steps of the caption-image score")
+    p.add_argument("phase", choices=("tokenizer", "transformer", "ship", "fit"))
+    p.add_argument("source", nargs="?", help="ship: the checked snapshot to write as --out; fit: the checkpoint")
+    p.add_argument("--steps", type=int, default=1000, help="fit: training steps of the caption-image score")
     p.add_argument("--minutes", type=float, default=30)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -347,7 +350,7 @@ def main():
     p.add_argument("--best-out", default=None, help="the best checked snapshot (default: <out>-best.safetensors)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    {"tokenizer": train_tokenizer, "transformer": train_transformer, "ship": ship, "score": score}[a.phase](a)
+    {"tokenizer": train_tokenizer, "transformer": train_transformer, "ship": ship, "fit": fit}[a.phase](a)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .prompt_fields import hashed_counts
+from .prompt_fields import hashed_counts, idf, tfidf
 
 
-def check_score_config(buckets: int, dim: int, width: int) -> None:
-    if not 64 <= buckets <= 65536 or not 8 <= dim <= 512 or not 8 <= width <= 256 or width % 8:
-        raise ValueError(f"caption score: buckets in [64, 65536], dim in [8, 512] and width a multiple of 8 in "
-                         f"[8, 256]; not {buckets}, {dim}, {width}")
+def check_score_config(buckets: int, dim: int, width: int, image_size: int = 32) -> None:
+    if not 64 <= buckets <= 65536 or not 8 <= dim <= 512 or not 8 <= width <= 256 or width % 8 or image_size % 8:
+        raise ValueError(f"caption score: buckets in [64, 65536], dim in [8, 512], width a multiple of 8 in "
+                         f"[8, 256] and images a multiple of 8 px; not {buckets}, {dim}, {width}, {image_size}")
 
 
 class CaptionImageScore(nn.Module):
@@ -25,7 +25,7 @@ class CaptionImageScore(nn.Module):
 
     def __init__(self, buckets: int, dim: int = 64, channels: int = 3, width: int = 32, image_size: int = 32):
         super().__init__()
-        check_score_config(buckets, dim, width)
+        check_score_config(buckets, dim, width, image_size)
         self.buckets = buckets
         self.register_buffer("idf", torch.ones(buckets))
         self.text = nn.Linear(buckets, dim)
@@ -37,8 +37,7 @@ class CaptionImageScore(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor(math.log(10.0)))
 
     def embed_text(self, texts) -> torch.Tensor:
-        x = hashed_counts(list(texts), self.buckets).to(self.idf.device).log1p() * self.idf
-        return F.normalize(self.text(F.normalize(x, dim=1)), dim=1)
+        return F.normalize(self.text(tfidf(texts, self.buckets, self.idf)), dim=1)
 
     def embed_image(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.image(x.float()), dim=1)
@@ -73,14 +72,15 @@ def fit_score(scorer: CaptionImageScore, images: torch.Tensor, captions, *, step
         raise ValueError(f"caption score: steps in [1, 100000], not {steps}")
     g = torch.Generator().manual_seed(seed)
     dev = scorer.idf.device
+    scorer.cpu()  # initialised on the CPU from the seed: the same weights on any device
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.random.default_generator.manual_seed(seed)  # the CPU generator only (restored on leaving)
         for m in scorer.modules():
             if m is not scorer and hasattr(m, "reset_parameters"):
                 m.reset_parameters()
         scorer.logit_scale.fill_(math.log(10.0))
-        df = (hashed_counts(list(captions), scorer.buckets) > 0).sum(0).float()
-        scorer.idf.copy_((((1 + len(captions)) / (1 + df)).log() + 1).to(dev))
+        scorer.idf.copy_(idf(hashed_counts(list(captions), scorer.buckets)))
+    scorer.to(dev)
     opt = torch.optim.AdamW(scorer.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
     scorer.train()

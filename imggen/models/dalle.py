@@ -12,7 +12,6 @@ ids and the words the model never saw.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import torch
@@ -22,8 +21,9 @@ import torch.nn.functional as F
 from ..device import rand
 from .clip import CaptionImageScore, check_score_config, fit_score
 from .gpt import Block
+from .prompt_fields import MAX_CLASSES
 from .prompt_fields import SEP as FIELD_SEP
-from .prompt_fields import FieldPredictor, class_lists, name_part
+from .prompt_fields import FieldPredictor, class_lists, name_part, words  # noqa: F401  (words: part of this API)
 from .ranking import best_in_runs, check_candidates
 from .vqvae import VQTokenizer
 
@@ -38,11 +38,6 @@ SYNONYMS = (  # word groups a training caption may swap within; every member joi
 )
 MAX_VOCAB = 8192
 SAMPLE_CHUNK = 256  # sequences sampled at once (bounded key/value caches)
-
-
-def words(text: str) -> list[str]:
-    """Lowercase words of a caption or prompt (``,`` ``:`` ``-`` ``&`` and other punctuation split)."""
-    return re.findall(r"[a-z0-9']+", str(text).lower())
 
 
 def build_vocab(captions, min_count: int = 1) -> list[str]:
@@ -106,10 +101,12 @@ class DalleConfig:
         if self.field_buckets and not 64 <= self.field_buckets <= 65536:
             raise ValueError(f"text->image: field_buckets must be 0 (no prompt expansion) or in [64, 65536], not "
                              f"{self.field_buckets}")
-        if self.field_buckets and (len(self.category_names) < 2 or len(self.subcategory_names) < 2):
-            raise ValueError("text->image: prompt expansion needs at least two category and subcategory names")
+        if self.field_buckets and not all(2 <= len(v) <= MAX_CLASSES for v in (self.category_names,
+                                                                              self.subcategory_names)):
+            raise ValueError(f"text->image: prompt expansion needs two to {MAX_CLASSES} category and subcategory "
+                             "names")
         if self.score_buckets:
-            check_score_config(self.score_buckets, self.score_dim, self.score_width)
+            check_score_config(self.score_buckets, self.score_dim, self.score_width, self.image_size)
 
     @property
     def category_names(self) -> list[str]:
@@ -185,39 +182,42 @@ class Dalle(nn.Module):
         """Fit prompt expansion to "name, category, subcategory, ..." training captions (replacing any fitted
         before); returns its training accuracies."""
         cats, subs = class_lists(captions)
+        fields = FieldPredictor(buckets, cats, subs)  # checks the names before anything changes
+        info = fields.fit(captions)
         c = self.config
         c.field_buckets, c.categories, c.subcategories = buckets, FIELD_SEP.join(cats), FIELD_SEP.join(subs)
-        c.__post_init__()
-        self.fields = FieldPredictor(buckets, cats, subs).to(self.device)
-        return self.fields.fit(captions)
+        self.fields = fields.to(self.device)
+        return info
 
     def fit_scorer(self, images: torch.Tensor, captions, *, steps: int = 1000, buckets: int = 4096, dim: int = 64,
                    width: int = 32, seed: int = 0, progress=None) -> dict:
         """Fit the caption-image score that ranks candidates (replacing any fitted before) to training images in
         [-1, 1] and their captions; see :func:`imggen.models.clip.fit_score`."""
         c = self.config
-        check_score_config(buckets, dim, width)
-        self.scorer = CaptionImageScore(buckets, dim, c.channels, width, c.image_size).to(self.device)
-        c.score_buckets, c.score_dim, c.score_width = buckets, dim, width
-        return fit_score(self.scorer, images, captions, steps=steps, seed=seed, progress=progress)
+        with torch.random.fork_rng(devices=[]):  # fit_score initialises it from its seed: no global draws here
+            scorer = CaptionImageScore(buckets, dim, c.channels, width, c.image_size)
+        info = fit_score(scorer.to(self.device), images, captions, steps=steps, seed=seed, progress=progress)
+        self.scorer, c.score_buckets, c.score_dim, c.score_width = scorer, buckets, dim, width
+        return info
 
     def expand_prompt(self, prompt: str) -> str:
-        """``prompt`` with the category and subcategory its name part most likely has inserted after that part,
-        as the training captions put them ("cat face, twemoji" -> "cat face, animals & nature, cat-face,
-        twemoji"); a field the prompt already gives (any category or subcategory name between its commas or
-        colons) is left as given. Unchanged without prompt
-        expansion or for an empty prompt."""
-        if self.fields is None or not words(prompt or ""):
+        """``prompt`` with the category and subcategory its name part (up to the first comma) most likely has
+        inserted after that part, as the training captions put them ("dog face, twemoji" -> "dog face, animals &
+        nature, animal-mammal, twemoji"); a field the rest of the prompt already gives (a category or subcategory
+        name between commas) is left as given. Unchanged without prompt expansion, or when the name part has no
+        word but stop words."""
+        name = [w for w in words(name_part(prompt or "")) if w not in STOP]
+        if self.fields is None or not name:
             return prompt
-        have = {tuple(words(f)) for f in re.split(r"[,:]", prompt)}  # fields the prompt already gives
+        have = {tuple(words(f)) for f in prompt.split(",")[1:]}  # fields the prompt already gives
         canonical = {w: grp[0] for grp in SYNONYMS for w in grp}  # "kitty" reads as "cat"
-        name = " ".join(canonical.get(w, w) for w in words(name_part(prompt)))
-        given = [have & {tuple(words(v)) for v in names} for names in (self.config.category_names,
-                                                                      self.config.subcategory_names)]
-        extra = [f for f, g in zip(self.fields.predict([name])[0], given) if not g]
+        given = [have & {tuple(words(v)) for v in names} for names in (self.fields.categories,
+                                                                      self.fields.subcategories)]
+        extra = [f for f, g in zip(self.fields.predict([" ".join(canonical.get(w, w) for w in name)])[0], given)
+                 if not g]
         if not extra:
             return prompt
-        head, rest = prompt[:len(name_part(prompt))], prompt[len(name_part(prompt)) + 1:]
+        head, _, rest = prompt.partition(",")
         return ", ".join([head.strip(), *extra] + ([rest.strip()] if rest.strip() else []))
 
     def tokenize_prompt(self, prompt: str) -> tuple[list[int], list[str]]:
@@ -391,7 +391,9 @@ class Dalle(nn.Module):
             return self.decode_tokens(tok[best_in_runs(score, candidates)])
         x = torch.cat([self.decode_tokens(t) for t in tok.split(SAMPLE_CHUNK)])
         texts = [t for t in read for _ in range(candidates)]
-        return x[best_in_runs(self.scorer.score(x, texts), candidates)]
+        score = torch.cat([self.scorer.score(xs, texts[i:i + SAMPLE_CHUNK])
+                           for i, xs in zip(range(0, len(x), SAMPLE_CHUNK), x.split(SAMPLE_CHUNK))])
+        return x[best_in_runs(score, candidates)]
 
     def token_mask(self, mask: torch.Tensor) -> torch.Tensor:
         """Pixel mask (B, 1|C, H, W), 1 = missing -> (B, grid^2) True where a code must be redrawn (any of its

@@ -1,5 +1,6 @@
 """Prompt expansion for a text -> image model trained on structured captions ("name, category, subcategory,
-style"): a linear classifier reads the name part of a prompt and fills in the category and subcategory fields that
+style[, skin tone]", the name itself may hold commas: "kiss: woman, man"): a linear classifier reads the name part
+of a prompt and fills in the category and subcategory fields that
 the training captions carried and a visitor's short prompt lacks -- DALL-E 3's caption upsampling (Betker et al.
 2023), small. Features are hashed words and character 2-5-grams (so unseen words and typos still count), log
 counts weighted by inverse document frequency and L2-normalised; weights are fitted by multinomial logistic
@@ -15,10 +16,16 @@ import torch
 import torch.nn as nn
 
 SEP = "|"  # between class names in the config strings
+MAX_CLASSES = 4096  # category / subcategory names a checkpoint may carry
+
+
+def words(text: str) -> list[str]:
+    """Lowercase words of a caption or prompt (``,`` ``:`` ``-`` ``&`` and other punctuation split)."""
+    return re.findall(r"[a-z0-9']+", str(text).lower())
 
 
 def _keys(text: str) -> list[str]:
-    ws = re.findall(r"[a-z0-9']+", str(text).lower())
+    ws = words(text)
     return ["w:" + w for w in ws] + [s[i:i + n] for w in ws for s in (f" {w} ",)
                                       for n in range(2, 6) for i in range(len(s) - n + 1)]
 
@@ -32,17 +39,49 @@ def hashed_counts(texts, buckets: int) -> torch.Tensor:
     return out
 
 
+def idf(counts: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Smoothed inverse document frequency, ln((1 + N) / (1 + df)) + 1, of (N, buckets) counts (rows weighted)."""
+    w = torch.ones(len(counts)) if weight is None else weight.float()
+    return ((1 + w.sum()) / (1 + ((counts > 0).float() * w[:, None]).sum(0))).log() + 1
+
+
+def tfidf(texts, buckets: int, idf_weights: torch.Tensor) -> torch.Tensor:
+    """(N, buckets) L2-normalised log1p counts x idf of texts' hashed words and character n-grams."""
+    x = hashed_counts(list(texts), buckets).to(idf_weights.device).log1p() * idf_weights
+    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-8)
+
+
 def name_part(prompt: str) -> str:
-    """The part of a prompt or caption that names the emoji: up to its first ``,`` or ``:``."""
-    return re.split(r"[,:]", str(prompt), maxsplit=1)[0]
+    """The part of a prompt that names the emoji: up to its first ``,``."""
+    return str(prompt).split(",", 1)[0]
+
+
+def split_caption(caption: str) -> tuple[str, str, str, str]:
+    """(name, category, subcategory, style and skin tone) of a "name, category, subcategory, style[, … skin tone]"
+    caption, read from the right (the name may hold commas)."""
+    f = [x.strip() for x in str(caption).split(",")]
+    tail = 2 if f[-1].endswith("skin tone") else 1
+    if len(f) < 3 + tail or not all(f):
+        raise ValueError(f"prompt fields need captions of the form 'name, category, subcategory, style', not "
+                         f"{caption!r}")
+    return ", ".join(f[:-2 - tail]), f[-2 - tail], f[-1 - tail], ", ".join(f[-tail:])
 
 
 def parse_captions(captions) -> tuple[list[str], list[str], list[str]]:
-    """Names, categories and subcategories of "name, category, subcategory, ..." captions."""
-    fields = [[f.strip() for f in c.split(",")] for c in captions]
-    if not fields or any(len(f) < 3 for f in fields):
-        raise ValueError("prompt fields need captions of the form 'name, category, subcategory, ...'")
+    """Names, categories and subcategories of "name, category, subcategory, style" captions."""
+    if not captions:
+        raise ValueError("prompt fields need captions")
+    fields = [split_caption(c) for c in captions]
     return [f[0] for f in fields], [f[1] for f in fields], [f[2] for f in fields]
+
+
+def check_class_names(categories, subcategories) -> None:
+    """2 to MAX_CLASSES distinct, non-empty names of each kind, none holding the separator or a comma."""
+    for names in (categories, subcategories):
+        if not 2 <= len(names) <= MAX_CLASSES or len(set(names)) < len(names):
+            raise ValueError(f"prompt fields need 2 to {MAX_CLASSES} distinct categories and subcategories")
+        if any(not v.strip() or SEP in v or "," in v for v in names):
+            raise ValueError(f"prompt fields: a category or subcategory name is empty or holds '{SEP}' or ','")
 
 
 class FieldPredictor(nn.Module):
@@ -52,27 +91,22 @@ class FieldPredictor(nn.Module):
         super().__init__()
         if not 64 <= buckets <= 65536:
             raise ValueError(f"prompt fields: buckets must be in [64, 65536], not {buckets}")
-        if len(categories) < 2 or len(subcategories) < 2:
-            raise ValueError("prompt fields need at least two categories and two subcategories")
+        check_class_names(categories, subcategories)
         self.buckets, self.categories, self.subcategories = buckets, list(categories), list(subcategories)
         k = len(categories) + len(subcategories)
         self.register_buffer("idf", torch.ones(buckets))
         self.register_buffer("weight", torch.zeros(buckets, k))
         self.register_buffer("bias", torch.zeros(k))
 
-    def features(self, texts) -> torch.Tensor:
-        x = hashed_counts([name_part(t) for t in texts], self.buckets).log1p() * self.idf.cpu()
-        return x / x.norm(dim=1, keepdim=True).clamp_min(1e-8)
-
     @torch.no_grad()
-    def probs(self, texts) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, categories), (N, subcategories) probabilities for prompts (their name part)."""
-        z = self.features(texts).to(self.weight) @ self.weight + self.bias
+    def probs(self, names) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, categories), (N, subcategories) probabilities for emoji names."""
+        z = tfidf(names, self.buckets, self.idf.cpu()).to(self.weight) @ self.weight + self.bias
         nc = len(self.categories)
         return z[:, :nc].softmax(1), z[:, nc:].softmax(1)
 
-    def predict(self, texts) -> list[tuple[str, str]]:
-        pc, ps = self.probs(texts)
+    def predict(self, names) -> list[tuple[str, str]]:
+        pc, ps = self.probs(names)
         return [(self.categories[c], self.subcategories[s]) for c, s in zip(pc.argmax(1).tolist(),
                                                                            ps.argmax(1).tolist())]
 
@@ -84,9 +118,8 @@ class FieldPredictor(nn.Module):
 
         rows, weight = np.unique(np.array(parse_captions(captions)).T, axis=0, return_counts=True)
         names, cats, subs = rows.T.tolist()  # each distinct (name, category, subcategory) once, weighted by count
-        df = ((hashed_counts(names, self.buckets) > 0).float() * torch.from_numpy(weight)[:, None]).sum(0)
-        self.idf.copy_(((1 + weight.sum()) / (1 + df)).log() + 1)
-        x = self.features(names).numpy()
+        self.idf.copy_(idf(hashed_counts(names, self.buckets), torch.from_numpy(weight)))
+        x = tfidf(names, self.buckets, self.idf).numpy()
         out, cols = {}, 0
         for key, labels, classes in (("category", cats, self.categories), ("subcategory", subs, self.subcategories)):
             y = np.array([classes.index(v) for v in labels])
@@ -102,6 +135,15 @@ class FieldPredictor(nn.Module):
             cols += len(classes)
             out[f"fields_train_{key}"] = float(((clf.predict(x) == y) * weight).sum() / weight.sum())
         return out
+
+
+def has_fields(captions) -> bool:
+    """Whether captions are "name, category, subcategory, style" ones whose class names prompt expansion takes."""
+    try:
+        check_class_names(*class_lists(captions))
+    except ValueError:
+        return False
+    return True
 
 
 def class_lists(captions) -> tuple[list[str], list[str]]:

@@ -24,6 +24,7 @@ from ..models.dalle import Dalle, build_vocab
 from ..models.gan import _GAN
 from ..models.gpt import PixelGPT
 from ..models.latent_arf import LatentARF, fit_round, marginal_shuffle
+from ..models.prompt_fields import has_fields
 from ..models.vae import AE, VAE, VAEGAN
 from .precision import Precision
 
@@ -295,7 +296,7 @@ class DalleTrainer:
         if self.captions and not self.model.config.vocab:
             self.model.set_vocab(build_vocab(self.captions))
             self.opt = None
-        if self.model.fields is None and self.captions and all(c.count(",") >= 2 for c in self.captions):
+        if self.model.fields is None and has_fields(self.captions):
             self.model.fit_fields(self.captions)  # prompt expansion: "name" -> "name, category, subcategory"
         idx = torch.linspace(0, len(data) - 1, min(len(data), self.GRID)).long()  # fixed images for the grid
         self.grid_images = data.images[idx]

@@ -51,6 +51,8 @@ def test_the_fit_is_seeded_and_leaves_the_global_rng_alone():
         fit_score(a, x, caps[:-1], steps=1)
     with pytest.raises(ValueError, match="width a multiple of 8"):
         CaptionImageScore(128, 8, width=12)
+    with pytest.raises(ValueError, match="multiple of 8 px"):
+        CaptionImageScore(128, 8, width=8, image_size=4)
     g = torch.Generator().manual_seed(0)
     assert drop_fields("cat face, animals, cat-face, noto", g, keep=1.0) == "cat face, animals, cat-face, noto"
     assert drop_fields("cat face, animals, cat-face, noto", g, keep=0.0) == "cat face"
@@ -60,7 +62,9 @@ def tiny_dalle() -> Dalle:
     x, caps = squares(2)
     torch.manual_seed(0)
     m = Dalle(DalleConfig(vocab=" ".join(build_vocab(caps)), **TINY)).eval()
+    before = torch.random.get_rng_state()
     m.fit_scorer(x, caps, steps=2, buckets=128, dim=8, width=8)
+    assert torch.equal(torch.random.get_rng_state(), before)  # seeded by its own generator
     return m
 
 

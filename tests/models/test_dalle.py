@@ -179,7 +179,8 @@ def test_generate_api_and_cli_write_a_png_with_its_recipe(tmp_path, capsys):
     loaded = registry.load(str(path))
     gen = generate(loaded, "a purple heart", n=3, seed=2, guidance=2.0, top_k=5)
     assert gen.images.shape == (3, 3, 32, 32) and gen.unknown == ["purple"]
-    assert gen.recipe == {"model": "t2i", "prompt": "a purple heart", "seed": 2, "n": 3, "guidance": 2.0, "top_k": 5}
+    assert gen.recipe == {"model": "t2i", "prompt": "a purple heart", "seed": 2, "n": 3, "guidance": 2.0, "top_k": 5,
+                          "expand": True}
     with pytest.raises(ValueError, match="unknown sampling options"):
         generate(loaded, "heart", truncation=0.5)
     out = complete(loaded, gen.images[:1], torch.ones(1, 1, 32, 32), n=2, seed=0, prompt="red heart")

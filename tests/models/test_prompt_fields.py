@@ -10,7 +10,7 @@ import torch
 
 from imggen import checkpoint, registry
 from imggen.models.dalle import Dalle, DalleConfig, build_vocab
-from imggen.models.prompt_fields import FieldPredictor, class_lists, hashed_counts, parse_captions
+from imggen.models.prompt_fields import FieldPredictor, class_lists, has_fields, hashed_counts, parse_captions
 from tiny_gan import one_thread  # noqa: F401  (one_thread: an autouse fixture)
 
 ANIMALS = ("cat face", "dog face", "tiger face", "cat", "kitten", "lion face", "fox face", "rabbit face")
@@ -35,6 +35,16 @@ def test_captions_parse_and_hashing_is_deterministic():
                                      ["animal-mammal", "food-fruit", "food-prepared"])
     with pytest.raises(ValueError, match="name, category, subcategory"):
         parse_captions(["cat face, noto"])
+    # read from the right: a name may hold commas, a skin tone may follow the style
+    assert parse_captions(["kiss: woman, man, people & body, family, noto, light and dark skin tone"]) == (
+        ["kiss: woman, man"], ["people & body"], ["family"])
+    assert has_fields(CAPTIONS) and not has_fields(["cat face, noto"] * 2)
+    assert not has_fields(["pizza, food & drink, food-prepared, noto"] * 2)  # one category: nothing to predict
+    with pytest.raises(ValueError, match="name, category, subcategory"):
+        parse_captions(["pizza, food & drink, , noto"])  # an empty field
+    for bad in (["a|b", "c"], ["a", "a"], ["a"]):
+        with pytest.raises(ValueError, match="prompt fields"):
+            FieldPredictor(512, bad, ["x", "y"])
     a, b = hashed_counts(["cat face"], 512), hashed_counts(["cat face"], 512)
     assert torch.equal(a, b) and a.sum() == 2 + sum(len(f" {w} ") - n + 1 for w in ("cat", "face") for n in (2, 3, 4, 5))
     with pytest.raises(ValueError, match="buckets"):
@@ -55,11 +65,14 @@ def test_expand_prompt_inserts_the_fields_after_the_name_and_keeps_what_the_prom
     m = fitted()
     assert m.expand_prompt("wolf face, twemoji") == "wolf face, animals & nature, animal-mammal, twemoji"
     assert m.expand_prompt("red apple") == "red apple, food & drink, food-fruit"
-    assert m.expand_prompt("red apple: noto") == "red apple, food & drink, food-fruit, noto"
+    assert m.expand_prompt("red apple: noto") == "red apple: noto, food & drink, food-fruit"  # ":" is in names
     # a category or subcategory the prompt already names stays as given (even a different one than predicted)
     assert m.expand_prompt("red apple, food & drink, twemoji") == "red apple, food-fruit, food & drink, twemoji"
     assert m.expand_prompt("cat face, food & drink, food-prepared") == "cat face, food & drink, food-prepared"
     assert m.expand_prompt("") == "" and m.expand_prompt(None) is None
+    assert m.expand_prompt(", twemoji") == ", twemoji" and m.expand_prompt("the, noto") == "the, noto"  # no name
+    # the name is not a field it gives, even when it spells one: "food & drink" still gets its subcategory
+    assert m.expand_prompt("food & drink").startswith("food & drink, ")
     plain = Dalle(DalleConfig(vocab=" ".join(build_vocab(CAPTIONS)), **TINY))
     assert plain.fields is None and plain.expand_prompt("cat face") == "cat face"
 
@@ -92,9 +105,12 @@ def test_fitted_fields_survive_a_checkpoint_and_bad_configs_are_refused(tmp_path
 
     gen = generate(loaded, "wolf face", n=1, seed=0)
     assert gen.read_as == "wolf face, animals & nature, animal-mammal" and gen.recipe["model"] == "t2i"
+    assert gen.recipe["expand"] is True  # named even when the caller left it to the default
     assert generate(loaded, "wolf face", n=1, seed=0, expand=False).read_as == "wolf face"
     meta = checkpoint.read_metadata(path)
+    with pytest.raises(checkpoint.CheckpointError, match="two to 4096"):
+        checkpoint.check_config(m.family, {**meta["config"], "categories": "|".join(map(str, range(5000)))}, path)
     with pytest.raises(checkpoint.CheckpointError, match="field_buckets"):
         checkpoint.check_config(m.family, {**meta["config"], "field_buckets": 10}, path)
-    with pytest.raises(checkpoint.CheckpointError, match="two category"):
+    with pytest.raises(checkpoint.CheckpointError, match="two to 4096 category"):
         checkpoint.check_config(m.family, {**meta["config"], "categories": "animals & nature"}, path)

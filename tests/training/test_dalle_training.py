@@ -64,6 +64,11 @@ def test_captions_without_fields_get_no_prompt_expansion(tmp_path):
     list(train("dalle", plain, cfg(max_steps=2), model_config=TINY, state=state, out=tmp_path / "p.safetensors"))
     assert state.model.fields is None and state.model.expand_prompt("red heart") == "red heart"
     assert checkpoint.read_metadata(tmp_path / "p.safetensors")["config"]["field_buckets"] == 0
+    one = ImageData(plain.images, plain.labels, "captioned", classes=("a", "b"),  # one category: none either
+                    captions=tuple(f"{c}, animals & nature, animal-mammal, noto" for c in plain.captions))
+    state = TrainState()
+    list(train("dalle", one, cfg(max_steps=2), model_config=TINY, state=state, out=tmp_path / "o.safetensors"))
+    assert state.model.fields is None and state.model.config.categories == ""
 
 
 def test_a_trained_tokenizer_is_not_trained_again(tmp_path):
