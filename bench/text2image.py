@@ -36,7 +36,7 @@ from imggen import metrics, registry
 from imggen.convert import from01
 from imggen.data import emoji_arrays, load_data
 from imggen.models.emojinet import predict
-from imggen.models.prompt_fields import split_caption
+from imggen.models.prompt_fields import name_and_style, split_caption
 
 
 TARGETS = {"heldout": (0.70, 0.40), "train": (0.90, 0.70), "time_s": 2.0}  # issue 28: category, subcategory; 16 img
@@ -49,8 +49,7 @@ PER_COLOUR_PROMPT = 8
 
 def names_and_styles(captions) -> tuple[list[str], list[str]]:
     """The emoji names of captions, and "name, style" prompts (the style without the skin tone)."""
-    fields = [split_caption(c) for c in captions]
-    return [f[0] for f in fields], [f"{f[0]}, {f[3].split(',')[0]}" for f in fields]
+    return [split_caption(c)[0] for c in captions], [name_and_style(c) for c in captions]
 
 
 def draw(model, prompts: list[str], seed: int, chunk: int = 64, **kw) -> torch.Tensor:

@@ -295,7 +295,7 @@ def fit(a) -> None:
     from imggen import checkpoint
     from imggen.cards import write_card
     from imggen.data import load_data
-    from imggen.models.prompt_fields import split_caption
+    from imggen.models.prompt_fields import name_and_style
     from imggen.registry import from_checkpoint
 
     src = Path(a.source)
@@ -307,7 +307,7 @@ def fit(a) -> None:
         info = net.fit_scorer(data.images, data.captions, steps=a.steps, seed=a.seed,
                               progress=lambda s, n, loss: (bar.update(s - bar.n), bar.set_postfix(loss=f"{loss:.3f}")))
     idx = torch.linspace(0, len(test) - 1, 256).long()
-    texts = [(lambda f: f"{f[0]}, {f[3].split(',')[0]}")(split_caption(test.captions[i])) for i in idx.tolist()]
+    texts = [name_and_style(test.captions[i]) for i in idx.tolist()]
     with torch.no_grad():
         sim = net.scorer.embed_image(test.images[idx]) @ net.scorer.embed_text(texts).T
     info = {**fields, **info, "score_heldout_top1": (sim.argmax(1) == torch.arange(len(idx))).float().mean().item(),

@@ -38,6 +38,7 @@ SYNONYMS = (  # word groups a training caption may swap within; every member joi
 )
 MAX_VOCAB = 8192
 SAMPLE_CHUNK = 256  # sequences sampled at once (bounded key/value caches)
+CANONICAL = {w: grp[0] for grp in SYNONYMS for w in grp}  # prompt expansion reads "kitty" as "cat"
 
 
 def build_vocab(captions, min_count: int = 1) -> list[str]:
@@ -210,11 +211,8 @@ class Dalle(nn.Module):
         if self.fields is None or not name:
             return prompt
         have = {tuple(words(f)) for f in prompt.split(",")[1:]}  # fields the prompt already gives
-        canonical = {w: grp[0] for grp in SYNONYMS for w in grp}  # "kitty" reads as "cat"
-        given = [have & {tuple(words(v)) for v in names} for names in (self.fields.categories,
-                                                                      self.fields.subcategories)]
-        extra = [f for f, g in zip(self.fields.predict([" ".join(canonical.get(w, w) for w in name)])[0], given)
-                 if not g]
+        extra = [f for f, names in zip(self.fields.predict([" ".join(CANONICAL.get(w, w) for w in name)])[0],
+                                       self.fields.name_words) if not have & names]
         if not extra:
             return prompt
         head, _, rest = prompt.partition(",")

@@ -67,6 +67,12 @@ def split_caption(caption: str) -> tuple[str, str, str, str]:
     return ", ".join(f[:-2 - tail]), f[-2 - tail], f[-1 - tail], ", ".join(f[-tail:])
 
 
+def name_and_style(caption: str) -> str:
+    """A caption's "name, style" prompt (the style without a skin tone)."""
+    f = split_caption(caption)
+    return f"{f[0]}, {f[3].split(',')[0]}"
+
+
 def parse_captions(captions) -> tuple[list[str], list[str], list[str]]:
     """Names, categories and subcategories of "name, category, subcategory, style" captions."""
     if not captions:
@@ -93,6 +99,8 @@ class FieldPredictor(nn.Module):
             raise ValueError(f"prompt fields: buckets must be in [64, 65536], not {buckets}")
         check_class_names(categories, subcategories)
         self.buckets, self.categories, self.subcategories = buckets, list(categories), list(subcategories)
+        # each class name's words, to spot a field a prompt already gives
+        self.name_words = [{tuple(words(v)) for v in names} for names in (categories, subcategories)]
         k = len(categories) + len(subcategories)
         self.register_buffer("idf", torch.ones(buckets))
         self.register_buffer("weight", torch.zeros(buckets, k))

@@ -116,8 +116,8 @@ def render() -> dict:
             gr.Examples([[p] for p in EXAMPLES], [prompt], cache_examples=False, api_visibility="private",
                         elem_id="t2i-examples")
             expand = gr.Checkbox(value=True, label="Fill in category and subcategory", elem_id="t2i-expand",
-                                 info="the model learned from captions like “cat face, animals & nature, cat-face, "
-                                      "noto”: a short prompt gets the fields it most likely has")
+                                 info="the model learned from captions like “dog face, animals & nature, "
+                                      "animal-mammal, noto”: a short prompt gets the fields it most likely has")
             n = gr.Slider(1, MAX_N, value=16, step=1, label="Images", elem_id="t2i-n")
             seed = common.seed_input(0, elem_id="t2i-seed")
             with gr.Accordion("Sampling", open=False):
